@@ -1,0 +1,3 @@
+module github.com/hookwise/hookwise
+
+go 1.26

@@ -1,0 +1,257 @@
+package receiver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/hookwise/hookwise/verify"
+)
+
+// Envelope is what a provider reads from a delivery on the request path,
+// without decoding the whole body: the event's ID and type, and how to answer
+// a handshake.
+type Envelope struct {
+	// ID identifies the event across redeliveries; it is the dedupe key. It
+	// comes only from signed material or the provider's own delivery header.
+	// An empty ID disables dedupe for the delivery.
+	ID string
+	// Type routes the event to handlers ("invoice.paid", "issues.opened").
+	Type string
+	// Version is the payload version when the provider states one (Stripe's
+	// api_version); schema validation may use it.
+	Version string
+	// Reply, when not nil, is sent as the answer and the delivery never
+	// reaches a handler (Slack's url_verification and ssl_check).
+	Reply *Reply
+	// Optional marks an event acknowledged without handling unless a handler
+	// is registered for exactly its type (GitHub's ping).
+	Optional bool
+}
+
+// Reply is a complete HTTP answer a provider requires for a handshake.
+type Reply struct {
+	Status      int
+	ContentType string
+	Body        []byte
+}
+
+// Provider knows how one sender signs its deliveries and where their ID and
+// type live. Implementations are safe for concurrent use. See the packages
+// under providers/ for the bundled ones.
+type Provider interface {
+	// Name is the provider's short name ("github", "stripe"): it prefixes
+	// dedupe keys and appears in events, logs and metrics.
+	Name() string
+	// Verify authenticates a delivery over its raw body; a failure matches
+	// verify.ErrVerification.
+	verify.Verifier
+	// Parse reads the envelope from a verified delivery. It must not decode
+	// more of the body than it needs; an error means 400.
+	Parse(r *http.Request, body []byte) (Envelope, error)
+}
+
+// PayloadProvider is implemented by providers whose deliveries are not plain
+// JSON bodies (form-encoded GitHub and Slack deliveries). Payload returns the
+// JSON document a handler decodes; it runs after the acknowledgement.
+type PayloadProvider interface {
+	Payload(header http.Header, body []byte) (json.RawMessage, error)
+}
+
+// ErrMalformedEnvelope is returned (wrapped) by Provider.Parse when a
+// verified delivery cannot be read; the receiver answers 400.
+var ErrMalformedEnvelope = errors.New("receiver: malformed envelope")
+
+// Event is one verified delivery as handlers see it. Handlers must not
+// modify Header or Body.
+type Event struct {
+	Provider   string      // the provider's Name
+	ID         string      // the event ID (Envelope.ID)
+	Type       string      // the event type (Envelope.Type)
+	Version    string      // the payload version, when known
+	ReceivedAt time.Time   // when the delivery was acknowledged
+	Header     http.Header // the delivery's headers
+	Body       []byte      // the verified raw body
+	// Payload is the JSON document to decode: Body itself for JSON
+	// deliveries, or the document a PayloadProvider extracts. It is set before
+	// the handler runs.
+	Payload json.RawMessage
+	// Attempt counts handling attempts, from 1.
+	Attempt int
+}
+
+// Decode decodes the event's JSON payload into v.
+func (e *Event) Decode(v any) error { return json.Unmarshal(e.payload(), v) }
+
+func (e *Event) payload() []byte {
+	if e.Payload != nil {
+		return e.Payload
+	}
+	return e.Body
+}
+
+// Handler handles events. It returns nil when the event is done, an error to
+// have it retried, or Permanent(err) to dead-letter it at once. A handler may
+// see an event more than once (at-least-once delivery), so it should be
+// idempotent.
+type Handler interface {
+	HandleEvent(ctx context.Context, e *Event) error
+}
+
+// HandlerFunc adapts a function to a Handler.
+type HandlerFunc func(ctx context.Context, e *Event) error
+
+// HandleEvent calls f(ctx, e).
+func (f HandlerFunc) HandleEvent(ctx context.Context, e *Event) error { return f(ctx, e) }
+
+// Queue holds accepted events until a worker handles them. The receiver
+// answers 2xx only after Enqueue returned nil, so a Queue that returns nil
+// must not lose the event. Implementations are safe for concurrent use.
+type Queue interface {
+	// Enqueue stores e. It must not block for long: it returns ErrQueueFull
+	// when it cannot take e now and ErrClosed after Shutdown began.
+	Enqueue(ctx context.Context, e *Event) error
+	// Start begins handing events to p. The receiver calls it once.
+	Start(p Processor) error
+	// Shutdown stops intake, waits for queued and in-flight events until ctx
+	// is done, and reports what it could not finish.
+	Shutdown(ctx context.Context) error
+}
+
+// Processor handles one attempt of an event for a Queue: it runs the
+// handler, and records the outcome (dedupe, dead letters, observers) unless
+// the result asks for a retry, which the queue schedules.
+type Processor interface {
+	Process(ctx context.Context, e *Event) Result
+}
+
+// Result is the outcome of one attempt.
+type Result struct {
+	// Retry asks the queue to run the event again, no sooner than Delay from
+	// now, with Attempt increased by one.
+	Retry bool
+	Delay time.Duration
+	// Err is the attempt's error, if any.
+	Err error
+}
+
+// Sentinel errors of the receiver.
+var (
+	// ErrQueueFull is returned by Queue.Enqueue when the queue cannot take an
+	// event now; the receiver answers 503 with Retry-After.
+	ErrQueueFull = errors.New("receiver: queue full")
+	// ErrClosed is returned after Shutdown began.
+	ErrClosed = errors.New("receiver: closed")
+	// ErrNoHandler is returned by a Mux for an event type no handler takes;
+	// such events are acknowledged and not retried.
+	ErrNoHandler = errors.New("receiver: no handler")
+	// ErrPermanent matches errors wrapped by Permanent.
+	ErrPermanent = errors.New("receiver: permanent failure")
+	// ErrInvalidPayload matches errors from schema or struct validation.
+	ErrInvalidPayload = errors.New("receiver: invalid payload")
+	// ErrStore wraps a dedupe store failure on the request path (503).
+	ErrStore = errors.New("receiver: dedupe store unavailable")
+)
+
+// Permanent marks err as not retryable: the event goes to the dead-letter
+// store at once. errors.Is(Permanent(err), ErrPermanent) holds and
+// errors.Unwrap returns err.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &permanentError{err: err}
+}
+
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string        { return e.err.Error() }
+func (e *permanentError) Unwrap() error        { return e.err }
+func (e *permanentError) Is(target error) bool { return target == ErrPermanent }
+
+// DeadLetter is an event that was not handled, with the reason.
+type DeadLetter struct {
+	Event    *Event    // the event, with the attempts made in Event.Attempt
+	Reason   string    // the last error's text ("schema: …" for invalid payloads)
+	FailedAt time.Time // when it was dead-lettered
+}
+
+// DeadLetterStore keeps dead letters until they are replayed or deleted.
+// Implementations are safe for concurrent use.
+type DeadLetterStore interface {
+	// Put stores d under its event's provider and ID.
+	Put(ctx context.Context, d DeadLetter) error
+	// List returns up to limit dead letters, oldest first.
+	List(ctx context.Context, limit int) ([]DeadLetter, error)
+	// Delete removes the dead letter of the event (provider, id); deleting a
+	// missing one is not an error.
+	Delete(ctx context.Context, provider, id string) error
+}
+
+// Stage is a point of the pipeline an Observer hears about.
+type Stage uint8
+
+// The stages, in pipeline order.
+const (
+	StageRejected     Stage = iota + 1 // the request was answered 4xx/5xx before enqueueing
+	StageDuplicate                     // a duplicate was acknowledged without handling
+	StageEnqueued                      // the event was queued and acknowledged
+	StageHandled                       // a handler returned nil
+	StageRetried                       // an attempt failed and will be retried
+	StageDeadLettered                  // the event went to the dead-letter store
+	StageInvalid                       // the payload failed schema or struct validation
+)
+
+// String returns the stage's lower-case name ("dead_lettered").
+func (s Stage) String() string {
+	switch s {
+	case StageRejected:
+		return "rejected"
+	case StageDuplicate:
+		return "duplicate"
+	case StageEnqueued:
+		return "enqueued"
+	case StageHandled:
+		return "handled"
+	case StageRetried:
+		return "retried"
+	case StageDeadLettered:
+		return "dead_lettered"
+	case StageInvalid:
+		return "invalid"
+	}
+	return "unknown"
+}
+
+// Observation describes one pipeline event for an Observer.
+type Observation struct {
+	Stage    Stage
+	Provider string
+	Event    *Event        // nil for StageRejected
+	Status   int           // the HTTP status, for request-path stages
+	Err      error         // the cause, if any
+	Duration time.Duration // the handler's run time, for handler stages
+}
+
+// Observer hears about every stage; metrics and tracing adapters implement it.
+// Observe must be fast and safe for concurrent use; it runs on the request
+// path for request stages.
+type Observer interface {
+	Observe(ctx context.Context, o Observation)
+}
+
+// ObserverFunc adapts a function to an Observer.
+type ObserverFunc func(ctx context.Context, o Observation)
+
+// Observe calls f(ctx, o).
+func (f ObserverFunc) Observe(ctx context.Context, o Observation) { f(ctx, o) }
+
+// Validator checks an event's payload before its handler runs; package
+// schema implements it. Validate returns nil, or an error matching
+// ErrInvalidPayload whose text says what failed (it is recorded as the
+// dead-letter reason). It must be safe for concurrent use.
+type Validator interface {
+	Validate(ctx context.Context, e *Event) error
+}

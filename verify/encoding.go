@@ -1,0 +1,108 @@
+package verify
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+)
+
+// Encoding is how a signature is written in its header.
+type Encoding uint8
+
+const (
+	// Hex is lower- or upper-case hexadecimal (GitHub, Stripe, Slack).
+	Hex Encoding = iota + 1
+	// Base64 is standard padded base64 (Standard Webhooks, Shopify).
+	Base64
+	// Base64URL is URL-safe base64, padded or not.
+	Base64URL
+)
+
+// String returns the encoding's name.
+func (e Encoding) String() string {
+	switch e {
+	case Hex:
+		return "hex"
+	case Base64:
+		return "base64"
+	case Base64URL:
+		return "base64url"
+	}
+	return "unknown"
+}
+
+// Decode decodes src, appending to dst[:0] when it has room, and returns the
+// decoded bytes. It returns ErrMalformedSignature when src is not valid in
+// the encoding. It never allocates when dst has room for the result.
+func (e Encoding) Decode(dst []byte, src string) ([]byte, error) {
+	var n int
+	switch e {
+	case Hex:
+		n = len(src) / 2
+	case Base64:
+		n = base64.StdEncoding.DecodedLen(len(src))
+	case Base64URL:
+		n = base64.RawURLEncoding.DecodedLen(len(src))
+	default:
+		return nil, ErrMalformedSignature
+	}
+	if cap(dst) < n {
+		dst = make([]byte, n)
+	}
+	dst = dst[:n]
+	var err error
+	switch e {
+	case Hex:
+		if len(src)%2 != 0 {
+			return nil, ErrMalformedSignature
+		}
+		n, err = hexDecode(dst, src)
+	case Base64:
+		n, err = base64.StdEncoding.Decode(dst, []byte(src))
+	case Base64URL:
+		s := src
+		for len(s) > 0 && s[len(s)-1] == '=' {
+			s = s[:len(s)-1]
+		}
+		n, err = base64.RawURLEncoding.Decode(dst, []byte(s))
+	}
+	if err != nil {
+		return nil, ErrMalformedSignature
+	}
+	return dst[:n], nil
+}
+
+// Encode returns mac written in the encoding.
+func (e Encoding) Encode(mac []byte) string {
+	switch e {
+	case Base64:
+		return base64.StdEncoding.EncodeToString(mac)
+	case Base64URL:
+		return base64.RawURLEncoding.EncodeToString(mac)
+	default:
+		return hex.EncodeToString(mac)
+	}
+}
+
+func hexDecode(dst []byte, src string) (int, error) {
+	for i := 0; i+1 < len(src); i += 2 {
+		a, ok1 := fromHex(src[i])
+		b, ok2 := fromHex(src[i+1])
+		if !ok1 || !ok2 {
+			return 0, ErrMalformedSignature
+		}
+		dst[i/2] = a<<4 | b
+	}
+	return len(src) / 2, nil
+}
+
+func fromHex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
