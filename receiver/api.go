@@ -125,6 +125,10 @@ type Queue interface {
 // the result asks for a retry, which the queue schedules.
 type Processor interface {
 	Process(ctx context.Context, e *Event) Result
+	// Abandon records an event the queue gives up on without handling it
+	// (an in-memory queue shut down before it ran); the receiver
+	// dead-letters it with err as the reason.
+	Abandon(ctx context.Context, e *Event, err error)
 }
 
 // Result is the outcome of one attempt.

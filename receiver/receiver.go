@@ -1,0 +1,435 @@
+package receiver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"runtime"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hookwise/hookwise/dedupe"
+	"github.com/hookwise/hookwise/verify"
+)
+
+// Receiver is the http.Handler of one webhook endpoint: it verifies each
+// delivery, drops duplicates, queues the event, answers at once, and runs the
+// handler asynchronously with retries and a dead-letter store.
+//
+// A Receiver is safe for concurrent use. Call Shutdown after the HTTP
+// server's own Shutdown, so no request arrives while the queue drains.
+type Receiver struct {
+	p       Provider
+	payload PayloadProvider
+	h       Handler
+	cfg     config
+	log     *slog.Logger
+
+	shutdownOnce sync.Once
+	shutdownErr  error
+}
+
+var _ http.Handler = (*Receiver)(nil)
+var _ Processor = (*Receiver)(nil)
+
+// New returns a Receiver for provider p whose events go to h (usually a
+// *Mux). It starts the queue's workers; call Shutdown to stop them. It
+// returns an error for an invalid configuration.
+func New(p Provider, h Handler, opts ...Option) (*Receiver, error) {
+	if p == nil || h == nil {
+		return nil, errors.New("receiver: nil provider or handler")
+	}
+	c := config{
+		lease: DefaultLease, retention: DefaultRetention, maxBody: DefaultMaxBodyBytes,
+		now: time.Now, maxAttempts: DefaultMaxAttempts, backoffBase: DefaultBackoffBase,
+		backoffMax: DefaultBackoffMax, handlerTO: DefaultHandlerTimout, storeTO: DefaultStoreTimeout,
+		retryAfter: DefaultRetryAfter, workers: 4 * runtime.GOMAXPROCS(0), capacity: DefaultQueueCapacity,
+		okStatus: http.StatusOK,
+	}
+	for _, o := range opts {
+		o(&c)
+	}
+	switch {
+	case c.maxBody <= 0:
+		return nil, errors.New("receiver: max body bytes must be positive")
+	case c.maxAttempts < 1:
+		return nil, errors.New("receiver: max attempts must be at least 1")
+	case c.lease <= 0 || c.retention <= 0:
+		return nil, errors.New("receiver: lease and retention must be positive")
+	case c.workers < 1 || c.capacity < 1:
+		return nil, errors.New("receiver: workers and queue capacity must be positive")
+	case c.okStatus < 200 || c.okStatus > 299:
+		return nil, errors.New("receiver: accepted status must be 2xx")
+	}
+	if c.logger == nil {
+		c.logger = slog.New(slog.DiscardHandler)
+	}
+	if c.store == nil {
+		c.store, c.ownStore = dedupe.NewMemory(), true
+	}
+	if c.deadLetters == nil {
+		c.deadLetters = NewMemoryDeadLetters(0)
+	}
+	if c.queue == nil {
+		c.queue = NewMemoryQueue(c.capacity, c.workers)
+	}
+	r := &Receiver{p: p, h: h, cfg: c, log: c.logger.With("provider", p.Name())}
+	r.payload, _ = p.(PayloadProvider)
+	if err := c.queue.Start(r); err != nil {
+		return nil, fmt.Errorf("receiver: start queue: %w", err)
+	}
+	return r, nil
+}
+
+// DeadLetters returns the receiver's dead-letter store, to list dead letters.
+func (r *Receiver) DeadLetters() DeadLetterStore { return r.cfg.deadLetters }
+
+// ServeHTTP runs the request path: method check, bounded body read, verify,
+// envelope, handshake, dedupe claim, enqueue, answer. Nothing else: the
+// payload is decoded, validated and handled after the answer.
+func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if req.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		r.reject(req, w, http.StatusMethodNotAllowed, errMethod, nil)
+		return
+	}
+	body, err := readBody(w, req, r.cfg.maxBody)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			r.reject(req, w, http.StatusRequestEntityTooLarge, err, nil)
+		} else {
+			r.reject(req, w, http.StatusBadRequest, err, nil)
+		}
+		return
+	}
+	if err := r.p.Verify(req, body); err != nil {
+		r.reject(req, w, http.StatusUnauthorized, err, nil)
+		return
+	}
+	env, err := r.p.Parse(req, body)
+	if err != nil {
+		r.reject(req, w, http.StatusBadRequest, err, nil)
+		return
+	}
+	if env.Reply != nil {
+		writeReply(w, env.Reply)
+		return
+	}
+	if env.Optional && !r.handles(env.Type) {
+		w.WriteHeader(r.cfg.okStatus)
+		return
+	}
+	e := &Event{
+		Provider: r.p.Name(), ID: env.ID, Type: env.Type, Version: env.Version,
+		ReceivedAt: r.cfg.now(), Header: req.Header.Clone(), Body: body, Attempt: 1,
+	}
+	if r.cfg.validator != nil && r.cfg.invalid == RejectInvalid {
+		if err := r.validate(req.Context(), e); err != nil {
+			r.rejectInvalid(req, w, e, err)
+			return
+		}
+	}
+	ctx := req.Context()
+	var key string
+	if e.ID != "" {
+		key = dedupe.Key(e.Provider, e.ID)
+		sctx, cancel := context.WithTimeout(ctx, r.cfg.storeTO)
+		claimed, err := r.cfg.store.Claim(sctx, key, r.cfg.lease)
+		cancel()
+		if err != nil {
+			r.unavailable(req, w, e, fmt.Errorf("%w: %w", ErrStore, err))
+			return
+		}
+		if !claimed {
+			r.observe(ctx, Observation{Stage: StageDuplicate, Event: e, Status: r.cfg.okStatus})
+			r.log.LogAttrs(ctx, slog.LevelDebug, "duplicate delivery acknowledged", slog.String("id", e.ID), slog.String("type", e.Type))
+			w.WriteHeader(r.cfg.okStatus)
+			return
+		}
+	}
+	if err := r.cfg.queue.Enqueue(context.WithoutCancel(ctx), e); err != nil {
+		if key != "" {
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.storeTO)
+			if rerr := r.cfg.store.Release(sctx, key); rerr != nil {
+				r.log.LogAttrs(ctx, slog.LevelWarn, "release after failed enqueue", slog.String("id", e.ID), slog.Any("error", rerr))
+			}
+			cancel()
+		}
+		r.unavailable(req, w, e, err)
+		return
+	}
+	r.observe(ctx, Observation{Stage: StageEnqueued, Event: e, Status: r.cfg.okStatus})
+	w.WriteHeader(r.cfg.okStatus)
+}
+
+var errMethod = errors.New("receiver: method not allowed")
+
+// readBody reads the whole body through a limit. A declared Content-Length
+// above the limit is refused before anything is read; otherwise the buffer is
+// sized from Content-Length so the body is copied once.
+func readBody(w http.ResponseWriter, req *http.Request, limit int64) ([]byte, error) {
+	if req.ContentLength > limit {
+		return nil, &http.MaxBytesError{Limit: limit}
+	}
+	rd := http.MaxBytesReader(w, req.Body, limit)
+	defer rd.Close()
+	if n := req.ContentLength; n >= 0 {
+		buf := make([]byte, n)
+		if _, err := io.ReadFull(rd, buf); err != nil {
+			return nil, err
+		}
+		// A body longer than it declared: read one byte to find out.
+		var one [1]byte
+		if m, _ := rd.Read(one[:]); m > 0 {
+			return nil, errors.New("receiver: body longer than Content-Length")
+		}
+		return buf, nil
+	}
+	return io.ReadAll(rd)
+}
+
+func writeReply(w http.ResponseWriter, rep *Reply) {
+	if rep.ContentType != "" {
+		w.Header().Set("Content-Type", rep.ContentType)
+	}
+	status := rep.Status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(rep.Body)
+}
+
+func (r *Receiver) handles(eventType string) bool {
+	if m, ok := r.h.(interface{ Handles(string) bool }); ok {
+		return m.Handles(eventType)
+	}
+	return false
+}
+
+// reject answers a request refused before enqueueing. The body is the
+// status text alone: a 401 never says which check failed. The reason goes to
+// the log and the observer.
+func (r *Receiver) reject(req *http.Request, w http.ResponseWriter, status int, err error, e *Event) {
+	http.Error(w, http.StatusText(status), status)
+	level := slog.LevelInfo
+	r.log.LogAttrs(req.Context(), level, "delivery rejected", slog.Int("status", status), slog.String("reason", err.Error()))
+	r.observe(req.Context(), Observation{Stage: StageRejected, Event: e, Status: status, Err: err})
+}
+
+func (r *Receiver) unavailable(req *http.Request, w http.ResponseWriter, e *Event, err error) {
+	secs := int((r.cfg.retryAfter + time.Second - 1) / time.Second)
+	w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
+	http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
+	r.log.LogAttrs(req.Context(), slog.LevelWarn, "delivery not accepted, sender will retry",
+		slog.String("id", e.ID), slog.String("type", e.Type), slog.Any("error", err))
+	r.observe(req.Context(), Observation{Stage: StageRejected, Event: e, Status: http.StatusServiceUnavailable, Err: err})
+}
+
+func (r *Receiver) rejectInvalid(req *http.Request, w http.ResponseWriter, e *Event, err error) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(http.StatusUnprocessableEntity)
+	if p, ok := err.(interface{ ProblemJSON() []byte }); ok {
+		_, _ = w.Write(p.ProblemJSON())
+	} else {
+		_, _ = fmt.Fprintf(w, `{"type":"about:blank","title":"Unprocessable Entity","status":422,"detail":%q}`, err.Error())
+	}
+	r.log.LogAttrs(req.Context(), slog.LevelInfo, "invalid payload rejected", slog.String("id", e.ID), slog.String("type", e.Type), slog.Any("error", err))
+	r.observe(req.Context(), Observation{Stage: StageInvalid, Event: e, Status: http.StatusUnprocessableEntity, Err: err})
+}
+
+func (r *Receiver) observe(ctx context.Context, o Observation) {
+	if r.cfg.observer == nil {
+		return
+	}
+	o.Provider = r.p.Name()
+	r.cfg.observer.Observe(ctx, o)
+}
+
+// validate sets the event's payload and runs the validator.
+func (r *Receiver) validate(ctx context.Context, e *Event) error {
+	if err := r.setPayload(e); err != nil {
+		return err
+	}
+	return r.cfg.validator.Validate(ctx, e)
+}
+
+func (r *Receiver) setPayload(e *Event) error {
+	if e.Payload != nil || r.payload == nil {
+		return nil
+	}
+	p, err := r.payload.Payload(e.Header, e.Body)
+	if err != nil {
+		return &InvalidPayloadError{Reason: err.Error()}
+	}
+	e.Payload = p
+	return nil
+}
+
+// Process runs one attempt of e: payload extraction, validation (under the
+// default policy), the handler with its timeout and panic recovery, then
+// records the outcome. It is called by the queue; users rarely call it.
+func (r *Receiver) Process(ctx context.Context, e *Event) Result {
+	log := r.log.With(slog.String("id", e.ID), slog.String("type", e.Type), slog.Int("attempt", e.Attempt))
+	if err := r.setPayload(e); err != nil {
+		r.invalid(ctx, e, err)
+		return Result{Err: err}
+	}
+	if r.cfg.validator != nil && r.cfg.invalid == AcknowledgeInvalid && e.Attempt <= 1 {
+		if err := r.cfg.validator.Validate(ctx, e); err != nil {
+			r.invalid(ctx, e, err)
+			return Result{Err: err}
+		}
+	}
+	start := time.Now()
+	err := r.run(ctx, e)
+	took := time.Since(start)
+	switch {
+	case err == nil:
+		r.complete(ctx, e)
+		r.observe(ctx, Observation{Stage: StageHandled, Event: e, Duration: took})
+		log.LogAttrs(ctx, slog.LevelDebug, "event handled", slog.Duration("took", took))
+		return Result{}
+	case errors.Is(err, ErrNoHandler):
+		r.complete(ctx, e)
+		r.observe(ctx, Observation{Stage: StageHandled, Event: e, Duration: took, Err: err})
+		log.LogAttrs(ctx, slog.LevelDebug, "no handler for event type; acknowledged")
+		return Result{}
+	case errors.Is(err, ErrInvalidPayload):
+		r.invalid(ctx, e, err)
+		return Result{Err: err}
+	case errors.Is(err, ErrPermanent) || e.Attempt >= r.cfg.maxAttempts:
+		r.deadLetter(ctx, e, err)
+		return Result{Err: err}
+	}
+	d := r.delay(e.Attempt)
+	r.observe(ctx, Observation{Stage: StageRetried, Event: e, Duration: took, Err: err})
+	log.LogAttrs(ctx, slog.LevelWarn, "handler failed; will retry", slog.Any("error", err), slog.Duration("in", d))
+	return Result{Retry: true, Delay: d, Err: err}
+}
+
+// run calls the handler with a timeout, turning a panic into an error.
+func (r *Receiver) run(ctx context.Context, e *Event) (err error) {
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.handlerTO)
+	defer cancel()
+	defer func() {
+		if v := recover(); v != nil {
+			buf := make([]byte, 4096)
+			buf = buf[:runtime.Stack(buf, false)]
+			r.log.LogAttrs(ctx, slog.LevelError, "handler panicked", slog.String("id", e.ID), slog.Any("panic", v), slog.String("stack", string(buf)))
+			err = fmt.Errorf("receiver: handler panicked: %v", v)
+		}
+	}()
+	return r.h.HandleEvent(ctx, e)
+}
+
+// delay is exponential backoff with full jitter.
+func (r *Receiver) delay(attempt int) time.Duration {
+	ceil := r.cfg.backoffBase
+	for i := 1; i < attempt && ceil < r.cfg.backoffMax; i++ {
+		ceil *= 2
+	}
+	ceil = min(ceil, r.cfg.backoffMax)
+	if ceil <= 0 {
+		return 0
+	}
+	return rand.N(ceil + 1)
+}
+
+func (r *Receiver) complete(ctx context.Context, e *Event) {
+	if e.ID == "" {
+		return
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.storeTO)
+	defer cancel()
+	if err := r.cfg.store.Complete(sctx, dedupe.Key(e.Provider, e.ID), r.cfg.retention); err != nil {
+		// The claim's lease still guards the key; a redelivery after it lapses
+		// would be handled again, which idempotent handlers tolerate.
+		r.log.LogAttrs(ctx, slog.LevelWarn, "could not mark event done", slog.String("id", e.ID), slog.Any("error", err))
+	}
+}
+
+func (r *Receiver) invalid(ctx context.Context, e *Event, err error) {
+	r.observe(ctx, Observation{Stage: StageInvalid, Event: e, Err: err})
+	r.deadLetter(ctx, e, err)
+}
+
+func (r *Receiver) deadLetter(ctx context.Context, e *Event, err error) {
+	d := DeadLetter{Event: e, Reason: err.Error(), FailedAt: r.cfg.now()}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.storeTO)
+	defer cancel()
+	if perr := r.cfg.deadLetters.Put(sctx, d); perr != nil {
+		r.log.LogAttrs(ctx, slog.LevelError, "could not store dead letter", slog.String("id", e.ID), slog.Any("error", perr), slog.String("reason", d.Reason))
+	}
+	r.complete(ctx, e)
+	r.observe(ctx, Observation{Stage: StageDeadLettered, Event: e, Err: err})
+	r.log.LogAttrs(ctx, slog.LevelWarn, "event dead-lettered", slog.String("id", e.ID), slog.String("type", e.Type), slog.Int("attempts", e.Attempt), slog.String("reason", d.Reason))
+}
+
+// Abandon dead-letters an event a queue gives up on without running it.
+func (r *Receiver) Abandon(ctx context.Context, e *Event, err error) {
+	r.deadLetter(ctx, e, err)
+}
+
+// Replay queues a dead letter's event again with a fresh attempt count and
+// removes it from the dead-letter store. The event's dedupe mark is not
+// consulted: a replay is deliberate.
+func (r *Receiver) Replay(ctx context.Context, d DeadLetter) error {
+	if d.Event == nil {
+		return errors.New("receiver: dead letter without event")
+	}
+	e := *d.Event
+	e.Attempt = 1
+	if err := r.cfg.queue.Enqueue(ctx, &e); err != nil {
+		return err
+	}
+	return r.cfg.deadLetters.Delete(ctx, e.Provider, e.ID)
+}
+
+// Shutdown stops intake (new deliveries get 503), lets the queue finish
+// queued and in-flight events until ctx is done, and closes the dedupe store
+// if the receiver created it. Events the in-memory queue could not finish go
+// to the dead-letter store. It returns the queue's error, such as ctx.Err()
+// wrapped in a *ShutdownError. Later calls return the first call's result.
+func (r *Receiver) Shutdown(ctx context.Context) error {
+	r.shutdownOnce.Do(func() {
+		r.shutdownErr = r.cfg.queue.Shutdown(ctx)
+		if r.cfg.ownStore {
+			if c, ok := r.cfg.store.(interface{ Close() error }); ok {
+				_ = c.Close()
+			}
+		}
+	})
+	return r.shutdownErr
+}
+
+// StatusCode returns the HTTP status the receiver answers for err, an error
+// of the request path: 401 for verification failures, 400 for a malformed
+// envelope, 413 for an oversized body, 422 for an invalid payload, 503 for a
+// full or closed queue or an unavailable store, and 500 otherwise.
+func StatusCode(err error) int {
+	var mbe *http.MaxBytesError
+	switch {
+	case err == nil:
+		return http.StatusOK
+	case errors.Is(err, verify.ErrVerification):
+		return http.StatusUnauthorized
+	case errors.Is(err, ErrMalformedEnvelope):
+		return http.StatusBadRequest
+	case errors.As(err, &mbe):
+		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, ErrInvalidPayload):
+		return http.StatusUnprocessableEntity
+	case errors.Is(err, ErrQueueFull), errors.Is(err, ErrClosed), errors.Is(err, ErrStore):
+		return http.StatusServiceUnavailable
+	case errors.Is(err, errMethod):
+		return http.StatusMethodNotAllowed
+	}
+	return http.StatusInternalServerError
+}
