@@ -1,0 +1,63 @@
+package jsonscan
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/json"
+	"testing"
+)
+
+// The request path needs three top-level values of a ~4 KiB body.
+func BenchmarkGetMany4K(b *testing.B) {
+	doc := realisticBody(4096)
+	paths := [][]string{{"id"}, {"type"}, {"api_version"}}
+	vals := make([][]byte, 3)
+	b.SetBytes(int64(len(doc)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := GetMany(doc, paths, vals); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkUnmarshalStruct4K(b *testing.B) {
+	doc := realisticBody(4096)
+	b.SetBytes(int64(len(doc)))
+	b.ReportAllocs()
+	for b.Loop() {
+		var v struct {
+			ID         string `json:"id"`
+			Type       string `json:"type"`
+			APIVersion string `json:"api_version"`
+		}
+		if err := json.Unmarshal(doc, &v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkUnmarshalMap4K(b *testing.B) {
+	doc := realisticBody(4096)
+	b.SetBytes(int64(len(doc)))
+	b.ReportAllocs()
+	for b.Loop() {
+		var v map[string]any
+		if err := json.Unmarshal(doc, &v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkHMACSHA256_4K(b *testing.B) {
+	doc := realisticBody(4096)
+	m := hmac.New(sha256.New, []byte("whsec_test_secret"))
+	var sum [32]byte
+	b.SetBytes(int64(len(doc)))
+	b.ReportAllocs()
+	for b.Loop() {
+		m.Reset()
+		m.Write(doc)
+		m.Sum(sum[:0])
+	}
+}

@@ -1,0 +1,308 @@
+// Package slack verifies and reads Slack requests: Events API deliveries,
+// slash commands and interactive payloads.
+//
+// Slack signs "v0:" + X-Slack-Request-Timestamp + ":" + body with
+// HMAC-SHA256 under the app's signing secret (used as a string, not decoded)
+// and sends X-Slack-Signature: v0=<hex>. The timestamp must lie within five
+// minutes of the clock, in both directions.
+//
+// The envelope depends on what Slack sent:
+//
+//	request                         Type                         ID
+//	Events API event_callback       inner event.type             event_id
+//	                                ("app_mention")
+//	Events API url_verification     "url_verification"           "" (Reply: 200 text/plain challenge)
+//	Events API app_rate_limited     "app_rate_limited"           "" (Reply: 200, empty)
+//	other Events API types          top-level type               event_id, if any
+//	slash command (form)            "command." + the command     trigger_id
+//	                                without "/" ("command.deploy")
+//	interactive payload (form       "interactive." + payload     trigger_id, else view.id + ":" + view.hash,
+//	field payload=<JSON>)           type ("interactive.          else "" (no dedupe)
+//	                                block_actions")
+//	ssl_check (form ssl_check=1)    "ssl_check"                  "" (Reply: 200, empty)
+//
+// Replies never reach a handler. Every request, ssl_check included, must be
+// signed: Parse runs only after Verify, and an ssl_check without signature
+// headers fails verification (401). Slack's SSL check tests the TLS
+// certificate; apps that need it to show as passing must sign-check it
+// upstream themselves. This package never answers an unsigned request with
+// 200.
+//
+// Payload returns the JSON a handler decodes: the body of Events API
+// requests, the payload field of interactive requests, and for slash
+// commands a JSON object of the form's fields (the first value of each).
+package slack
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hookwise/hookwise/internal/jsonscan"
+	"github.com/hookwise/hookwise/providers/internal/form"
+	"github.com/hookwise/hookwise/receiver"
+	"github.com/hookwise/hookwise/verify"
+)
+
+// Name is the provider's name.
+const Name = "slack"
+
+// Header names Slack sends.
+const (
+	HeaderSignature = "X-Slack-Signature"
+	HeaderTimestamp = "X-Slack-Request-Timestamp"
+)
+
+// DefaultTolerance is the accepted distance of the timestamp from now.
+const DefaultTolerance = 5 * time.Minute
+
+// Provider verifies and parses Slack requests. It is safe for concurrent use.
+type Provider struct {
+	v *verify.SchemeVerifier
+}
+
+var (
+	_ receiver.Provider        = (*Provider)(nil)
+	_ receiver.PayloadProvider = (*Provider)(nil)
+)
+
+type options struct {
+	secrets   []string
+	now       func() time.Time
+	tolerance time.Duration
+}
+
+// Option configures a Provider.
+type Option func(*options)
+
+// WithSecrets adds signing secrets accepted besides the one given to New, for
+// a secret rotation.
+func WithSecrets(more ...string) Option {
+	return func(o *options) { o.secrets = append(o.secrets, more...) }
+}
+
+// WithClock sets the clock the timestamp is checked against (default time.Now).
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+// WithTolerance sets the accepted distance of the timestamp from now, in both
+// directions (default DefaultTolerance; zero or less keeps the default).
+func WithTolerance(d time.Duration) Option { return func(o *options) { o.tolerance = d } }
+
+// New returns a provider for the app's signing secret. It returns an error
+// matching verify.ErrNoSecret when a secret is empty or blank.
+func New(signingSecret string, opts ...Option) (*Provider, error) {
+	o := options{secrets: []string{signingSecret}}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	keys := make([][]byte, len(o.secrets))
+	for i, s := range o.secrets {
+		keys[i] = []byte(s)
+	}
+	if o.tolerance <= 0 {
+		o.tolerance = DefaultTolerance
+	}
+	v, err := verify.NewScheme(verify.Scheme{
+		Hash:            sha256.New,
+		Secrets:         keys,
+		Header:          HeaderSignature,
+		Prefix:          "v0=",
+		Encoding:        verify.Hex,
+		TimestampHeader: HeaderTimestamp,
+		Tolerance:       o.tolerance,
+		Content:         verify.TimestampBody("v0:", ":"),
+		Now:             o.now,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("slack: %w", err)
+	}
+	return &Provider{v: v}, nil
+}
+
+// Name returns "slack".
+func (p *Provider) Name() string { return Name }
+
+// Verify checks X-Slack-Signature over the raw body, then the timestamp.
+func (p *Provider) Verify(r *http.Request, body []byte) error {
+	if err := p.v.Verify(r, body); err != nil {
+		return fmt.Errorf("slack: %w", err)
+	}
+	return nil
+}
+
+func malformed(format string, args ...any) error {
+	return fmt.Errorf("slack: "+format+": %w", append(args, receiver.ErrMalformedEnvelope)...)
+}
+
+var eventPaths = [][]string{{"type"}, {"event_id"}, {"challenge"}, {"event", "type"}}
+
+// Parse reads the envelope; see the package documentation for the mapping.
+func (p *Provider) Parse(r *http.Request, body []byte) (receiver.Envelope, error) {
+	if form.IsForm(r.Header) {
+		return parseForm(body)
+	}
+	var vals [4][]byte
+	if err := jsonscan.GetMany(body, eventPaths, vals[:]); err != nil {
+		return receiver.Envelope{}, malformed("body: %w", err)
+	}
+	typ, err := str(vals[0], "type")
+	if err != nil {
+		return receiver.Envelope{}, err
+	}
+	switch typ {
+	case "":
+		return receiver.Envelope{}, malformed("body has no type")
+	case "url_verification":
+		challenge, err := str(vals[2], "challenge")
+		if err != nil {
+			return receiver.Envelope{}, err
+		}
+		if challenge == "" {
+			return receiver.Envelope{}, malformed("url_verification without challenge")
+		}
+		return receiver.Envelope{Type: typ, Reply: &receiver.Reply{
+			Status: http.StatusOK, ContentType: "text/plain", Body: []byte(challenge),
+		}}, nil
+	case "app_rate_limited":
+		return receiver.Envelope{Type: typ, Reply: &receiver.Reply{
+			Status: http.StatusOK, ContentType: "text/plain",
+		}}, nil
+	}
+	id, err := str(vals[1], "event_id")
+	if err != nil {
+		return receiver.Envelope{}, err
+	}
+	env := receiver.Envelope{ID: id, Type: typ}
+	if typ == "event_callback" {
+		if env.Type, err = str(vals[3], "event.type"); err != nil {
+			return receiver.Envelope{}, err
+		}
+		if env.Type == "" {
+			return receiver.Envelope{}, malformed("event_callback without event.type")
+		}
+		if id == "" {
+			return receiver.Envelope{}, malformed("event_callback without event_id")
+		}
+	}
+	return env, nil
+}
+
+// str unquotes a string value; absent and null values are "".
+func str(raw []byte, name string) (string, error) {
+	if raw == nil || jsonscan.IsNull(raw) {
+		return "", nil
+	}
+	s, err := jsonscan.String(raw)
+	if err != nil {
+		return "", malformed("%s: %w", name, err)
+	}
+	return s, nil
+}
+
+var interactivePaths = [][]string{{"type"}, {"trigger_id"}, {"view", "id"}, {"view", "hash"}}
+
+func parseForm(body []byte) (receiver.Envelope, error) {
+	vals, err := form.Parse(body)
+	if err != nil {
+		return receiver.Envelope{}, malformed("form body")
+	}
+	switch {
+	case vals.Has("payload"):
+		if len(vals["payload"]) != 1 {
+			return receiver.Envelope{}, malformed("form body with several payload fields")
+		}
+		var f [4][]byte
+		if err := jsonscan.GetMany([]byte(vals.Get("payload")), interactivePaths, f[:]); err != nil {
+			return receiver.Envelope{}, malformed("payload: %w", err)
+		}
+		var s [4]string
+		for i := range f {
+			if s[i], err = str(f[i], strings.Join(interactivePaths[i], ".")); err != nil {
+				return receiver.Envelope{}, err
+			}
+		}
+		if s[0] == "" {
+			return receiver.Envelope{}, malformed("payload has no type")
+		}
+		env := receiver.Envelope{Type: "interactive." + s[0], ID: s[1]}
+		if env.ID == "" && s[2] != "" && s[3] != "" {
+			env.ID = s[2] + ":" + s[3]
+		}
+		return env, nil
+	case vals.Has("command"):
+		cmd := strings.TrimPrefix(vals.Get("command"), "/")
+		if cmd == "" {
+			return receiver.Envelope{}, malformed("empty command")
+		}
+		return receiver.Envelope{Type: "command." + cmd, ID: vals.Get("trigger_id")}, nil
+	case vals.Get("ssl_check") == "1":
+		return receiver.Envelope{Type: "ssl_check", Reply: &receiver.Reply{
+			Status: http.StatusOK, ContentType: "text/plain",
+		}}, nil
+	}
+	return receiver.Envelope{}, malformed("unknown form request")
+}
+
+// Payload returns the JSON document of the request: the body of Events API
+// requests, the payload field of interactive ones, and an object of the
+// form's fields for slash commands.
+func (p *Provider) Payload(header http.Header, body []byte) (json.RawMessage, error) {
+	if !form.IsForm(header) {
+		return json.RawMessage(body), nil
+	}
+	vals, err := form.Parse(body)
+	if err != nil {
+		return nil, malformed("form body")
+	}
+	if vals.Has("payload") {
+		return json.RawMessage(vals.Get("payload")), nil
+	}
+	return formJSON(vals)
+}
+
+func formJSON(vals url.Values) (json.RawMessage, error) {
+	m := make(map[string]string, len(vals))
+	for k, v := range vals {
+		m[k] = v[0]
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("slack: form to JSON: %w", err)
+	}
+	return b, nil
+}
+
+// Sign returns the X-Slack-Signature value for body signed under secret at t:
+// "v0=<hex>".
+func Sign(secret string, t time.Time, body []byte) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte("v0:" + strconv.FormatInt(t.Unix(), 10) + ":"))
+	m.Write(body)
+	return "v0=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// NewRequest returns a signed request of body to url as Slack sends it, for
+// tests: a POST with X-Slack-Signature, X-Slack-Request-Timestamp and the
+// given Content-Type ("application/json" for the Events API,
+// "application/x-www-form-urlencoded" for commands and interactivity). It
+// panics when url cannot be parsed, like httptest.NewRequest.
+func NewRequest(url, secret string, t time.Time, body []byte, contentType string) *http.Request {
+	r, err := http.NewRequestWithContext(context.Background(), http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		panic("slack: NewRequest: " + err.Error())
+	}
+	r.Header.Set("Content-Type", contentType)
+	r.Header.Set("User-Agent", "Slackbot 1.0 (+https://api.slack.com/robots)")
+	r.Header.Set(HeaderTimestamp, strconv.FormatInt(t.Unix(), 10))
+	r.Header.Set(HeaderSignature, Sign(secret, t, body))
+	return r
+}

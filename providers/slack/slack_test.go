@@ -1,0 +1,286 @@
+package slack
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hookwise/hookwise/providers/internal/vectortest"
+	"github.com/hookwise/hookwise/receiver"
+	"github.com/hookwise/hookwise/verify"
+)
+
+func TestVectors(t *testing.T) {
+	for _, v := range vectortest.Load(t, "slack") {
+		t.Run(v.ID, func(t *testing.T) {
+			r, body := v.Request()
+			p, err := New(v.Secret, WithClock(v.Clock()), WithTolerance(v.ToleranceDuration()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = p.Verify(r, body)
+			if v.Valid() != (err == nil) {
+				t.Fatalf("Verify = %v, want valid=%v", err, v.Valid())
+			}
+			if err != nil && !errors.Is(err, verify.ErrVerification) {
+				t.Fatalf("error %v does not match verify.ErrVerification", err)
+			}
+		})
+	}
+}
+
+const (
+	secret   = "8f742231b10e8888abcd99yyyzzz85a5"
+	formType = "application/x-www-form-urlencoded"
+)
+
+var now = time.Unix(1531420618, 0)
+
+func TestVerify(t *testing.T) {
+	body := []byte(`{"type":"event_callback","event_id":"Ev1","event":{"type":"app_mention"}}`)
+	ts := strconv.FormatInt(now.Unix(), 10)
+	tests := []struct {
+		name      string
+		opts      []Option
+		sig, ts   string
+		at        time.Time
+		want      error
+		noHeaders bool
+	}{
+		{"valid", nil, Sign(secret, now, body), ts, now, nil, false},
+		{"missing signature", nil, "", ts, now, verify.ErrMissingSignature, false},
+		{"missing timestamp", nil, Sign(secret, now, body), "", now, verify.ErrMissingTimestamp, false},
+		{"malformed timestamp", nil, "v0=" + strings.Repeat("0", 64), "12a", now, verify.ErrSignatureMismatch, false},
+		{"signed malformed timestamp", nil, signRaw(secret, "-5", body), "-5", now, verify.ErrMalformedTimestamp, false},
+		{"wrong prefix", nil, "v1=" + strings.TrimPrefix(Sign(secret, now, body), "v0="), ts, now, verify.ErrMalformedSignature, false},
+		{"not hex", nil, "v0=xyz", ts, now, verify.ErrMalformedSignature, false},
+		{"mismatch", nil, Sign("other", now, body), ts, now, verify.ErrSignatureMismatch, false},
+		{"timestamp swapped", nil, Sign(secret, now, body), strconv.FormatInt(now.Unix()+1, 10), now, verify.ErrSignatureMismatch, false},
+		{"stale", nil, Sign(secret, now, body), ts, now.Add(5*time.Minute + time.Second), verify.ErrTimestampOutsideWindow, false},
+		{"future", nil, Sign(secret, now, body), ts, now.Add(-5*time.Minute - time.Second), verify.ErrTimestampOutsideWindow, false},
+		{"within window", nil, Sign(secret, now, body), ts, now.Add(5 * time.Minute), nil, false},
+		{"rotation old", []Option{WithSecrets("new")}, Sign(secret, now, body), ts, now, nil, false},
+		{"rotation new", []Option{WithSecrets("new")}, Sign("new", now, body), ts, now, nil, false},
+		{"unsigned ssl_check", nil, "", "", now, verify.ErrMissingSignature, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			at := tt.at
+			p, err := New(secret, append([]Option{WithClock(func() time.Time { return at })}, tt.opts...)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := body
+			r, _ := http.NewRequest(http.MethodPost, "/", nil)
+			if tt.noHeaders {
+				b = []byte("ssl_check=1&token=abc")
+				r.Header.Set("Content-Type", formType)
+			}
+			if tt.sig != "" {
+				r.Header.Set(HeaderSignature, tt.sig)
+			}
+			if tt.ts != "" {
+				r.Header.Set(HeaderTimestamp, tt.ts)
+			}
+			err = p.Verify(r, b)
+			if tt.want == nil {
+				if err != nil {
+					t.Fatalf("Verify = %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, tt.want) || !errors.Is(err, verify.ErrVerification) || !strings.HasPrefix(err.Error(), "slack: ") {
+				t.Fatalf("Verify = %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
+
+func signRaw(secret, ts string, body []byte) string {
+	n, _ := strconv.ParseInt(ts, 10, 64)
+	if strconv.FormatInt(n, 10) == ts {
+		return Sign(secret, time.Unix(n, 0), body)
+	}
+	// A timestamp Sign cannot produce: build the signature by hand.
+	p, _ := verify.NewHMAC(sha256.New, []byte(secret))
+	return "v0=" + verify.Hex.Encode(p.Sign([]byte("v0:"+ts+":"), body))
+}
+
+func TestNewErrors(t *testing.T) {
+	for _, s := range []string{"", "  "} {
+		if _, err := New(s); !errors.Is(err, verify.ErrNoSecret) {
+			t.Errorf("New(%q) err = %v", s, err)
+		}
+	}
+	if _, err := New(secret, WithSecrets("")); !errors.Is(err, verify.ErrNoSecret) {
+		t.Errorf("blank extra secret: err = %v", err)
+	}
+	if p, err := New(secret); err != nil || p.Name() != "slack" {
+		t.Fatal(err)
+	}
+}
+
+func TestNewRequest(t *testing.T) {
+	body := []byte("command=%2Fdeploy&trigger_id=1.2.3")
+	r := NewRequest("https://example.com/slack", secret, now, body, formType)
+	if r.Header.Get("Content-Type") != formType || r.Header.Get(HeaderTimestamp) != "1531420618" || r.Header.Get(HeaderSignature) != Sign(secret, now, body) {
+		t.Fatalf("headers %v", r.Header)
+	}
+	p, _ := New(secret, WithClock(func() time.Time { return now }))
+	if err := p.Verify(r, body); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestParse(t *testing.T) {
+	interactive := func(js string) string { return "payload=" + url.QueryEscape(js) }
+	tests := []struct {
+		name        string
+		contentType string
+		body        string
+		want        receiver.Envelope
+		wantErr     bool
+		wantPayload string // JSON, compared semantically; "" skips
+	}{
+		{"event_callback", "application/json",
+			`{"token":"t","type":"event_callback","event_id":"Ev1","event":{"type":"app_mention","text":"hi"}}`,
+			receiver.Envelope{ID: "Ev1", Type: "app_mention"}, false, `{"token":"t","type":"event_callback","event_id":"Ev1","event":{"type":"app_mention","text":"hi"}}`},
+		{"url_verification", "application/json",
+			`{"token":"t","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}`,
+			receiver.Envelope{Type: "url_verification", Reply: &receiver.Reply{Status: 200, ContentType: "text/plain", Body: []byte("3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P")}}, false, ""},
+		{"app_rate_limited", "application/json",
+			`{"token":"t","type":"app_rate_limited","team_id":"T1","minute_rate_limited":1518467820,"api_app_id":"A1"}`,
+			receiver.Envelope{Type: "app_rate_limited", Reply: &receiver.Reply{Status: 200, ContentType: "text/plain"}}, false, ""},
+		{"other type", "application/json", `{"type":"something_new","event_id":"Ev2"}`,
+			receiver.Envelope{ID: "Ev2", Type: "something_new"}, false, ""},
+		{"no content type", "", `{"type":"event_callback","event_id":"Ev3","event":{"type":"message"}}`,
+			receiver.Envelope{ID: "Ev3", Type: "message"}, false, ""},
+		{"slash command", formType, "token=x&command=%2Fdeploy&text=prod&trigger_id=13345224609.738474920.8088930838d88f008e0",
+			receiver.Envelope{ID: "13345224609.738474920.8088930838d88f008e0", Type: "command.deploy"}, false,
+			`{"token":"x","command":"/deploy","text":"prod","trigger_id":"13345224609.738474920.8088930838d88f008e0"}`},
+		{"block_actions", formType, interactive(`{"type":"block_actions","trigger_id":"12.34.ab","actions":[{"action_id":"a"}]}`),
+			receiver.Envelope{ID: "12.34.ab", Type: "interactive.block_actions"}, false, `{"type":"block_actions","trigger_id":"12.34.ab","actions":[{"action_id":"a"}]}`},
+		{"view_closed", formType, interactive(`{"type":"view_closed","view":{"id":"V1","hash":"156.abc"}}`),
+			receiver.Envelope{ID: "V1:156.abc", Type: "interactive.view_closed"}, false, ""},
+		{"interactive without ids", formType, interactive(`{"type":"block_suggestion"}`),
+			receiver.Envelope{Type: "interactive.block_suggestion"}, false, ""},
+		{"ssl_check", formType, "ssl_check=1&token=abc",
+			receiver.Envelope{Type: "ssl_check", Reply: &receiver.Reply{Status: 200, ContentType: "text/plain"}}, false, ""},
+		{"ssl_check=0", formType, "ssl_check=0&token=abc", receiver.Envelope{}, true, ""},
+		{"url_verification without challenge", "application/json", `{"type":"url_verification"}`, receiver.Envelope{}, true, ""},
+		{"event_callback without event type", "application/json", `{"type":"event_callback","event_id":"E","event":{}}`, receiver.Envelope{}, true, ""},
+		{"event_callback without event_id", "application/json", `{"type":"event_callback","event":{"type":"x"}}`, receiver.Envelope{}, true, ""},
+		{"no type", "application/json", `{"event_id":"E"}`, receiver.Envelope{}, true, ""},
+		{"malformed json", "application/json", `{"type":`, receiver.Envelope{}, true, ""},
+		{"duplicate event", "application/json", `{"type":"event_callback","event_id":"E","event":{"type":"a"},"event":{"type":"b"}}`, receiver.Envelope{}, true, ""},
+		{"empty command", formType, "command=%2F&trigger_id=1", receiver.Envelope{}, true, ""},
+		{"interactive bad json", formType, interactive(`{"type":`), receiver.Envelope{}, true, ""},
+		{"interactive no type", formType, interactive(`{"trigger_id":"1"}`), receiver.Envelope{}, true, ""},
+		{"two payloads", formType, interactive(`{"type":"a"}`) + "&" + interactive(`{"type":"b"}`), receiver.Envelope{}, true, ""},
+		{"bad form", formType, "command=%zz", receiver.Envelope{}, true, ""},
+		{"unknown form", formType, "a=b", receiver.Envelope{}, true, ""},
+	}
+	p, _ := New(secret)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, _ := http.NewRequest(http.MethodPost, "/", nil)
+			if tt.contentType != "" {
+				r.Header.Set("Content-Type", tt.contentType)
+			}
+			env, err := p.Parse(r, []byte(tt.body))
+			if tt.wantErr {
+				if !errors.Is(err, receiver.ErrMalformedEnvelope) {
+					t.Fatalf("Parse err = %v", err)
+				}
+				return
+			}
+			if err != nil || env.ID != tt.want.ID || env.Type != tt.want.Type || env.Optional {
+				t.Fatalf("Parse = %+v, %v; want %+v", env, err, tt.want)
+			}
+			if (env.Reply == nil) != (tt.want.Reply == nil) {
+				t.Fatalf("Reply = %+v, want %+v", env.Reply, tt.want.Reply)
+			}
+			if w := tt.want.Reply; w != nil && (env.Reply.Status != w.Status || env.Reply.ContentType != w.ContentType || string(env.Reply.Body) != string(w.Body)) {
+				t.Fatalf("Reply = %+v, want %+v", env.Reply, w)
+			}
+			if tt.wantPayload != "" {
+				doc, err := p.Payload(r.Header, []byte(tt.body))
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got, want any
+				if err := json.Unmarshal(doc, &got); err != nil {
+					t.Fatalf("Payload %s: %v", doc, err)
+				}
+				_ = json.Unmarshal([]byte(tt.wantPayload), &want)
+				gb, _ := json.Marshal(got)
+				wb, _ := json.Marshal(want)
+				if string(gb) != string(wb) {
+					t.Fatalf("Payload = %s, want %s", gb, wb)
+				}
+			}
+		})
+	}
+}
+
+func TestVectorsParse(t *testing.T) {
+	want := map[string]receiver.Envelope{
+		"slack-docs-slash-command": {ID: "398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c", Type: "command.webhook-collect"},
+		"slack-go-event-callback":  {ID: "TvBP7LRED7", Type: "app_mention"},
+	}
+	seen := 0
+	for _, v := range vectortest.Load(t, "slack") {
+		w, ok := want[v.ID]
+		if !ok {
+			continue
+		}
+		seen++
+		r, body := v.Request()
+		p, _ := New(v.Secret, WithClock(v.Clock()))
+		if err := p.Verify(r, body); err != nil {
+			t.Fatal(err)
+		}
+		env, err := p.Parse(r, body)
+		if err != nil || env.ID != w.ID || env.Type != w.Type {
+			t.Errorf("%s: Parse = %+v, %v; want %+v", v.ID, env, err, w)
+		}
+	}
+	if seen != len(want) {
+		t.Fatalf("found %d of %d vectors", seen, len(want))
+	}
+}
+
+// FuzzVerify mutates body, signature and timestamp of a valid request: only
+// the original verifies, and nothing panics.
+func FuzzVerify(f *testing.F) {
+	body := []byte("command=%2Fdeploy&trigger_id=1.2.3")
+	good := Sign(secret, now, body)
+	f.Add(body, good, "1531420618")
+	f.Add(body, good, "1531420619")
+	f.Add([]byte("payload=%7B%22type%22%3A%22x%22%7D"), "v0=00", "0")
+	f.Add([]byte("ssl_check=1"), "", "")
+	p, _ := New(secret, WithClock(func() time.Time { return now }))
+	f.Fuzz(func(t *testing.T, b []byte, sig, ts string) {
+		r, _ := http.NewRequest(http.MethodPost, "/", nil)
+		r.Header.Set("Content-Type", formType)
+		r.Header[HeaderSignature] = []string{sig}
+		r.Header[HeaderTimestamp] = []string{ts}
+		err := p.Verify(r, b)
+		if err == nil && (string(b) != string(body) || ts != "1531420618") {
+			t.Fatalf("mutated request verified: %q %q %q", b, sig, ts)
+		}
+		if err != nil && !errors.Is(err, verify.ErrVerification) {
+			t.Fatalf("error %v does not match ErrVerification", err)
+		}
+		_, _ = p.Parse(r, b)
+		_, _ = p.Payload(r.Header, b)
+		r.Header.Set("Content-Type", "application/json")
+		_, _ = p.Parse(r, b)
+	})
+}

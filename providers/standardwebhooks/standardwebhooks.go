@@ -1,0 +1,336 @@
+// Package standardwebhooks verifies and reads deliveries signed per the
+// Standard Webhooks specification, as sent by Svix and the services built on
+// it (Clerk, Resend, Brex, …).
+//
+// The signed content is webhook-id + "." + webhook-timestamp + "." + body.
+// The webhook-signature header is a space-separated list of entries:
+//
+//   - "v1,<base64>": HMAC-SHA256 under the base64-decoded part of the
+//     "whsec_<base64>" secret (New, WithSecrets);
+//   - "v1a,<base64>": Ed25519 under a "whpk_<base64>" public key
+//     (NewAsymmetric, WithPublicKeys).
+//
+// A delivery verifies when any entry matches any configured key; entries of
+// other versions, of a kind no key is configured for, and malformed entries
+// are skipped. The timestamp must lie within five minutes of the clock in
+// both directions.
+//
+// Svix-branded senders use svix-id, svix-timestamp and svix-signature: when
+// all three are present they are used, otherwise the webhook-* set.
+//
+// The envelope's ID is the id header (stable across retries); its Type is the
+// body's top-level "type" by convention ("" when absent; WithTypeKey names
+// another key, such as Brex's "event_type").
+package standardwebhooks
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hookwise/hookwise/internal/jsonscan"
+	"github.com/hookwise/hookwise/receiver"
+	"github.com/hookwise/hookwise/verify"
+)
+
+// Name is the provider's name.
+const Name = "standard"
+
+// DefaultTolerance is the accepted distance of the timestamp from now.
+const DefaultTolerance = 5 * time.Minute
+
+// Prefixes of secrets and keys.
+const (
+	SecretPrefix    = "whsec_"
+	PublicKeyPrefix = "whpk_"
+)
+
+// Provider verifies and parses Standard Webhooks deliveries. It is safe for
+// concurrent use.
+type Provider struct {
+	mac       *verify.HMAC    // nil when only public keys are configured
+	ed        *verify.Ed25519 // nil when no public key is configured
+	now       func() time.Time
+	tolerance time.Duration
+	typePaths [][]string
+}
+
+var _ receiver.Provider = (*Provider)(nil)
+
+type options struct {
+	secrets   []string
+	keys      []string
+	now       func() time.Time
+	tolerance time.Duration
+	typeKey   string
+}
+
+// Option configures a Provider.
+type Option func(*options)
+
+// WithSecrets adds "whsec_" secrets accepted besides the one given to New,
+// for a secret rotation.
+func WithSecrets(more ...string) Option {
+	return func(o *options) { o.secrets = append(o.secrets, more...) }
+}
+
+// WithPublicKeys adds "whpk_<base64>" Ed25519 public keys whose "v1a"
+// signatures are accepted.
+func WithPublicKeys(keys ...string) Option {
+	return func(o *options) { o.keys = append(o.keys, keys...) }
+}
+
+// WithClock sets the clock the timestamp is checked against (default time.Now).
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+// WithTolerance sets the accepted distance of the timestamp from now, in both
+// directions (default DefaultTolerance; zero or less keeps the default).
+func WithTolerance(d time.Duration) Option { return func(o *options) { o.tolerance = d } }
+
+// WithTypeKey names the top-level body key holding the event type (default
+// "type").
+func WithTypeKey(key string) Option { return func(o *options) { o.typeKey = key } }
+
+// New returns a provider for the symmetric secret "whsec_<base64>" (the
+// prefix is optional). It returns an error matching verify.ErrNoSecret when
+// a secret is empty, blank or not base64, or a public key given with
+// WithPublicKeys is not "whpk_" + base64 of 32 bytes.
+func New(secret string, opts ...Option) (*Provider, error) {
+	return build(append([]Option{WithSecrets(secret)}, opts...), true)
+}
+
+// NewAsymmetric returns a provider accepting "v1a" Ed25519 signatures under
+// the public key "whpk_<base64>" (more with WithPublicKeys). "v1" entries are
+// skipped unless secrets are added with WithSecrets. It returns an error
+// matching verify.ErrNoSecret for a key that is not "whpk_" + base64 of 32
+// bytes.
+func NewAsymmetric(publicKey string, opts ...Option) (*Provider, error) {
+	return build(append([]Option{WithPublicKeys(publicKey)}, opts...), false)
+}
+
+func build(opts []Option, needSecret bool) (*Provider, error) {
+	o := options{typeKey: "type"}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	p := &Provider{now: o.now, tolerance: o.tolerance, typePaths: [][]string{{o.typeKey}}}
+	if p.now == nil {
+		p.now = time.Now
+	}
+	if p.tolerance <= 0 {
+		p.tolerance = DefaultTolerance
+	}
+	if o.typeKey == "" {
+		return nil, errors.New("standardwebhooks: empty type key")
+	}
+	if needSecret || len(o.secrets) > 0 {
+		keys := make([][]byte, len(o.secrets))
+		for i, s := range o.secrets {
+			k, err := DecodeSecret(s)
+			if err != nil {
+				return nil, err
+			}
+			keys[i] = k
+		}
+		mac, err := verify.NewHMAC(sha256.New, keys...)
+		if err != nil {
+			return nil, fmt.Errorf("standardwebhooks: %w", err)
+		}
+		p.mac = mac
+	}
+	if len(o.keys) > 0 {
+		keys := make([]ed25519.PublicKey, len(o.keys))
+		for i, s := range o.keys {
+			b64, _ := strings.CutPrefix(strings.TrimSpace(s), PublicKeyPrefix)
+			k, err := decodeBase64(b64)
+			if err != nil || len(k) != ed25519.PublicKeySize {
+				return nil, fmt.Errorf("standardwebhooks: public key is not whpk_ + base64 of 32 bytes: %w", verify.ErrNoSecret)
+			}
+			keys[i] = k
+		}
+		ed, err := verify.NewEd25519(keys...)
+		if err != nil {
+			return nil, fmt.Errorf("standardwebhooks: %w", err)
+		}
+		p.ed = ed
+	}
+	return p, nil
+}
+
+// DecodeSecret returns the HMAC key of a "whsec_<base64>" secret (the prefix
+// is optional). It returns an error matching verify.ErrNoSecret when the
+// secret is empty, blank or not base64.
+func DecodeSecret(secret string) ([]byte, error) {
+	b64, _ := strings.CutPrefix(strings.TrimSpace(secret), SecretPrefix)
+	if b64 == "" {
+		return nil, fmt.Errorf("standardwebhooks: %w", verify.ErrNoSecret)
+	}
+	k, err := decodeBase64(b64)
+	if err != nil || len(k) == 0 {
+		return nil, fmt.Errorf("standardwebhooks: secret is not whsec_ + base64: %w", verify.ErrNoSecret)
+	}
+	return k, nil
+}
+
+// decodeBase64 accepts padded or unpadded standard base64.
+func decodeBase64(s string) ([]byte, error) {
+	if b, err := base64.StdEncoding.DecodeString(s); err == nil {
+		return b, nil
+	}
+	return base64.RawStdEncoding.DecodeString(s)
+}
+
+// Name returns "standard".
+func (p *Provider) Name() string { return Name }
+
+// headers returns the id, timestamp and signature headers: the svix-* set
+// when all three are present, else the webhook-* set.
+func headers(h http.Header) (id, ts, sig string) {
+	id, ts, sig = h.Get("svix-id"), h.Get("svix-timestamp"), h.Get("svix-signature")
+	if id != "" && ts != "" && sig != "" {
+		return id, ts, sig
+	}
+	return h.Get("webhook-id"), h.Get("webhook-timestamp"), h.Get("webhook-signature")
+}
+
+var dot = []byte(".")
+
+// Verify checks the signature list over id.timestamp.body, then the timestamp.
+func (p *Provider) Verify(r *http.Request, body []byte) error {
+	id, ts, sig := headers(r.Header)
+	switch {
+	case sig == "":
+		return fmt.Errorf("standardwebhooks: %w", verify.ErrMissingSignature)
+	case ts == "":
+		return fmt.Errorf("standardwebhooks: %w", verify.ErrMissingTimestamp)
+	case id == "":
+		return fmt.Errorf("standardwebhooks: missing id: %w", verify.ErrMalformedSignature)
+	}
+	parts := [][]byte{[]byte(id), dot, []byte(ts), dot, body}
+	if err := p.match(sig, parts); err != nil {
+		return fmt.Errorf("standardwebhooks: %w", err)
+	}
+	t, err := verify.ParseUnix(ts)
+	if err != nil {
+		return fmt.Errorf("standardwebhooks: %w", err)
+	}
+	if err := verify.CheckTimestamp(t, p.now(), p.tolerance); err != nil {
+		return fmt.Errorf("standardwebhooks: %w", err)
+	}
+	return nil
+}
+
+// match checks the space-separated signature list; see verify.MatchList.
+func (p *Provider) match(list string, parts [][]byte) error {
+	var buf [ed25519.SignatureSize]byte
+	readable := false
+	for _, entry := range strings.Fields(list) {
+		version, b64, ok := strings.Cut(entry, ",")
+		if !ok || b64 == "" {
+			continue
+		}
+		switch {
+		case version == "v1" && p.mac != nil:
+			mac, err := verify.Base64.Decode(buf[:0], b64)
+			if err != nil {
+				continue
+			}
+			readable = true
+			if p.mac.Match(mac, parts...) {
+				return nil
+			}
+		case version == "v1a" && p.ed != nil:
+			sig, err := verify.Base64.Decode(buf[:0], b64)
+			if err != nil {
+				continue
+			}
+			readable = true
+			if p.ed.Match(sig, parts...) {
+				return nil
+			}
+		}
+	}
+	if !readable {
+		return verify.ErrMalformedSignature
+	}
+	return verify.ErrSignatureMismatch
+}
+
+// Parse reads the envelope: ID from the id header, Type from the body.
+func (p *Provider) Parse(r *http.Request, body []byte) (receiver.Envelope, error) {
+	id, _, _ := headers(r.Header)
+	if id == "" {
+		return receiver.Envelope{}, fmt.Errorf("standardwebhooks: missing id header: %w", receiver.ErrMalformedEnvelope)
+	}
+	var vals [1][]byte
+	if err := jsonscan.GetMany(body, p.typePaths, vals[:]); err != nil {
+		return receiver.Envelope{}, fmt.Errorf("standardwebhooks: body: %w: %w", err, receiver.ErrMalformedEnvelope)
+	}
+	env := receiver.Envelope{ID: id}
+	if vals[0] != nil && !jsonscan.IsNull(vals[0]) {
+		t, err := jsonscan.String(vals[0])
+		if err != nil {
+			return receiver.Envelope{}, fmt.Errorf("standardwebhooks: type: %w: %w", err, receiver.ErrMalformedEnvelope)
+		}
+		env.Type = t
+	}
+	return env, nil
+}
+
+func content(id string, t time.Time, body []byte) []byte {
+	var b bytes.Buffer
+	b.Grow(len(id) + 24 + len(body))
+	b.WriteString(id)
+	b.WriteByte('.')
+	b.WriteString(strconv.FormatInt(t.Unix(), 10))
+	b.WriteByte('.')
+	b.Write(body)
+	return b.Bytes()
+}
+
+// Sign returns the "v1,<base64>" signature of body with id at t under the
+// "whsec_" secret. It returns an error matching verify.ErrNoSecret for a bad
+// secret.
+func Sign(secret, id string, t time.Time, body []byte) (string, error) {
+	key, err := DecodeSecret(secret)
+	if err != nil {
+		return "", err
+	}
+	m := hmac.New(sha256.New, key)
+	m.Write(content(id, t, body))
+	return "v1," + base64.StdEncoding.EncodeToString(m.Sum(nil)), nil
+}
+
+// SignEd25519 returns the "v1a,<base64>" signature of body with id at t under
+// the private key.
+func SignEd25519(key ed25519.PrivateKey, id string, t time.Time, body []byte) string {
+	return "v1a," + base64.StdEncoding.EncodeToString(ed25519.Sign(key, content(id, t, body)))
+}
+
+// NewRequest returns a signed delivery of body to url with the unbranded
+// webhook-id, webhook-timestamp and webhook-signature headers and
+// Content-Type application/json, for tests.
+func NewRequest(url, secret, id string, t time.Time, body []byte) (*http.Request, error) {
+	sig, err := Sign(secret, id, t, body)
+	if err != nil {
+		return nil, err
+	}
+	r, err := http.NewRequestWithContext(context.Background(), http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("standardwebhooks: %w", err)
+	}
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set("webhook-id", id)
+	r.Header.Set("webhook-timestamp", strconv.FormatInt(t.Unix(), 10))
+	r.Header.Set("webhook-signature", sig)
+	return r, nil
+}

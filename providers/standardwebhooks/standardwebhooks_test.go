@@ -1,0 +1,322 @@
+package standardwebhooks
+
+import (
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hookwise/hookwise/providers/internal/vectortest"
+	"github.com/hookwise/hookwise/receiver"
+	"github.com/hookwise/hookwise/verify"
+)
+
+func TestVectors(t *testing.T) {
+	for _, v := range vectortest.Load(t, "standard-webhooks", "svix") {
+		t.Run(v.ID, func(t *testing.T) {
+			r, body := v.Request()
+			opts := []Option{WithClock(v.Clock()), WithTolerance(v.ToleranceDuration())}
+			var p *Provider
+			var err error
+			if v.Secret != "" {
+				p, err = New(v.Secret, opts...)
+			} else {
+				p, err = NewAsymmetric(v.PublicKey, opts...)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = p.Verify(r, body)
+			if v.Valid() != (err == nil) {
+				t.Fatalf("Verify = %v, want valid=%v", err, v.Valid())
+			}
+			if err != nil && !errors.Is(err, verify.ErrVerification) {
+				t.Fatalf("error %v does not match verify.ErrVerification", err)
+			}
+			if v.Valid() {
+				env, err := p.Parse(r, body)
+				if err != nil || env.ID != "msg_p5jXN8AQM9LWM0D4loKWxJek" {
+					t.Fatalf("Parse = %+v, %v", env, err)
+				}
+			}
+		})
+	}
+}
+
+const (
+	secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	msgID  = "msg_p5jXN8AQM9LWM0D4loKWxJek"
+)
+
+var (
+	now  = time.Unix(1614265330, 0)
+	body = []byte(`{"type":"user.created","data":{"id":"u1"}}`)
+	priv = ed25519.NewKeyFromSeed(func() []byte { s := sha256.Sum256([]byte("test key")); return s[:] }())
+	pub  = PublicKeyPrefix + base64.StdEncoding.EncodeToString(priv.Public().(ed25519.PublicKey))
+)
+
+func mustSign(t *testing.T, secret string) string {
+	t.Helper()
+	s, err := Sign(secret, msgID, now, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestSignKnownAnswer(t *testing.T) {
+	got, err := Sign(secret, msgID, now, []byte(`{"test": 2432232314}`))
+	if err != nil || got != "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=" {
+		t.Fatalf("Sign = %q, %v", got, err)
+	}
+}
+
+func TestVerify(t *testing.T) {
+	good := mustSign(t, secret)
+	other := "whsec_" + base64.StdEncoding.EncodeToString([]byte("another secret of 24 byte"))
+	ed := SignEd25519(priv, msgID, now, body)
+	tests := []struct {
+		name       string
+		asym       bool // NewAsymmetric(pub) instead of New(secret)
+		opts       []Option
+		headers    map[string]string
+		at         time.Time
+		want       error
+		wantParsed string
+	}{
+		{"valid", false, nil, hdr(msgID, now, good), now, nil, ""},
+		{"svix headers", false, nil, svix(msgID, now, good), now, nil, ""},
+		{"svix preferred", false, nil, merge(svix(msgID, now, good), hdr("other", now, "v1,AAAA")), now, nil, ""},
+		{"incomplete svix set falls back", false, nil, merge(map[string]string{"svix-id": "x"}, hdr(msgID, now, good)), now, nil, ""},
+		{"list with unknown and malformed", false, nil, hdr(msgID, now, "v2,abc v1,!!! v1 "+good+" v1a,xyz"), now, nil, ""},
+		{"missing signature", false, nil, map[string]string{"webhook-id": msgID, "webhook-timestamp": "1614265330"}, now, verify.ErrMissingSignature, ""},
+		{"missing timestamp", false, nil, map[string]string{"webhook-id": msgID, "webhook-signature": good}, now, verify.ErrMissingTimestamp, ""},
+		{"missing id", false, nil, map[string]string{"webhook-timestamp": "1614265330", "webhook-signature": good}, now, verify.ErrMalformedSignature, ""},
+		{"malformed timestamp", false, nil, hdrTS(msgID, "16142653a0", good), now, verify.ErrSignatureMismatch, ""},
+		{"only unknown versions", false, nil, hdr(msgID, now, "v2,"+strings.TrimPrefix(good, "v1,")), now, verify.ErrMalformedSignature, ""},
+		{"not base64", false, nil, hdr(msgID, now, "v1,@@@"), now, verify.ErrMalformedSignature, ""},
+		{"mismatch", false, nil, hdr(msgID, now, mustSign(t, other)), now, verify.ErrSignatureMismatch, ""},
+		{"id changed", false, nil, hdr("msg_other", now, good), now, verify.ErrSignatureMismatch, ""},
+		{"stale", false, nil, hdr(msgID, now, good), now.Add(5*time.Minute + time.Second), verify.ErrTimestampOutsideWindow, ""},
+		{"future", false, nil, hdr(msgID, now, good), now.Add(-5*time.Minute - time.Second), verify.ErrTimestampOutsideWindow, ""},
+		{"rotation old", false, []Option{WithSecrets(other)}, hdr(msgID, now, good), now, nil, ""},
+		{"rotation new", false, []Option{WithSecrets(other)}, hdr(msgID, now, mustSign(t, other)), now, nil, ""},
+		{"v1a valid", true, nil, hdr(msgID, now, ed), now, nil, ""},
+		{"v1a and v1 with key only", true, nil, hdr(msgID, now, good+" "+ed), now, nil, ""},
+		{"v1 only with key only", true, nil, hdr(msgID, now, good), now, verify.ErrMalformedSignature, ""},
+		{"v1a with secret only", false, nil, hdr(msgID, now, ed), now, verify.ErrMalformedSignature, ""},
+		{"v1a tampered id", true, nil, hdr("msg_x", now, ed), now, verify.ErrSignatureMismatch, ""},
+		{"both kinds configured", false, []Option{WithPublicKeys(pub)}, hdr(msgID, now, ed), now, nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			at := tt.at
+			opts := append([]Option{WithClock(func() time.Time { return at })}, tt.opts...)
+			var p *Provider
+			var err error
+			if tt.asym {
+				p, err = NewAsymmetric(pub, opts...)
+			} else {
+				p, err = New(secret, opts...)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, _ := http.NewRequest(http.MethodPost, "/", nil)
+			for k, v := range tt.headers {
+				r.Header.Set(k, v)
+			}
+			err = p.Verify(r, body)
+			if tt.want == nil {
+				if err != nil {
+					t.Fatalf("Verify = %v", err)
+				}
+				env, err := p.Parse(r, body)
+				if err != nil || env.ID != msgID || env.Type != "user.created" {
+					t.Fatalf("Parse = %+v, %v", env, err)
+				}
+				return
+			}
+			if !errors.Is(err, tt.want) || !errors.Is(err, verify.ErrVerification) || !strings.HasPrefix(err.Error(), "standardwebhooks: ") {
+				t.Fatalf("Verify = %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
+
+func hdr(id string, t time.Time, sig string) map[string]string {
+	return hdrTS(id, strconv.FormatInt(t.Unix(), 10), sig)
+}
+
+func hdrTS(id, ts, sig string) map[string]string {
+	return map[string]string{"webhook-id": id, "webhook-timestamp": ts, "webhook-signature": sig}
+}
+
+func svix(id string, t time.Time, sig string) map[string]string {
+	return map[string]string{"svix-id": id, "svix-timestamp": strconv.FormatInt(t.Unix(), 10), "svix-signature": sig}
+}
+
+func merge(a, b map[string]string) map[string]string {
+	for k, v := range b {
+		a[k] = v
+	}
+	return a
+}
+
+func TestNewErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		fn   func() (*Provider, error)
+	}{
+		{"empty", func() (*Provider, error) { return New("") }},
+		{"blank", func() (*Provider, error) { return New("  ") }},
+		{"prefix only", func() (*Provider, error) { return New("whsec_") }},
+		{"not base64", func() (*Provider, error) { return New("whsec_!!!") }},
+		{"bad extra secret", func() (*Provider, error) { return New(secret, WithSecrets("whsec_%%")) }},
+		{"bad public key", func() (*Provider, error) { return New(secret, WithPublicKeys("whpk_AAAA")) }},
+		{"empty public key", func() (*Provider, error) { return NewAsymmetric("") }},
+		{"short public key", func() (*Provider, error) {
+			return NewAsymmetric("whpk_" + base64.StdEncoding.EncodeToString(make([]byte, 31)))
+		}},
+		{"asymmetric bad secret", func() (*Provider, error) { return NewAsymmetric(pub, WithSecrets("")) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := tt.fn(); !errors.Is(err, verify.ErrNoSecret) {
+				t.Fatalf("err = %v, want ErrNoSecret", err)
+			}
+		})
+	}
+	if _, err := Sign("", msgID, now, body); !errors.Is(err, verify.ErrNoSecret) {
+		t.Fatalf("Sign with empty secret: %v", err)
+	}
+	if _, err := NewRequest("http://x", "bad!", msgID, now, body); !errors.Is(err, verify.ErrNoSecret) {
+		t.Fatalf("NewRequest with bad secret: %v", err)
+	}
+	// The whsec_ prefix is optional (Brex), and unpadded base64 is accepted.
+	for _, s := range []string{"MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_" + base64.RawStdEncoding.EncodeToString([]byte("12345"))} {
+		if p, err := New(s); err != nil || p.Name() != "standard" {
+			t.Fatalf("New(%q): %v", s, err)
+		}
+	}
+}
+
+func TestNewRequest(t *testing.T) {
+	r, err := NewRequest("https://example.com/hook", secret, msgID, now, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Header.Get("webhook-id") != msgID || r.Header.Get("webhook-timestamp") != "1614265330" || r.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("headers %v", r.Header)
+	}
+	p, _ := New(secret, WithClock(func() time.Time { return now }))
+	if err := p.Verify(r, body); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewRequest("://bad", secret, msgID, now, body); err == nil {
+		t.Fatal("bad url accepted")
+	}
+}
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		name    string
+		opts    []Option
+		id      string
+		body    string
+		want    string
+		wantErr bool
+	}{
+		{"type", nil, "m1", `{"type":"email.sent","data":{}}`, "email.sent", false},
+		{"no type", nil, "m1", `{"test": 2432232314}`, "", false},
+		{"null type", nil, "m1", `{"type":null}`, "", false},
+		{"type key", []Option{WithTypeKey("event_type")}, "m1", `{"type":"x","event_type":"TRANSFER_PROCESSED"}`, "TRANSFER_PROCESSED", false},
+		{"missing id", nil, "", `{"type":"a"}`, "", true},
+		{"type not string", nil, "m1", `{"type":1}`, "", true},
+		{"malformed", nil, "m1", `{"type":"a"`, "", true},
+		{"duplicate type", nil, "m1", `{"type":"a","type":"b"}`, "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := New(secret, tt.opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, _ := http.NewRequest(http.MethodPost, "/", nil)
+			if tt.id != "" {
+				r.Header.Set("webhook-id", tt.id)
+			}
+			env, err := p.Parse(r, []byte(tt.body))
+			if tt.wantErr {
+				if !errors.Is(err, receiver.ErrMalformedEnvelope) {
+					t.Fatalf("Parse err = %v", err)
+				}
+				return
+			}
+			if err != nil || env.ID != tt.id || env.Type != tt.want || env.Reply != nil {
+				t.Fatalf("Parse = %+v, %v; want type %q", env, err, tt.want)
+			}
+		})
+	}
+	if _, err := New(secret, WithTypeKey("")); err == nil {
+		t.Fatal("empty type key accepted")
+	}
+}
+
+// FuzzSignatureList feeds arbitrary webhook-signature lists: nothing panics,
+// errors match ErrVerification, and a list verifies only when it holds the
+// correct v1 or v1a entry.
+func FuzzSignatureList(f *testing.F) {
+	good, _ := Sign(secret, msgID, now, body)
+	ed := SignEd25519(priv, msgID, now, body)
+	f.Add(good)
+	f.Add("v2,abc " + good)
+	f.Add(ed + " v1,")
+	f.Add("v1,  v1a, ,,, v1,====")
+	p, _ := New(secret, WithPublicKeys(pub), WithClock(func() time.Time { return now }))
+	f.Fuzz(func(t *testing.T, list string) {
+		r, _ := http.NewRequest(http.MethodPost, "/", nil)
+		r.Header.Set("webhook-id", msgID)
+		r.Header.Set("webhook-timestamp", "1614265330")
+		r.Header["Webhook-Signature"] = []string{list}
+		err := p.Verify(r, body)
+		if err != nil {
+			if !errors.Is(err, verify.ErrVerification) {
+				t.Fatalf("error %v does not match ErrVerification", err)
+			}
+			return
+		}
+		for _, e := range strings.Fields(list) {
+			if e == good || e == ed {
+				return
+			}
+		}
+		t.Fatalf("list %q verified without the correct entry", list)
+	})
+}
+
+// FuzzVerify mutates the body and headers of a valid delivery: only the
+// original verifies, and nothing panics.
+func FuzzVerify(f *testing.F) {
+	good, _ := Sign(secret, msgID, now, body)
+	f.Add(body, msgID, "1614265330", good)
+	f.Add(body, msgID+"x", "1614265330", good)
+	f.Add([]byte("{}"), "", "", "")
+	p, _ := New(secret, WithClock(func() time.Time { return now }))
+	f.Fuzz(func(t *testing.T, b []byte, id, ts, sig string) {
+		r, _ := http.NewRequest(http.MethodPost, "/", nil)
+		r.Header["Webhook-Id"] = []string{id}
+		r.Header["Webhook-Timestamp"] = []string{ts}
+		r.Header["Webhook-Signature"] = []string{sig}
+		err := p.Verify(r, b)
+		if err == nil && (string(b) != string(body) || id != msgID || ts != "1614265330") {
+			t.Fatalf("mutated delivery verified: %q %q %q %q", b, id, ts, sig)
+		}
+		_, _ = p.Parse(r, b)
+	})
+}
