@@ -1,0 +1,42 @@
+// Command quickstart is a webhook receiver for GitHub, Stripe, Slack and
+// Standard Webhooks senders, built on Hookwise's defaults.
+//
+//	go run ./examples/quickstart                 # serve on $ADDR (default :8080)
+//	go run ./examples/quickstart send stripe     # send it a signed test delivery
+//
+// It serves POST /webhooks/github, /webhooks/stripe, /webhooks/slack and
+// /webhooks/standard, with secrets from GITHUB_WEBHOOK_SECRET,
+// STRIPE_WEBHOOK_SECRET, SLACK_SIGNING_SECRET and WEBHOOK_SECRET (a whsec_
+// secret); an unset one falls back to a development secret, said on stderr.
+//
+// For each event its handler finishes it prints one JSON line on stdout,
+// {"provider":"stripe","id":"evt_…","type":"invoice.paid"}, and for each
+// event that is dead-lettered instead (a payload failing its schema, say) a
+// line with a "dead_letter" field giving the reason. Logs go to stderr.
+// HANDLER_DELAY (a Go duration) makes the handler sleep per event. REDIS_URL
+// switches dedupe and queueing to Redis. SIGINT or SIGTERM shuts it down
+// gracefully.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+)
+
+func main() {
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	var err error
+	if len(os.Args) > 1 && os.Args[1] == "send" {
+		err = send(os.Args[2:], os.Stdout)
+	} else if len(os.Args) > 1 {
+		err = fmt.Errorf("unknown command %q (want no argument, or send)", os.Args[1])
+	} else {
+		err = serve(context.Background(), logger, os.Stdout, os.Getenv)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "quickstart:", err)
+		os.Exit(1)
+	}
+}
