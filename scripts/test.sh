@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs every module's tests with the race detector. Installs what the tests
+# need first: redis-server and redis-cli (Debian's redis-server package) when
+# missing. The Redis tests start their own servers on free loopback ports.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
+  echo "test.sh: installing redis-server" >&2
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server redis-tools >/dev/null
+fi
+
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "test.sh: gofmt would change:" >&2
+  echo "$unformatted" >&2
+  exit 1
+fi
+
+status=0
+for mod in $(find . -name go.mod -not -path './.git/*' -exec dirname {} \; | sort); do
+  echo "== module $mod"
+  (cd "$mod" && go vet ./... && go test -race -count=1 -timeout 20m ./...) || status=1
+done
+exit $status
