@@ -60,6 +60,15 @@ type PayloadProvider interface {
 	Payload(header http.Header, body []byte) (json.RawMessage, error)
 }
 
+// UnsignedHandshaker is implemented by providers whose sender does not sign
+// some handshake (Slack's ssl_check). UnsignedReply runs before Verify and
+// returns the answer to such a request, or nil to verify it as usual. The
+// reply carries nothing derived from secrets, and the request never reaches
+// a handler, the dedupe store or the queue.
+type UnsignedHandshaker interface {
+	UnsignedReply(r *http.Request, body []byte) *Reply
+}
+
 // ErrMalformedEnvelope is returned (wrapped) by Provider.Parse when a
 // verified delivery cannot be read; the receiver answers 400.
 var ErrMalformedEnvelope = errors.New("receiver: malformed envelope")

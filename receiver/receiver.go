@@ -24,11 +24,12 @@ import (
 // A Receiver is safe for concurrent use. Call Shutdown after the HTTP
 // server's own Shutdown, so no request arrives while the queue drains.
 type Receiver struct {
-	p       Provider
-	payload PayloadProvider
-	h       Handler
-	cfg     config
-	log     *slog.Logger
+	p        Provider
+	payload  PayloadProvider
+	unsigned UnsignedHandshaker
+	h        Handler
+	cfg      config
+	log      *slog.Logger
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -80,6 +81,7 @@ func New(p Provider, h Handler, opts ...Option) (*Receiver, error) {
 	}
 	r := &Receiver{p: p, h: h, cfg: c, log: c.logger.With("provider", p.Name())}
 	r.payload, _ = p.(PayloadProvider)
+	r.unsigned, _ = p.(UnsignedHandshaker)
 	if err := c.queue.Start(r); err != nil {
 		return nil, fmt.Errorf("receiver: start queue: %w", err)
 	}
@@ -107,6 +109,12 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			r.reject(req, w, http.StatusBadRequest, err, nil)
 		}
 		return
+	}
+	if r.unsigned != nil {
+		if rep := r.unsigned.UnsignedReply(req, body); rep != nil {
+			writeReply(w, rep)
+			return
+		}
 	}
 	if err := r.p.Verify(req, body); err != nil {
 		r.reject(req, w, http.StatusUnauthorized, err, nil)

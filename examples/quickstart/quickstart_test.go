@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hookwise/hookwise/providers/slack"
 )
 
 // The quickstart is tested as its users run it: a built binary, driven over
@@ -241,6 +243,26 @@ func TestQuickstartContract(t *testing.T) {
 	got := p.next(10 * time.Second)
 	if got.ID != "msg_bad" || got.Provider != "standard" || got.Type != "user.created" || !strings.HasPrefix(got.DeadLetter, "schema: ") {
 		t.Errorf("dead-letter line = %+v", got)
+	}
+	// Slack handshakes are answered and never reach the handler.
+	challenge := `{"token":"t","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}`
+	req := slack.NewRequest("http://"+addr+"/webhooks/slack", devSlackSecret, time.Now(), []byte(challenge), "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(answer) != "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P" {
+		t.Errorf("url_verification answer = %d %q", resp.StatusCode, answer)
+	}
+	resp, err = http.Post("http://"+addr+"/webhooks/slack", "application/x-www-form-urlencoded", strings.NewReader("ssl_check=1&token=t"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("ssl_check answer = %d, want 200", resp.StatusCode)
 	}
 	p.quiet(300 * time.Millisecond)
 	p.stop()

@@ -145,4 +145,3 @@ func build(provider, target, secret, id, typ, body string) (*http.Request, error
 	}
 	return nil, fmt.Errorf("send: unknown provider %q", provider)
 }
-

@@ -21,12 +21,13 @@
 //	                                block_actions")
 //	ssl_check (form ssl_check=1)    "ssl_check"                  "" (Reply: 200, empty)
 //
-// Replies never reach a handler. Every request, ssl_check included, must be
-// signed: Parse runs only after Verify, and an ssl_check without signature
-// headers fails verification (401). Slack's SSL check tests the TLS
-// certificate; apps that need it to show as passing must sign-check it
-// upstream themselves. This package never answers an unsigned request with
-// 200.
+// Replies never reach a handler. Every request must be signed, with one
+// exception: Slack's SSL check (a form body with ssl_check=1), which tests
+// the endpoint's TLS certificate and may arrive without signature headers.
+// UnsignedReply answers such a request 200 with an empty body before
+// verification; it reads nothing else, touches no state and reaches no
+// handler, so an attacker gains nothing by sending one. A signed ssl_check
+// gets the same answer from Parse.
 //
 // Payload returns the JSON a handler decodes: the body of Events API
 // requests, the payload field of interactive requests, and for slash
@@ -251,6 +252,22 @@ func parseForm(body []byte) (receiver.Envelope, error) {
 	}
 	return receiver.Envelope{}, malformed("unknown form request")
 }
+
+// UnsignedReply answers Slack's unsigned SSL check (a form body with
+// ssl_check=1 and no X-Slack-Signature) with 200 and an empty body. It
+// returns nil for every other request, which is then verified as usual.
+func (p *Provider) UnsignedReply(r *http.Request, body []byte) *receiver.Reply {
+	if r.Header.Get(HeaderSignature) != "" || !form.IsForm(r.Header) || len(body) > 4096 {
+		return nil
+	}
+	vals, err := url.ParseQuery(string(body))
+	if err != nil || vals.Get("ssl_check") != "1" {
+		return nil
+	}
+	return &receiver.Reply{Status: http.StatusOK, ContentType: "text/plain"}
+}
+
+var _ receiver.UnsignedHandshaker = (*Provider)(nil)
 
 // Payload returns the JSON document of the request: the body of Events API
 // requests, the payload field of interactive ones, and an object of the

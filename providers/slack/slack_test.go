@@ -284,3 +284,36 @@ func FuzzVerify(f *testing.F) {
 		_, _ = p.Parse(r, b)
 	})
 }
+
+func TestUnsignedReply(t *testing.T) {
+	p, err := New("secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, contentType, body, sig string
+		want                         bool
+	}{
+		{"unsigned ssl_check", formType, "ssl_check=1&token=abc", "", true},
+		{"signed ssl_check goes through verification", formType, "ssl_check=1&token=abc", "v0=00", false},
+		{"json body", "application/json", `{"ssl_check":"1"}`, "", false},
+		{"ssl_check=0", formType, "ssl_check=0", "", false},
+		{"slash command", formType, "command=%2Fdeploy&trigger_id=1", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, _ := http.NewRequest(http.MethodPost, "/", nil)
+			r.Header.Set("Content-Type", tt.contentType)
+			if tt.sig != "" {
+				r.Header.Set(HeaderSignature, tt.sig)
+			}
+			rep := p.UnsignedReply(r, []byte(tt.body))
+			if (rep != nil) != tt.want {
+				t.Fatalf("UnsignedReply = %v, want reply %v", rep, tt.want)
+			}
+			if rep != nil && (rep.Status != http.StatusOK || len(rep.Body) != 0) {
+				t.Errorf("reply = %+v, want 200 with an empty body", rep)
+			}
+		})
+	}
+}
