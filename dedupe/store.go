@@ -7,7 +7,10 @@
 // it so that the sender's retry is processed. A claim whose lease lapses
 // (its holder crashed) can be taken again.
 //
-// Memory is the in-process default; Redis shares the keys between replicas.
+// Memory is the in-process default; Redis shares the keys between replicas,
+// on a single server or a Redis Cluster. FailOpen keeps deliveries flowing
+// while a store is down, at the risk of duplicates. Package dedupetest is the
+// conformance suite every Store passes.
 package dedupe
 
 import (

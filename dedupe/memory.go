@@ -1,0 +1,351 @@
+package dedupe
+
+import (
+	"context"
+	"hash/maphash"
+	"math"
+	"strings"
+	"sync"
+	"time"
+)
+
+// DefaultMemoryMaxEntries is the default bound of a Memory store.
+const DefaultMemoryMaxEntries = 1_000_000
+
+// sweepPerOp is how many entries at the front of each of a shard's lists an
+// operation checks for expiry. More than one, so that reclaiming outpaces
+// inserting.
+const sweepPerOp = 2
+
+// maxShards bounds the number of shards; minShardEntries keeps small stores
+// in few shards, so that their bound and eviction order stay close to exact.
+const (
+	maxShards       = 64
+	minShardEntries = 1024
+)
+
+// Memory is the in-process Store: the default when a receiver runs as a single
+// replica. It is safe for concurrent use.
+//
+// Every operation is O(1). Keys are spread over up to 64 shards, each with its
+// own lock, so concurrent calls scale with cores. Memory owns no goroutine:
+// an entry whose lease or retention has lapsed is reclaimed lazily, when its
+// key is used again, or by a bounded sweep that each operation runs over the
+// oldest entries of its shard.
+//
+// The store holds at most its maximum of entries (WithMemoryMaxEntries),
+// split evenly over the shards. A new key in a full shard evicts, in order:
+// the entry completed longest ago (even though its retention has not
+// lapsed, so a very late redelivery of that event may then be processed
+// again); otherwise the claim taken longest ago, if its lease has lapsed.
+// When the shard holds only live claims, Claim and Complete of a new key
+// return ErrFull rather than drop a claim in progress.
+//
+// An entry costs about 80 bytes besides its key: with a 43-byte key (a
+// provider name and a UUID), about 125 bytes as BenchmarkMemoryBytesPerEntry
+// measures it, up to half again as much just after a shard's map grew. The
+// default bound of a million entries is therefore about 125 to 190 MB at
+// most; set WithMemoryMaxEntries to the number of events received within
+// the retention, with some headroom.
+//
+// A context that is already done makes Claim, Complete and Release return its
+// error without doing anything, as Redis does; Memory never blocks otherwise.
+// After Close every call returns ErrClosed.
+type Memory struct {
+	now    func() time.Time
+	base   time.Time
+	seed   maphash.Seed
+	mask   uint64
+	shards []memShard
+}
+
+// MemoryOption configures a Memory store.
+type MemoryOption func(*memoryConfig)
+
+type memoryConfig struct {
+	max int
+	now func() time.Time
+}
+
+// WithMemoryMaxEntries bounds the number of keys held; the default is
+// DefaultMemoryMaxEntries. It panics if n is less than 1.
+func WithMemoryMaxEntries(n int) MemoryOption {
+	if n < 1 {
+		panic("dedupe: WithMemoryMaxEntries expects n >= 1")
+	}
+	return func(c *memoryConfig) { c.max = n }
+}
+
+// WithMemoryClock sets the clock leases and retentions are measured with;
+// the default is time.Now. Tests pass a fake clock. It panics if now is nil.
+func WithMemoryClock(now func() time.Time) MemoryOption {
+	if now == nil {
+		panic("dedupe: WithMemoryClock expects a non-nil clock")
+	}
+	return func(c *memoryConfig) { c.now = now }
+}
+
+// NewMemory returns an empty Memory store.
+func NewMemory(opts ...MemoryOption) *Memory {
+	cfg := memoryConfig{max: DefaultMemoryMaxEntries, now: time.Now}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	n := maxShards
+	for n > 1 && cfg.max/n < minShardEntries {
+		n /= 2
+	}
+	m := &Memory{
+		now:    cfg.now,
+		base:   cfg.now(),
+		seed:   maphash.MakeSeed(),
+		mask:   uint64(n - 1),
+		shards: make([]memShard, n),
+	}
+	for i := range m.shards {
+		s := &m.shards[i]
+		s.cap = cfg.max / n
+		if i < cfg.max%n {
+			s.cap++
+		}
+		s.index = make(map[string]uint32)
+		s.slots = make([]memEntry, 1, 1+min(s.cap, 64)) // slot 0 is the nil link
+	}
+	return m
+}
+
+// Claim takes key for lease unless a live claim or a done marker holds it.
+func (m *Memory) Claim(ctx context.Context, key string, lease time.Duration) (bool, error) {
+	if lease <= 0 {
+		return false, ErrInvalidDuration
+	}
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	s := m.shard(key)
+	now := m.clock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.index == nil {
+		return false, ErrClosed
+	}
+	s.sweep(now)
+	if i, ok := s.index[key]; ok {
+		e := &s.slots[i]
+		if now < e.exp {
+			return false, nil
+		}
+		s.move(i, stateClaimed, addSat(now, lease))
+		return true, nil
+	}
+	if err := s.insert(key, stateClaimed, now, addSat(now, lease)); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// Complete marks key done for retention, whether or not it is claimed.
+func (m *Memory) Complete(ctx context.Context, key string, retention time.Duration) error {
+	if retention <= 0 {
+		return ErrInvalidDuration
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s := m.shard(key)
+	now := m.clock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.index == nil {
+		return ErrClosed
+	}
+	s.sweep(now)
+	if i, ok := s.index[key]; ok {
+		s.move(i, stateDone, addSat(now, retention))
+		return nil
+	}
+	return s.insert(key, stateDone, now, addSat(now, retention))
+}
+
+// Release forgets key. Releasing an unknown key does nothing.
+func (m *Memory) Release(ctx context.Context, key string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s := m.shard(key)
+	now := m.clock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.index == nil {
+		return ErrClosed
+	}
+	s.sweep(now)
+	if i, ok := s.index[key]; ok {
+		s.remove(i)
+	}
+	return nil
+}
+
+// Len returns the number of keys held, including lapsed ones not yet
+// reclaimed. After Close it returns 0.
+func (m *Memory) Len() int {
+	n := 0
+	for i := range m.shards {
+		s := &m.shards[i]
+		s.mu.Lock()
+		n += len(s.index)
+		s.mu.Unlock()
+	}
+	return n
+}
+
+// Close drops every key and frees the memory. Later calls return ErrClosed;
+// closing again does nothing.
+func (m *Memory) Close() error {
+	for i := range m.shards {
+		s := &m.shards[i]
+		s.mu.Lock()
+		s.index, s.slots = nil, nil
+		s.claims, s.dones, s.free = memList{}, memList{}, 0
+		s.mu.Unlock()
+	}
+	return nil
+}
+
+// clock returns the time in nanoseconds since the store was made, on the
+// monotonic clock when the clock is time.Now.
+func (m *Memory) clock() int64 { return int64(m.now().Sub(m.base)) }
+
+func (m *Memory) shard(key string) *memShard {
+	if m.mask == 0 {
+		return &m.shards[0]
+	}
+	return &m.shards[maphash.String(m.seed, key)&m.mask]
+}
+
+func addSat(now int64, d time.Duration) int64 {
+	if int64(d) > math.MaxInt64-now {
+		return math.MaxInt64
+	}
+	return now + int64(d)
+}
+
+const (
+	stateFree uint8 = iota
+	stateClaimed
+	stateDone
+)
+
+// memEntry is one key. Entries live in a shard's slot slice and link into
+// one of its two lists by slot index (0 is nil), which keeps them free of
+// pointers besides the key and costs no allocation per entry beyond the key.
+type memEntry struct {
+	key        string
+	exp        int64 // clock value from which the entry has lapsed
+	prev, next uint32
+	state      uint8
+}
+
+// memList is a doubly linked list of slots, oldest first.
+type memList struct{ head, tail uint32 }
+
+type memShard struct {
+	mu     sync.Mutex
+	index  map[string]uint32 // key to slot; nil after Close
+	slots  []memEntry
+	free   uint32  // first free slot, linked by next
+	cap    int     // the most keys this shard holds
+	claims memList // claims, in the order they were taken
+	dones  memList // done markers, in the order they were completed
+	_      [48]byte
+}
+
+func (s *memShard) list(state uint8) *memList {
+	if state == stateDone {
+		return &s.dones
+	}
+	return &s.claims
+}
+
+func (s *memShard) pushBack(l *memList, i uint32) {
+	e := &s.slots[i]
+	e.prev, e.next = l.tail, 0
+	if l.tail != 0 {
+		s.slots[l.tail].next = i
+	} else {
+		l.head = i
+	}
+	l.tail = i
+}
+
+func (s *memShard) unlink(l *memList, i uint32) {
+	e := &s.slots[i]
+	if e.prev != 0 {
+		s.slots[e.prev].next = e.next
+	} else {
+		l.head = e.next
+	}
+	if e.next != 0 {
+		s.slots[e.next].prev = e.prev
+	} else {
+		l.tail = e.prev
+	}
+	e.prev, e.next = 0, 0
+}
+
+// move gives slot i a new state and expiry, at the back of its new list.
+func (s *memShard) move(i uint32, state uint8, exp int64) {
+	e := &s.slots[i]
+	s.unlink(s.list(e.state), i)
+	e.state, e.exp = state, exp
+	s.pushBack(s.list(state), i)
+}
+
+func (s *memShard) remove(i uint32) {
+	e := &s.slots[i]
+	s.unlink(s.list(e.state), i)
+	delete(s.index, e.key)
+	*e = memEntry{next: s.free}
+	s.free = i
+}
+
+// sweep reclaims lapsed entries at the front of both lists, a few at most.
+func (s *memShard) sweep(now int64) {
+	for _, l := range [...]*memList{&s.claims, &s.dones} {
+		for range sweepPerOp {
+			h := l.head
+			if h == 0 || s.slots[h].exp > now {
+				break
+			}
+			s.remove(h)
+		}
+	}
+}
+
+// insert adds a new key, evicting an entry if the shard is full.
+func (s *memShard) insert(key string, state uint8, now, exp int64) error {
+	if len(s.index) >= s.cap {
+		switch {
+		case s.dones.head != 0:
+			s.remove(s.dones.head)
+		case s.claims.head != 0 && s.slots[s.claims.head].exp <= now:
+			s.remove(s.claims.head)
+		default:
+			return ErrFull
+		}
+	}
+	var i uint32
+	if s.free != 0 {
+		i = s.free
+		s.free = s.slots[i].next
+	} else {
+		s.slots = append(s.slots, memEntry{})
+		i = uint32(len(s.slots) - 1)
+	}
+	// Clone so that a key cut from a large body does not keep the body alive.
+	k := strings.Clone(key)
+	s.slots[i] = memEntry{key: k, exp: exp, state: state}
+	s.index[k] = i
+	s.pushBack(s.list(state), i)
+	return nil
+}

@@ -1,0 +1,323 @@
+package dedupe_test
+
+import (
+	"context"
+	"errors"
+	"math"
+	"runtime"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hookwise/hookwise/dedupe"
+	"github.com/hookwise/hookwise/dedupe/dedupetest"
+)
+
+var _ dedupe.Store = (*dedupe.Memory)(nil)
+
+func newFakeMemory(t *testing.T, opts ...dedupe.MemoryOption) (*dedupe.Memory, *dedupetest.Clock) {
+	t.Helper()
+	clock := dedupetest.NewClock()
+	m := dedupe.NewMemory(append([]dedupe.MemoryOption{dedupe.WithMemoryClock(clock.Now)}, opts...)...)
+	t.Cleanup(func() { _ = m.Close() })
+	return m, clock
+}
+
+func TestMemoryConformance(t *testing.T) {
+	for _, max := range []int{dedupe.DefaultMemoryMaxEntries, 100} {
+		t.Run("max="+strconv.Itoa(max), func(t *testing.T) {
+			dedupetest.RunHarness(t, func(t *testing.T) dedupetest.Harness {
+				m, clock := newFakeMemory(t, dedupe.WithMemoryMaxEntries(max))
+				return dedupetest.Harness{Store: m, Advance: clock.Advance}
+			})
+		})
+	}
+}
+
+func TestMemoryRealClock(t *testing.T) {
+	// The default clock: a short lease lapses in real time.
+	m := dedupe.NewMemory()
+	defer m.Close()
+	ctx := context.Background()
+	if ok, err := m.Claim(ctx, "k", 20*time.Millisecond); !ok || err != nil {
+		t.Fatalf("Claim = %v, %v", ok, err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		ok, err := m.Claim(ctx, "k", time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a 20ms lease did not lapse within 5s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func mustClaim(t *testing.T, s dedupe.Store, key string, lease time.Duration) bool {
+	t.Helper()
+	ok, err := s.Claim(context.Background(), key, lease)
+	if err != nil {
+		t.Fatalf("Claim(%q): %v", key, err)
+	}
+	return ok
+}
+
+func TestMemoryEviction(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name string
+		run  func(t *testing.T, m *dedupe.Memory, clock *dedupetest.Clock)
+	}{
+		{"full of live claims refuses new keys", func(t *testing.T, m *dedupe.Memory, _ *dedupetest.Clock) {
+			for i := range 10 {
+				if !mustClaim(t, m, "k"+strconv.Itoa(i), time.Hour) {
+					t.Fatalf("claim %d failed", i)
+				}
+			}
+			if ok, err := m.Claim(ctx, "new", time.Hour); !errors.Is(err, dedupe.ErrFull) || ok {
+				t.Fatalf("Claim in a full store = %v, %v; want false, ErrFull", ok, err)
+			}
+			if err := m.Complete(ctx, "new", time.Hour); !errors.Is(err, dedupe.ErrFull) {
+				t.Fatalf("Complete of a new key in a full store = %v, want ErrFull", err)
+			}
+			// Keys already held still work.
+			if mustClaim(t, m, "k3", time.Hour) {
+				t.Fatal("a live claim was taken again")
+			}
+			if err := m.Complete(ctx, "k3", time.Hour); err != nil {
+				t.Fatal(err)
+			}
+			// Now one entry is done, and a new key evicts it.
+			if !mustClaim(t, m, "new", time.Hour) {
+				t.Fatal("new key not claimed after a key was completed")
+			}
+			// k3 was evicted: once there is room, it can be claimed again.
+			if err := m.Release(ctx, "k0"); err != nil {
+				t.Fatal(err)
+			}
+			if !mustClaim(t, m, "k3", time.Hour) {
+				t.Fatal("evicted done key still held")
+			}
+		}},
+		{"oldest done evicted first", func(t *testing.T, m *dedupe.Memory, _ *dedupetest.Clock) {
+			for i := range 10 {
+				mustClaim(t, m, "k"+strconv.Itoa(i), time.Hour)
+			}
+			for _, i := range []int{7, 2, 5} {
+				if err := m.Complete(ctx, "k"+strconv.Itoa(i), time.Hour); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !mustClaim(t, m, "n1", time.Hour) {
+				t.Fatal("n1 not claimed")
+			}
+			// k7 was evicted; k2 and k5 are still done. Claiming k7 now
+			// evicts k2.
+			for _, c := range []struct {
+				key  string
+				want bool
+			}{{"k5", false}, {"k2", false}, {"k7", true}, {"k5", false}, {"k2", true}} {
+				if got := mustClaim(t, m, c.key, time.Hour); got != c.want {
+					t.Fatalf("Claim(%s) = %v, want %v", c.key, got, c.want)
+				}
+			}
+			// k5 was evicted too, and no done entry is left to make room.
+			if _, err := m.Claim(ctx, "k5", time.Hour); !errors.Is(err, dedupe.ErrFull) {
+				t.Fatalf("Claim = %v, want ErrFull", err)
+			}
+		}},
+		{"lapsed claim evicted when full", func(t *testing.T, m *dedupe.Memory, clock *dedupetest.Clock) {
+			mustClaim(t, m, "short", time.Second)
+			for i := range 9 {
+				mustClaim(t, m, "k"+strconv.Itoa(i), time.Hour)
+			}
+			if _, err := m.Claim(ctx, "new", time.Hour); !errors.Is(err, dedupe.ErrFull) {
+				t.Fatalf("Claim = %v, want ErrFull", err)
+			}
+			clock.Advance(2 * time.Second)
+			if !mustClaim(t, m, "new", time.Hour) {
+				t.Fatal("lapsed claim not reclaimed")
+			}
+			if n := m.Len(); n != 10 {
+				t.Fatalf("Len = %d, want 10", n)
+			}
+		}},
+		{"lapsed entries swept lazily", func(t *testing.T, m *dedupe.Memory, clock *dedupetest.Clock) {
+			for i := range 4 {
+				mustClaim(t, m, "c"+strconv.Itoa(i), time.Second)
+				if err := m.Complete(ctx, "d"+strconv.Itoa(i), time.Second); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if n := m.Len(); n != 8 {
+				t.Fatalf("Len = %d, want 8", n)
+			}
+			clock.Advance(2 * time.Second)
+			// Each operation sweeps two lapsed entries of each kind.
+			if err := m.Release(ctx, "other"); err != nil {
+				t.Fatal(err)
+			}
+			if n := m.Len(); n != 4 {
+				t.Fatalf("Len after one sweep = %d, want 4", n)
+			}
+			mustClaim(t, m, "x", time.Hour)
+			if n := m.Len(); n != 1 {
+				t.Fatalf("Len after two sweeps = %d, want 1", n)
+			}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m, clock := newFakeMemory(t, dedupe.WithMemoryMaxEntries(10))
+			tc.run(t, m, clock)
+		})
+	}
+}
+
+func TestMemoryNeverExceedsBound(t *testing.T) {
+	for _, max := range []int{1, 7, 3000, 20_000} {
+		t.Run(strconv.Itoa(max), func(t *testing.T) {
+			m, clock := newFakeMemory(t, dedupe.WithMemoryMaxEntries(max))
+			ctx := context.Background()
+			var full int
+			for i := range 2 * max {
+				k := "k" + strconv.Itoa(i)
+				ok, err := m.Claim(ctx, k, time.Minute)
+				switch {
+				case errors.Is(err, dedupe.ErrFull):
+					full++
+					continue
+				case err != nil || !ok:
+					t.Fatalf("Claim(%s) = %v, %v", k, ok, err)
+				}
+				if i%2 == 0 {
+					if err := m.Complete(ctx, k, time.Hour); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if i%97 == 0 {
+					clock.Advance(time.Second)
+				}
+			}
+			if n := m.Len(); n > max {
+				t.Fatalf("Len = %d, above the bound %d", n, max)
+			}
+			if max >= 3000 && m.Len() < max*9/10 {
+				t.Fatalf("Len = %d, want the store nearly full (%d)", m.Len(), max)
+			}
+			if full == 2*max {
+				t.Fatal("every Claim failed")
+			}
+		})
+	}
+}
+
+func TestMemoryConcurrentMixed(t *testing.T) {
+	const max = 5000
+	m, clock := newFakeMemory(t, dedupe.WithMemoryMaxEntries(max))
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 3000 {
+				k := strconv.Itoa((g*7919 + i) % 6000)
+				ok, err := m.Claim(ctx, k, time.Second)
+				if err != nil && !errors.Is(err, dedupe.ErrFull) {
+					t.Error(err)
+					return
+				}
+				switch {
+				case ok && i%3 == 0:
+					err = m.Release(ctx, k)
+				case ok:
+					err = m.Complete(ctx, k, time.Minute)
+				}
+				if err != nil && !errors.Is(err, dedupe.ErrFull) {
+					t.Error(err)
+					return
+				}
+				if i%500 == 0 {
+					clock.Advance(time.Second)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := m.Len(); n > max {
+		t.Fatalf("Len = %d, above the bound %d", n, max)
+	}
+}
+
+func TestMemoryHugeDurations(t *testing.T) {
+	m, clock := newFakeMemory(t)
+	ctx := context.Background()
+	if !mustClaim(t, m, "a", math.MaxInt64) {
+		t.Fatal("Claim failed")
+	}
+	if err := m.Complete(ctx, "b", math.MaxInt64); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(100_000 * time.Hour)
+	for _, k := range []string{"a", "b"} {
+		if mustClaim(t, m, k, time.Hour) {
+			t.Fatalf("%s: a lease or retention of MaxInt64 lapsed (overflow)", k)
+		}
+	}
+}
+
+func TestMemoryOptionPanics(t *testing.T) {
+	tests := []struct {
+		name string
+		f    func()
+	}{
+		{"zero max", func() { dedupe.WithMemoryMaxEntries(0) }},
+		{"nil clock", func() { dedupe.WithMemoryClock(nil) }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			defer func() {
+				if recover() == nil {
+					t.Fatal("no panic")
+				}
+			}()
+			tc.f()
+		})
+	}
+}
+
+// TestMemoryNoGoroutines checks that a Memory store starts no goroutine.
+func TestMemoryNoGoroutines(t *testing.T) {
+	before := runtime.NumGoroutine()
+	m := dedupe.NewMemory()
+	ctx := context.Background()
+	for i := range 1000 {
+		k := strconv.Itoa(i)
+		mustClaim(t, m, k, time.Millisecond)
+		if err := m.Complete(ctx, k, time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitGoroutines(t, before)
+}
+
+// waitGoroutines waits until at most n goroutines run.
+func waitGoroutines(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > n {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<16)
+			t.Fatalf("%d goroutines, want at most %d:\n%s", runtime.NumGoroutine(), n, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
