@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -21,7 +23,7 @@ type backend struct {
 	close   func()
 }
 
-func newBackend(ctx context.Context, redisURL string, log *slog.Logger) (*backend, error) {
+func newBackend(ctx context.Context, redisURL, addr string, log *slog.Logger) (*backend, error) {
 	if redisURL == "" {
 		return &backend{
 			name:    "memory",
@@ -33,6 +35,7 @@ func newBackend(ctx context.Context, redisURL string, log *slog.Logger) (*backen
 	if err != nil {
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
+	opt.ContextTimeoutEnabled = true // honour per-call deadlines on the socket
 	client := redis.NewClient(opt)
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -41,6 +44,11 @@ func newBackend(ctx context.Context, redisURL string, log *slog.Logger) (*backen
 		return nil, fmt.Errorf("REDIS_URL: cannot reach redis at %s: %w", opt.Addr, err)
 	}
 	store := dedupe.NewRedis(client)
+	// A stable consumer name per host and port: a replica restarted on the
+	// same address takes back the entries it left pending at once, instead of
+	// waiting for the visibility timeout.
+	host, _ := os.Hostname()
+	consumer := redisq.Consumer(fmt.Sprintf("%s:%s", host, addr[strings.LastIndexByte(addr, ':')+1:]))
 	return &backend{
 		name: "redis",
 		options: func(provider string) []receiver.Option {
@@ -49,7 +57,7 @@ func newBackend(ctx context.Context, redisURL string, log *slog.Logger) (*backen
 			stream := redisq.Stream("hookwise:{" + provider + "}:stream")
 			return []receiver.Option{
 				receiver.WithStore(store),
-				receiver.WithQueue(redisq.New(client, stream, redisq.Logger(log))),
+				receiver.WithQueue(redisq.New(client, stream, consumer, redisq.Logger(log))),
 				receiver.WithDeadLetters(redisq.NewDeadLetters(client, stream)),
 			}
 		},

@@ -105,7 +105,7 @@ func serve(ctx context.Context, log *slog.Logger, stdout io.Writer, getenv func(
 	if addr == "" {
 		addr = ":8080"
 	}
-	backend, err := newBackend(ctx, getenv("REDIS_URL"), log)
+	backend, err := newBackend(ctx, getenv("REDIS_URL"), addr, log)
 	if err != nil {
 		return err
 	}

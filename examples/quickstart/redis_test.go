@@ -1,0 +1,181 @@
+package main
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hookwise/hookwise/internal/redistest"
+)
+
+// These tests run the quickstart binary against a real redis-server started
+// on a free loopback port (see internal/redistest): several replicas, a
+// crash, and Redis going away mid-load.
+
+func redisURL(s *redistest.Server) string { return "redis://" + s.Addr + "/0" }
+
+// collect reads lines until want distinct IDs were seen or timeout passes,
+// then keeps reading for settle to catch duplicates. It returns the count of
+// lines per ID.
+func collect(t *testing.T, procs []*proc, want int, timeout, settle time.Duration) map[string]int {
+	t.Helper()
+	seen := map[string]int{}
+	merged := make(chan line, 10000)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, p := range procs {
+		wg.Go(func() {
+			for {
+				select {
+				case l := <-p.lines:
+					merged <- l
+				case <-stop:
+					return
+				}
+			}
+		})
+	}
+	defer func() { close(stop); wg.Wait() }()
+	deadline := time.After(timeout)
+	for len(seen) < want {
+		select {
+		case l := <-merged:
+			seen[l.ID]++
+		case <-deadline:
+			t.Fatalf("saw %d of %d events within %s", len(seen), want, timeout)
+		}
+	}
+	quiet := time.After(settle)
+	for {
+		select {
+		case l := <-merged:
+			seen[l.ID]++
+		case <-quiet:
+			return seen
+		}
+	}
+}
+
+func TestRedisReplicasHandleEachEventOnce(t *testing.T) {
+	srv := redistest.Start(t)
+	a, b := freeAddr(t), freeAddr(t)
+	p1 := start(t, a, "REDIS_URL="+redisURL(srv))
+	p2 := start(t, b, "REDIS_URL="+redisURL(srv))
+	const n = 100
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 16)
+	for i := 0; i < n; i++ {
+		id := fmt.Sprintf("evt_rep_%d", i)
+		for _, addr := range []string{a, b, a} { // concurrent copies to both replicas
+			sem <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				if code := deliver(t, addr, "stripe", id, "invoice.paid", "", false); code != 200 {
+					t.Errorf("%s to %s: status %d", id, addr, code)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	seen := collect(t, []*proc{p1, p2}, n, 60*time.Second, time.Second)
+	for id, c := range seen {
+		if c != 1 {
+			t.Errorf("%s handled %d times, want once", id, c)
+		}
+	}
+	p1.stop()
+	p2.stop()
+}
+
+func TestRedisCrashLosesNothingAcknowledged(t *testing.T) {
+	srv := redistest.Start(t)
+	addr := freeAddr(t)
+	env := []string{"REDIS_URL=" + redisURL(srv), "HANDLER_DELAY=100ms"}
+	p := start(t, addr, env...)
+	const n = 60
+	for i := 0; i < n; i++ {
+		if code := deliver(t, addr, "github", fmt.Sprintf("crash-%d", i), "push", `{"ref":"refs/heads/main"}`, false); code != 200 {
+			t.Fatalf("status %d", code)
+		}
+	}
+	p.kill() // SIGKILL, right after acknowledging: most events are not handled yet
+	before := map[string]int{}
+	for len(p.lines) > 0 {
+		before[(<-p.lines).ID]++
+	}
+	if len(before) == n {
+		t.Logf("all %d events were handled before the kill; the crash test proves less than intended", n)
+	}
+	p2 := start(t, addr, env...) // same address, so the same consumer name
+	after := collect(t, []*proc{p2}, n-len(before), 90*time.Second, time.Second)
+	for i := 0; i < n; i++ {
+		id := fmt.Sprintf("crash-%d", i)
+		if before[id]+after[id] == 0 {
+			t.Errorf("%s was acknowledged and never handled", id)
+		}
+	}
+	// A redelivery of an event already handled is not handled again.
+	for i := 0; i < 5; i++ {
+		if code := deliver(t, addr, "github", fmt.Sprintf("crash-%d", i), "push", `{"ref":"refs/heads/main"}`, false); code != 200 {
+			t.Errorf("redelivery: status %d", code)
+		}
+	}
+	p2.quiet(time.Second)
+	p2.stop()
+}
+
+func TestRedisOutageAnswers503AndRecovers(t *testing.T) {
+	srv := redistest.Start(t)
+	addr := freeAddr(t)
+	p := start(t, addr, "REDIS_URL="+redisURL(srv))
+	acked := map[string]bool{}
+	send := func(id string) int {
+		code := deliver(t, addr, "standard", id, "user.created", "", false)
+		if code == 200 {
+			acked[id] = true
+		}
+		return code
+	}
+	for i := 0; i < 20; i++ {
+		if code := send(fmt.Sprint("msg_before_", i)); code != 200 {
+			t.Fatalf("status %d", code)
+		}
+	}
+	srv.Stop()
+	for i := 0; i < 10; i++ {
+		if code := send(fmt.Sprint("msg_down_", i)); code != 503 {
+			t.Errorf("with Redis down: status %d, want 503", code)
+		}
+	}
+	srv.Restart(t)
+	// Reconnection needs no restart of the receiver; allow it a few seconds.
+	deadline := time.Now().Add(20 * time.Second)
+	for i := 0; i < 20; {
+		id := fmt.Sprint("msg_after_", i)
+		code := send(id)
+		if code == 200 {
+			i++
+			continue
+		}
+		if code != 503 || time.Now().After(deadline) {
+			t.Fatalf("after Redis restart: status %d", code)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	seen := collect(t, []*proc{p}, len(acked), 60*time.Second, time.Second)
+	for id := range acked {
+		if seen[id] == 0 {
+			t.Errorf("%s acknowledged and never handled", id)
+		}
+	}
+	for id, c := range seen {
+		if !acked[id] {
+			t.Errorf("%s handled but never acknowledged", id)
+		}
+		if c != 1 {
+			t.Errorf("%s handled %d times", id, c)
+		}
+	}
+	p.stop()
+}

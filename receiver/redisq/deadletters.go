@@ -1,0 +1,153 @@
+package redisq
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hookwise/hookwise/receiver"
+)
+
+// DeadLetters is a receiver.DeadLetterStore in Redis. Create it with
+// NewDeadLetters.
+//
+// It keeps two keys beside the stream, in its hash slot: a hash
+// (stream+":dead") from "provider:id" to the serialized dead letter, and a
+// sorted set (stream+":dead:order") of the same members scored by the time
+// they failed, which gives List its order. Put and Delete change both in one
+// MULTI/EXEC transaction.
+type DeadLetters struct {
+	rdb     redis.UniversalClient
+	timeout time.Duration
+	hash    string
+	order   string
+}
+
+var _ receiver.DeadLetterStore = (*DeadLetters)(nil)
+
+// NewDeadLetters returns a dead-letter store on client, which the caller
+// owns. Of the options, Stream (whose hash tag the keys share) and
+// CallTimeout apply; the others are ignored.
+func NewDeadLetters(client redis.UniversalClient, opts ...Option) *DeadLetters {
+	if client == nil {
+		panic("redisq: nil client")
+	}
+	cfg := newConfig(opts)
+	return &DeadLetters{
+		rdb:     client,
+		timeout: cfg.callTimeout,
+		hash:    companion(cfg.stream, "dead"),
+		order:   companion(cfg.stream, "dead:order"),
+	}
+}
+
+// storedDeadLetter is the JSON form of a dead letter. Body and Payload are
+// bytes (base64 in JSON), so that neither needs to be valid UTF-8 or JSON.
+type storedDeadLetter struct {
+	Provider   string      `json:"provider"`
+	ID         string      `json:"id"`
+	Type       string      `json:"type"`
+	Version    string      `json:"version,omitempty"`
+	ReceivedAt time.Time   `json:"received_at"`
+	Header     http.Header `json:"header,omitempty"`
+	Body       []byte      `json:"body"`
+	Payload    []byte      `json:"payload,omitempty"`
+	Attempt    int         `json:"attempt"`
+	Reason     string      `json:"reason"`
+	FailedAt   time.Time   `json:"failed_at"`
+}
+
+func deadLetterKey(provider, id string) string { return provider + ":" + id }
+
+// Put stores d under its event's provider and ID, replacing (and moving to
+// the end of the order) an earlier dead letter of the same event.
+func (s *DeadLetters) Put(ctx context.Context, d receiver.DeadLetter) error {
+	if d.Event == nil {
+		return errors.New("redisq: dead letter without event")
+	}
+	e := d.Event
+	data, err := json.Marshal(storedDeadLetter{
+		Provider: e.Provider, ID: e.ID, Type: e.Type, Version: e.Version,
+		ReceivedAt: e.ReceivedAt, Header: e.Header, Body: e.Body, Payload: e.Payload,
+		Attempt: e.Attempt, Reason: d.Reason, FailedAt: d.FailedAt,
+	})
+	if err != nil {
+		return fmt.Errorf("redisq: encode dead letter: %w", err)
+	}
+	member := deadLetterKey(e.Provider, e.ID)
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, s.hash, member, data)
+		p.ZAdd(ctx, s.order, redis.Z{Score: float64(d.FailedAt.UnixMilli()), Member: member})
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("redisq: put dead letter: %w", err)
+	}
+	return nil
+}
+
+// List returns up to limit dead letters, oldest first (by FailedAt); limit
+// <= 0 returns none.
+func (s *DeadLetters) List(ctx context.Context, limit int) ([]receiver.DeadLetter, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	members, err := s.rdb.ZRange(ctx, s.order, 0, int64(limit-1)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redisq: list dead letters: %w", err)
+	}
+	if len(members) == 0 {
+		return nil, nil
+	}
+	vals, err := s.rdb.HMGet(ctx, s.hash, members...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redisq: list dead letters: %w", err)
+	}
+	out := make([]receiver.DeadLetter, 0, len(vals))
+	for _, v := range vals {
+		str, ok := v.(string)
+		if !ok { // deleted between the two calls
+			continue
+		}
+		var sd storedDeadLetter
+		if err := json.Unmarshal([]byte(str), &sd); err != nil {
+			return nil, fmt.Errorf("redisq: decode dead letter: %w", err)
+		}
+		out = append(out, receiver.DeadLetter{
+			Event: &receiver.Event{
+				Provider: sd.Provider, ID: sd.ID, Type: sd.Type, Version: sd.Version,
+				ReceivedAt: sd.ReceivedAt, Header: sd.Header, Body: sd.Body,
+				Payload: sd.Payload, Attempt: sd.Attempt,
+			},
+			Reason:   sd.Reason,
+			FailedAt: sd.FailedAt,
+		})
+	}
+	return out, nil
+}
+
+// Delete removes the dead letter of the event (provider, id); deleting a
+// missing one is not an error.
+func (s *DeadLetters) Delete(ctx context.Context, provider, id string) error {
+	member := deadLetterKey(provider, id)
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HDel(ctx, s.hash, member)
+		p.ZRem(ctx, s.order, member)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("redisq: delete dead letter: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,90 @@
+// Package redisq is a durable receiver.Queue on Redis Streams, with a
+// dead-letter store beside it, for receivers that run on several replicas or
+// must not lose an acknowledged event when a process dies.
+//
+//	rdb := redis.NewClient(&redis.Options{Addr: "localhost:6379", ContextTimeoutEnabled: true})
+//	q := redisq.New(rdb, redisq.Consumer(os.Getenv("POD_NAME")))
+//	dl := redisq.NewDeadLetters(rdb)
+//	// receiver.WithQueue(q), receiver.WithDeadLetters(dl); on exit: srv.Shutdown, q.Shutdown, rdb.Close.
+//
+// # Guarantees
+//
+// Enqueue returns nil only after Redis accepted the XADD, so an event the
+// receiver acknowledged is in Redis (as durable as Redis is configured to be:
+// use appendonly with appendfsync always or everysec, and replicas). If Redis
+// is down or slow, Enqueue fails within the call timeout with an error
+// matching receiver.ErrQueueFull, and the sender is told to retry.
+//
+// Every event is handed to the processor at least once, and normally exactly
+// once: each stream entry goes to one consumer of the group, and is deleted
+// when the processor finishes with it. A retry acknowledges the entry and
+// schedules the next attempt in one atomic script, so the event is never
+// both pending and scheduled, nor neither. An event is handed over again
+// only when its attempt did not finish: the instance crashed, lost Redis
+// while acknowledging, or was shut down before the handler returned.
+// Handlers must therefore be idempotent, as for any at-least-once queue.
+//
+// The attempt count travels in the entry, and a scheduled retry lives in
+// Redis, so both survive a restart of every instance. An attempt cut short
+// by a crash is not counted: the event is handed over again with the same
+// Attempt, so an event that crashes its process every time is retried
+// forever; handlers should not crash the process.
+//
+// The queue needs Redis 6.2 or later (XAUTOCLAIM), and a client whose
+// timeouts fit CallTimeout (ContextTimeoutEnabled, as above).
+//
+// # Keys
+//
+// With the default stream name "hookwise:{events}:stream" the queue uses:
+//
+//	hookwise:{events}:stream             the stream: entries not yet done
+//	hookwise:{events}:stream:delayed     sorted set of scheduled retries, scored by due time (ms)
+//	hookwise:{events}:stream:dead        hash of dead letters by "provider:id" (DeadLetters)
+//	hookwise:{events}:stream:dead:order  sorted set of dead letters by failure time
+//
+// All share the hash tag "{events}", so on Redis Cluster they live in one
+// slot, on one node, and the scripts that use two of them at once are
+// legal. A stream name without a hash tag gets one for the companion keys
+// ("orders" → "{orders}:delayed"), which hashes to the stream's own slot.
+//
+// The consumer group (default "hookwise") is created with MKSTREAM on Start,
+// reading from the stream's start, so events enqueued before the first Start
+// are delivered. Each instance needs a consumer name that is unique among
+// the running ones and stable across its restarts (see Consumer).
+//
+// # Processing
+//
+// One reader per Queue fetches with XREADGROUP only as many entries as it has
+// idle workers, so entries do not wait in memory while counted as delivered.
+// A Retry result runs a script that acknowledges the entry, deletes it, and
+// adds it with Attempt+1 to the delayed set, due after Result.Delay by the
+// server's clock; every poll interval a mover script puts due retries back
+// on the stream as new entries. Entries pending on a consumer for longer than
+// the visibility timeout (it crashed) are taken over with XAUTOCLAIM. While a
+// handler runs, a heartbeat (XCLAIM … JUSTID to itself) resets its entries'
+// idle time, so a slow handler is not taken over; the visibility timeout only
+// bounds how soon a dead instance's work resumes. An entry that does not
+// decode as an event (see ErrMalformedEntry) goes to the Processor's Abandon,
+// to be dead-lettered, and is acknowledged.
+//
+// # Length
+//
+// The stream is never trimmed: an entry is deleted (XDEL) when it is
+// acknowledged, so the stream holds exactly the entries not yet done, and
+// no trimming can drop one of those. MaxLen bounds that backlog by refusing
+// new events instead. Use the stream for this queue only: other consumer
+// groups would see entries vanish once this group is done with them.
+//
+// # Throughput and partitioning
+//
+// One stream lives on one Redis node and is served by one Redis thread; with
+// appendfsync always a single stream takes a few tens of thousands of small
+// XADDs per second (see BenchmarkEnqueue). To go beyond, NewPartitioned
+// spreads events over n streams whose hash tags differ
+// ("hookwise:{events-0}:stream", "hookwise:{events-1}:stream", …), which a
+// Cluster places on different nodes. The partition is chosen by a hash of
+// the event's provider and ID, so redeliveries of one event meet in one
+// partition. Every instance reads every partition. Order between events was
+// never promised, so partitioning loses nothing. Dead letters stay in one
+// store (NewDeadLetters with the base stream name).
+package redisq

@@ -1,0 +1,342 @@
+package redisq
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// createGroup creates the consumer group, and the stream with it, reading
+// from the start of the stream so that entries enqueued before the first
+// Start are delivered. An existing group is left as it is.
+func (q *Queue) createGroup(ctx context.Context) error {
+	cctx, cancel := context.WithTimeout(ctx, q.cfg.callTimeout)
+	defer cancel()
+	err := q.rdb.XGroupCreateMkStream(cctx, q.stream, q.cfg.group, "0").Err()
+	if err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
+		return unavailable(err)
+	}
+	return nil
+}
+
+// acquire takes one worker token, waiting for it, then as many more as are
+// free. It returns how many it took, 0 once ctx is done.
+func (q *Queue) acquire(ctx context.Context) int {
+	select {
+	case q.sema <- struct{}{}:
+	case <-ctx.Done():
+		return 0
+	}
+	return 1 + q.tryAcquire(cap(q.sema)-1)
+}
+
+// tryAcquire takes up to max free worker tokens without waiting.
+func (q *Queue) tryAcquire(max int) int {
+	n := 0
+	for n < max {
+		select {
+		case q.sema <- struct{}{}:
+			n++
+		default:
+			return n
+		}
+	}
+	return n
+}
+
+func (q *Queue) release(n int) {
+	for range n {
+		<-q.sema
+	}
+}
+
+// backoff waits d, or less if ctx ends, and returns the next wait.
+func backoff(ctx context.Context, d time.Duration) time.Duration {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return min(2*d, 2*time.Second)
+}
+
+// readLoop fetches entries for free workers: first those pending on this
+// consumer from an earlier run (history, from ID 0), then new ones, and
+// every claim interval those abandoned by crashed consumers.
+func (q *Queue) readLoop(ctx context.Context) {
+	cursor := "0" // "" once the history is read
+	claimCursor, lastClaim := "0-0", time.Now()
+	wait := q.cfg.poll
+	for {
+		n := q.acquire(ctx)
+		if n == 0 {
+			return
+		}
+		if cursor == "" && (claimCursor != "0-0" || time.Since(lastClaim) >= q.cfg.claimInterval) {
+			if claimCursor == "0-0" {
+				lastClaim = time.Now()
+			}
+			got, err := q.claim(ctx, n, &claimCursor)
+			if err != nil && ctx.Err() == nil {
+				q.log.Warn("redisq: claim failed", "err", err)
+			}
+			if got > 0 {
+				q.release(n - got)
+				continue
+			}
+		}
+		id := ">"
+		if cursor != "" {
+			id = cursor
+		}
+		rctx, cancel := context.WithTimeout(ctx, q.cfg.poll+q.cfg.callTimeout)
+		res, err := q.rdb.XReadGroup(rctx, &redis.XReadGroupArgs{
+			Group:    q.cfg.group,
+			Consumer: q.cfg.consumer,
+			Streams:  []string{q.stream, id},
+			Count:    int64(n),
+			Block:    q.cfg.poll,
+		}).Result()
+		cancel()
+		var msgs []redis.XMessage
+		if len(res) > 0 {
+			msgs = res[0].Messages
+		}
+		switch {
+		case err == nil || errors.Is(err, redis.Nil):
+			wait = q.cfg.poll
+		case ctx.Err() != nil:
+			// Shutting down; entries delivered by a cut-short read stay
+			// pending on this consumer and are read again by its next run.
+		default:
+			q.release(n)
+			q.log.Warn("redisq: read failed", "err", err)
+			// The reply may have been lost after Redis delivered entries to
+			// this consumer: read its pending entries again before new ones.
+			cursor = "0"
+			if strings.Contains(err.Error(), "NOGROUP") {
+				// The stream was deleted (or Redis lost it): create it again.
+				if gerr := q.createGroup(ctx); gerr != nil {
+					q.log.Warn("redisq: create group failed", "err", gerr)
+				}
+			}
+			wait = backoff(ctx, wait)
+			continue
+		}
+		if cursor != "" && err == nil {
+			if len(msgs) == 0 {
+				cursor = ""
+			} else {
+				cursor = msgs[len(msgs)-1].ID
+			}
+		}
+		q.release(n - len(msgs))
+		for _, m := range msgs {
+			q.dispatch(m)
+		}
+		if ctx.Err() != nil {
+			return
+		}
+	}
+}
+
+// claim takes over, with the n worker tokens the caller holds, one page of
+// the entries pending on any consumer for longer than the visibility
+// timeout, from *cursor on. It returns how many it dispatched, and sets
+// *cursor to "0-0" once the whole pending list was scanned.
+func (q *Queue) claim(ctx context.Context, n int, cursor *string) (int, error) {
+	cctx, cancel := context.WithTimeout(ctx, q.cfg.callTimeout)
+	msgs, next, err := q.rdb.XAutoClaim(cctx, &redis.XAutoClaimArgs{
+		Stream:   q.stream,
+		Group:    q.cfg.group,
+		Consumer: q.cfg.consumer,
+		MinIdle:  q.cfg.visibility,
+		Start:    *cursor,
+		Count:    int64(n),
+	}).Result()
+	cancel()
+	if err != nil {
+		*cursor = "0-0"
+		return 0, err
+	}
+	if next == "" {
+		next = "0-0"
+	}
+	*cursor = next
+	for _, m := range msgs {
+		q.log.Info("redisq: reclaimed entry", "entry", m.ID)
+		q.dispatch(m)
+	}
+	return len(msgs), nil
+}
+
+// moveLoop moves due retries back to the stream every poll interval.
+func (q *Queue) moveLoop(ctx context.Context) {
+	t := time.NewTicker(q.cfg.poll)
+	defer t.Stop()
+	wait := q.cfg.poll
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for ctx.Err() == nil {
+			cctx, cancel := context.WithTimeout(ctx, q.cfg.callTimeout)
+			res, err := moveScript.Run(cctx, q.rdb, []string{q.stream, q.delayed}, moveBatch).Int64Slice()
+			cancel()
+			if err != nil {
+				if ctx.Err() == nil {
+					q.log.Warn("redisq: moving due retries failed", "err", err)
+					wait = backoff(ctx, wait) // do not flood the log while Redis is down
+				}
+				break
+			}
+			wait = q.cfg.poll
+			if len(res) == 2 && res[1] > 0 {
+				q.log.Error("redisq: dropped unreadable delayed entries", "count", res[1])
+			}
+			if len(res) != 2 || res[0]+res[1] < moveBatch {
+				break
+			}
+		}
+	}
+}
+
+// heartbeatLoop resets the idle time of the entries being processed every
+// third of the visibility timeout, so that no other consumer reclaims an
+// entry whose handler is merely slow.
+func (q *Queue) heartbeatLoop(ctx context.Context) {
+	t := time.NewTicker(max(q.cfg.visibility/3, time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		q.flightMu.Lock()
+		ids := make([]string, 0, len(q.inFlight))
+		for id := range q.inFlight {
+			ids = append(ids, id)
+		}
+		q.flightMu.Unlock()
+		if len(ids) == 0 {
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, q.cfg.callTimeout)
+		err := q.rdb.XClaimJustID(cctx, &redis.XClaimArgs{
+			Stream:   q.stream,
+			Group:    q.cfg.group,
+			Consumer: q.cfg.consumer,
+			MinIdle:  0,
+			Messages: ids,
+		}).Err()
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			q.log.Warn("redisq: heartbeat failed", "err", err, "entries", len(ids))
+		}
+	}
+}
+
+// dispatch hands m to a worker; the caller holds a worker token for it.
+// An entry this queue is already processing (reclaimed after a missed
+// heartbeat) is not started twice.
+func (q *Queue) dispatch(m redis.XMessage) {
+	q.flightMu.Lock()
+	_, busy := q.inFlight[m.ID]
+	if !busy {
+		q.inFlight[m.ID] = struct{}{}
+	}
+	q.flightMu.Unlock()
+	if busy {
+		q.release(1)
+		return
+	}
+	q.work.Go(func() {
+		defer q.release(1)
+		defer func() {
+			q.flightMu.Lock()
+			delete(q.inFlight, m.ID)
+			q.flightMu.Unlock()
+		}()
+		q.handle(m)
+	})
+}
+
+// handle runs one attempt of the entry m and acknowledges it, or schedules
+// the retry the processor asks for.
+func (q *Queue) handle(m redis.XMessage) {
+	if len(m.Values) == 0 { // deleted while pending: nothing to handle
+		q.finish(m.ID, func(ctx context.Context) error {
+			return ackScript.Run(ctx, q.rdb, []string{q.stream}, q.cfg.group, m.ID).Err()
+		})
+		return
+	}
+	e, err := decode(m.Values)
+	if err != nil {
+		// It can never be handled: give it to the processor to dead-letter
+		// with what can be read of it, then acknowledge it.
+		q.log.Error("redisq: abandoning unreadable entry", "entry", m.ID, "err", err)
+		q.proc.Abandon(q.procCtx, partialEvent(m.Values), err)
+		q.finish(m.ID, func(ctx context.Context) error {
+			return ackScript.Run(ctx, q.rdb, []string{q.stream}, q.cfg.group, m.ID).Err()
+		})
+		return
+	}
+	res := q.proc.Process(q.procCtx, e)
+	if !res.Retry {
+		q.finish(m.ID, func(ctx context.Context) error {
+			return ackScript.Run(ctx, q.rdb, []string{q.stream}, q.cfg.group, m.ID).Err()
+		})
+		return
+	}
+	if q.procCtx.Err() != nil {
+		// Shutdown cut the attempt short: leave the entry pending so that it
+		// is run again with the same attempt number.
+		return
+	}
+	delay := max(res.Delay, 0)
+	ms := int64((delay + time.Millisecond - 1) / time.Millisecond)
+	args := append([]any{q.cfg.group, m.ID, ms}, retryFields(m.Values, e.Attempt+1)...)
+	q.finish(m.ID, func(ctx context.Context) error {
+		n, err := retryScript.Run(ctx, q.rdb, []string{q.stream, q.delayed}, args...).Int()
+		if err == nil && n == 0 {
+			q.log.Info("redisq: entry finished elsewhere, retry not scheduled", "entry", m.ID)
+		}
+		return err
+	})
+}
+
+// finish runs the acknowledging call f until it succeeds: the attempt is
+// done, and an entry whose acknowledgement is lost stays pending and is
+// handled again. It keeps trying through a Redis outage for up to the
+// visibility timeout (after which another consumer may have taken the entry
+// over anyway), or until a Shutdown deadline passes.
+func (q *Queue) finish(id string, f func(ctx context.Context) error) {
+	giveUp := time.Now().Add(q.cfg.visibility)
+	wait := 50 * time.Millisecond
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), q.cfg.callTimeout)
+		err := f(ctx)
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().After(giveUp) || q.procCtx.Err() != nil {
+			q.log.Warn("redisq: acknowledging entry failed; it will be handled again", "entry", id, "err", err)
+			return
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-q.procCtx.Done():
+		}
+		t.Stop()
+		wait = min(2*wait, time.Second)
+	}
+}

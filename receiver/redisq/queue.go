@@ -1,0 +1,185 @@
+package redisq
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hookwise/hookwise/receiver"
+)
+
+// ErrUnavailable matches the error Enqueue returns when Redis did not accept
+// the event within the call timeout (down, slow, or refusing writes). It also
+// matches receiver.ErrQueueFull, so the receiver answers 503 with
+// Retry-After and the sender retries later.
+var ErrUnavailable error = unavailableError{}
+
+type unavailableError struct{}
+
+func (unavailableError) Error() string        { return "redisq: redis unavailable" }
+func (unavailableError) Is(target error) bool { return target == receiver.ErrQueueFull }
+
+// unavailable wraps a Redis error so that it matches ErrUnavailable.
+func unavailable(err error) error { return fmt.Errorf("%w: %w", ErrUnavailable, err) }
+
+// errStarted is returned by a second Start.
+var errStarted = errors.New("redisq: already started")
+
+// moveBatch is the most retries one call of the mover moves.
+const moveBatch = 100
+
+// Queue is a receiver.Queue on a Redis stream. Create it with New.
+type Queue struct {
+	rdb     redis.UniversalClient
+	cfg     config
+	log     *slog.Logger
+	stream  string
+	delayed string
+
+	mu       sync.Mutex
+	started  bool
+	closing  atomic.Bool // set under mu; read without it by Enqueue
+	proc     receiver.Processor
+	stop     context.CancelFunc // stops reading, claiming and moving
+	abort    context.CancelFunc // cancels Process contexts
+	procCtx  context.Context
+	loops    sync.WaitGroup // reader, claimer, mover
+	work     sync.WaitGroup // Process calls
+	beat     sync.WaitGroup // heartbeat
+	stopBeat context.CancelFunc
+	sema     chan struct{} // one token per busy worker
+
+	flightMu sync.Mutex
+	inFlight map[string]struct{} // entries being processed
+}
+
+var _ receiver.Queue = (*Queue)(nil)
+
+// New returns a Queue on client, which the caller owns and closes after
+// Shutdown. Nothing is sent to Redis until Enqueue or Start.
+func New(client redis.UniversalClient, opts ...Option) *Queue {
+	if client == nil {
+		panic("redisq: nil client")
+	}
+	cfg := newConfig(opts)
+	return &Queue{
+		rdb:      client,
+		cfg:      cfg,
+		log:      cfg.logger.With("stream", cfg.stream, "consumer", cfg.consumer),
+		stream:   cfg.stream,
+		delayed:  companion(cfg.stream, "delayed"),
+		sema:     make(chan struct{}, cfg.workers),
+		inFlight: make(map[string]struct{}),
+	}
+}
+
+// Enqueue adds e to the stream with XADD and returns nil only once Redis
+// accepted it. It returns an error matching ErrUnavailable (and
+// receiver.ErrQueueFull) when Redis does not answer within the call timeout,
+// one matching receiver.ErrQueueFull when the backlog is at MaxLen, the
+// caller's context error when ctx ends first, and receiver.ErrClosed after
+// Shutdown began. An error does not prove the entry was not written (a reply
+// can be lost after the write); the event may then be handled although the
+// sender was told to retry, which is why handlers must be idempotent.
+func (q *Queue) Enqueue(ctx context.Context, e *receiver.Event) error {
+	if q.closing.Load() {
+		return receiver.ErrClosed
+	}
+	fields, err := encode(e)
+	if err != nil {
+		return err
+	}
+	cctx, cancel := context.WithTimeout(ctx, q.cfg.callTimeout)
+	defer cancel()
+	if q.cfg.maxLen > 0 {
+		err = enqueueScript.Run(cctx, q.rdb, []string{q.stream}, append([]any{q.cfg.maxLen}, fields...)...).Err()
+		if errors.Is(err, redis.Nil) {
+			return fmt.Errorf("redisq: stream at max length: %w", receiver.ErrQueueFull)
+		}
+	} else {
+		err = q.rdb.XAdd(cctx, &redis.XAddArgs{Stream: q.stream, Values: fields}).Err()
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return unavailable(err)
+	}
+	return nil
+}
+
+// Start creates the consumer group if needed and begins handing entries to
+// p: first the entries left pending on this consumer's name by an earlier
+// run, then new ones, retries once due, and entries reclaimed from crashed
+// consumers. It fails if Redis cannot create the group.
+func (q *Queue) Start(p receiver.Processor) error {
+	if p == nil {
+		panic("redisq: nil processor")
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	switch {
+	case q.closing.Load():
+		return receiver.ErrClosed
+	case q.started:
+		return errStarted
+	}
+	if err := q.createGroup(context.Background()); err != nil {
+		return err
+	}
+	q.started = true
+	q.proc = p
+	loopCtx, stop := context.WithCancel(context.Background())
+	procCtx, abort := context.WithCancel(context.Background())
+	q.stop, q.abort, q.procCtx = stop, abort, procCtx
+	q.loops.Go(func() { q.readLoop(loopCtx) })
+	q.loops.Go(func() { q.moveLoop(loopCtx) })
+	beatCtx, stopBeat := context.WithCancel(context.Background())
+	q.beat.Go(func() { q.heartbeatLoop(beatCtx) })
+	// The heartbeat outlives the loops: it stops once the work is done.
+	q.stopBeat = stopBeat
+	return nil
+}
+
+// Shutdown stops reading new entries (Enqueue returns receiver.ErrClosed from
+// now on) and waits for the Process calls in flight until ctx is done. If ctx
+// ends first it cancels their contexts and returns ctx.Err(); the entries they
+// held stay pending in Redis and are processed again, by another instance
+// after the visibility timeout or by this consumer name after a restart.
+// Nothing is lost either way: the stream and the delayed set keep every entry
+// not acknowledged. Handlers that ignore the cancellation keep running after
+// Shutdown returned. A second call returns receiver.ErrClosed. The client is
+// not closed.
+func (q *Queue) Shutdown(ctx context.Context) error {
+	q.mu.Lock()
+	if q.closing.Load() {
+		q.mu.Unlock()
+		return receiver.ErrClosed
+	}
+	q.closing.Store(true)
+	started := q.started
+	q.mu.Unlock()
+	if !started {
+		return nil
+	}
+	q.stop()
+	q.loops.Wait() // bounded by the poll interval plus the call timeout
+	done := make(chan struct{})
+	go func() { q.work.Wait(); close(done) }()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		q.abort()
+		err = ctx.Err()
+	}
+	q.stopBeat()
+	q.beat.Wait()
+	q.abort()
+	return err
+}

@@ -1,0 +1,88 @@
+package redisq
+
+import "github.com/redis/go-redis/v9"
+
+// Every script touches only the keys it is given, which share one hash tag,
+// so each runs on one Cluster node. Times come from the server's clock
+// (TIME), so instances with skewed clocks agree on when a retry is due.
+
+// enqueueScript adds an entry unless the stream's backlog is at its bound.
+//
+//	KEYS[1]  the stream
+//	ARGV[1]  the bound (> 0)
+//	ARGV[2…] field, value, …
+//
+// It returns the new entry ID, or false when the stream is full.
+var enqueueScript = redis.NewScript(`
+if redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[1]) then
+  return false
+end
+return redis.call('XADD', KEYS[1], '*', unpack(ARGV, 2))
+`)
+
+// ackScript acknowledges and deletes entries, so that the stream holds only
+// entries not yet done.
+//
+//	KEYS[1]  the stream
+//	ARGV[1]  the group
+//	ARGV[2…] entry IDs
+//
+// It returns how many entries were still pending.
+var ackScript = redis.NewScript(`
+local n = redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, 2))
+redis.call('XDEL', KEYS[1], unpack(ARGV, 2))
+return n
+`)
+
+// retryScript acknowledges an entry and schedules its next attempt in one
+// step, so the event is never both pending and scheduled, nor neither.
+//
+//	KEYS[1]  the stream
+//	KEYS[2]  the delayed set
+//	ARGV[1]  the group
+//	ARGV[2]  the entry ID
+//	ARGV[3]  the delay in milliseconds
+//	ARGV[4…] the next attempt's field, value, …
+//
+// The member is a MessagePack array of the entry ID (unique, so equal events
+// never collapse) and the fields. It returns 1, or 0 when the entry was no
+// longer pending: another consumer that had reclaimed it already finished
+// it, and scheduling a second retry would duplicate the event.
+var retryScript = redis.NewScript(`
+if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then
+  return 0
+end
+redis.call('XDEL', KEYS[1], ARGV[2])
+local t = redis.call('TIME')
+local due = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[3])
+local m = {ARGV[2]}
+for i = 4, #ARGV do m[#m + 1] = ARGV[i] end
+redis.call('ZADD', KEYS[2], due, cmsgpack.pack(m))
+return 1
+`)
+
+// moveScript moves due retries from the delayed set back to the stream.
+//
+//	KEYS[1]  the stream
+//	KEYS[2]  the delayed set
+//	ARGV[1]  the most to move
+//
+// It returns {moved, unreadable}: members that do not decode are removed and
+// counted, since no later call could move them either.
+var moveScript = redis.NewScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
+local moved, bad = 0, 0
+for _, m in ipairs(due) do
+  local ok, f = pcall(cmsgpack.unpack, m)
+  if ok and type(f) == 'table' and #f >= 3 and #f % 2 == 1 then
+    redis.call('XADD', KEYS[1], '*', unpack(f, 2))
+    moved = moved + 1
+  else
+    bad = bad + 1
+  end
+  redis.call('ZREM', KEYS[2], m)
+end
+return {moved, bad}
+`)
