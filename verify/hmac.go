@@ -19,7 +19,14 @@ type HMAC struct {
 }
 
 type hmacKey struct {
-	pool sync.Pool // of hash.Hash keyed with this secret
+	pool sync.Pool // of *macState keyed with this secret
+}
+
+// macState is a keyed hash with room for its sum, pooled together so that
+// computing a MAC allocates nothing.
+type macState struct {
+	h   hash.Hash
+	sum [64]byte // large enough for SHA-512
 }
 
 // NewHMAC returns an HMAC over the hash h (sha256.New, sha1.New, sha512.New)
@@ -37,7 +44,7 @@ func NewHMAC(h func() hash.Hash, secrets ...[]byte) (*HMAC, error) {
 		}
 		key := bytes.Clone(s)
 		k := &hmacKey{}
-		k.pool.New = func() any { return hmac.New(h, key) }
+		k.pool.New = func() any { return &macState{h: hmac.New(h, key)} }
 		m.keys = append(m.keys, k)
 	}
 	return m, nil
@@ -49,7 +56,11 @@ func (m *HMAC) Size() int { return m.size }
 // Sign returns the MAC of the concatenation of parts under the first secret.
 // The parts are hashed in place, never concatenated.
 func (m *HMAC) Sign(parts ...[]byte) []byte {
-	return m.keys[0].sum(nil, parts)
+	k := m.keys[0]
+	st := k.compute(parts)
+	out := st.h.Sum(nil)
+	k.pool.Put(st)
+	return out
 }
 
 // Match reports whether mac is the MAC of the concatenation of parts under
@@ -59,23 +70,24 @@ func (m *HMAC) Match(mac []byte, parts ...[]byte) bool {
 	if len(mac) != m.size {
 		return false
 	}
-	var buf [64]byte // large enough for SHA-512
 	ok := false
 	for _, k := range m.keys {
-		if hmac.Equal(k.sum(buf[:0], parts), mac) {
+		st := k.compute(parts)
+		if hmac.Equal(st.h.Sum(st.sum[:0]), mac) {
 			ok = true
 		}
+		k.pool.Put(st)
 	}
 	return ok
 }
 
-func (k *hmacKey) sum(dst []byte, parts [][]byte) []byte {
-	h := k.pool.Get().(hash.Hash)
-	h.Reset()
+// compute hashes parts with a pooled state, which the caller puts back.
+func (k *hmacKey) compute(parts [][]byte) *macState {
+	st := k.pool.Get().(*macState)
+	st.h.Reset()
 	for _, p := range parts {
-		h.Write(p)
+		st.h.Write(p)
 	}
-	dst = h.Sum(dst)
-	k.pool.Put(h)
-	return dst
+	return st
 }
+
