@@ -90,4 +90,3 @@ func (k *hmacKey) compute(parts [][]byte) *macState {
 	}
 	return st
 }
-

@@ -291,7 +291,10 @@ func TestHMACMatchDoesNotAllocatePerBody(t *testing.T) {
 	body := bytes.Repeat([]byte("x"), 64<<10)
 	mac := m.Sign(body)
 	m.Match(mac, body) // warm the pool
-	if allocs := testing.AllocsPerRun(50, func() { m.Match(mac, body) }); allocs > 0 {
+	allocs := testing.AllocsPerRun(50, func() { m.Match(mac, body) })
+	if raceEnabled {
+		t.Logf("-race build: %v allocations per Match (pooled states are dropped at random); asserted without -race", allocs)
+	} else if allocs > 0 {
 		t.Errorf("Match allocates %v times per call", allocs)
 	}
 }
