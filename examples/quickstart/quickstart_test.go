@@ -241,7 +241,7 @@ func TestQuickstartContract(t *testing.T) {
 		t.Errorf("invalid payload: status %d, want 200", code)
 	}
 	got := p.next(10 * time.Second)
-	if got.ID != "msg_bad" || got.Provider != "standard" || got.Type != "user.created" || !strings.HasPrefix(got.DeadLetter, "schema: ") {
+	if got.ID != "msg_bad" || got.Provider != "standard" || got.Type != "user.created" || !strings.HasPrefix(got.DeadLetter, "schema: standard user.created v1: /data/email: format") {
 		t.Errorf("dead-letter line = %+v", got)
 	}
 	// Slack handshakes are answered and never reach the handler.

@@ -10,5 +10,8 @@ import (
 // string, data.email a string in email format). An authentic event that
 // fails is acknowledged, not handled, and dead-lettered with the reason.
 func userCreatedValidator() (receiver.Validator, error) {
-	return schema.New(schema.BundledFS)
+	// Standard Webhooks deliveries carry no version: they are v1 unless an
+	// event says otherwise.
+	return schema.New(schema.BundledFS,
+		schema.WithProviderVersionResolver("standard", schema.FirstOf(schema.FromEvent(), schema.Default("v1"))))
 }
