@@ -1,0 +1,180 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hookwise/hookwise/internal/redistest"
+	"github.com/hookwise/hookwise/providers/stripe"
+	"github.com/hookwise/hookwise/receiver"
+)
+
+// runJSON runs the tool with short, small settings and decodes its report.
+func runJSON(t *testing.T, args ...string) report {
+	t.Helper()
+	args = append([]string{"-duration", "300ms", "-n", "1500", "-c", "4", "-size", "256",
+		"-sleep", "5ms", "-sleep-workers", "64", "-drain", "10s", "-json"}, args...)
+	var out, errOut bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := run(ctx, args, &out, &errOut); err != nil {
+		t.Fatalf("run: %v\n%s", err, errOut.String())
+	}
+	var rep report
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("decode report: %v\n%s", err, out.String())
+	}
+	return rep
+}
+
+// checkCounted asserts that every request was acknowledged and every
+// acknowledged event handled.
+func checkCounted(t *testing.T, r *result) {
+	t.Helper()
+	if r.Requests == 0 || r.Errors != 0 || r.Status["200"] != r.Requests {
+		t.Errorf("%s: requests %d, errors %d (%s), status %v", r.Mode, r.Requests, r.Errors, r.FirstError, r.Status)
+	}
+	if r.Handled == nil || r.Lost == nil || r.DeadLettered == nil || r.Pending == nil {
+		t.Fatalf("%s: counts missing", r.Mode)
+	}
+	if *r.Lost != 0 || *r.Handled != int64(r.Acknowledged) || *r.DeadLettered != 0 || *r.Pending != 0 {
+		t.Errorf("%s: acknowledged %d, handled %d, dead %d, pending %d, lost %d", r.Mode, r.Acknowledged, *r.Handled, *r.DeadLettered, *r.Pending, *r.Lost)
+	}
+	if r.Acknowledged != r.Requests+warmup(config{concurrency: 4}) {
+		t.Errorf("%s: acknowledged %d, want requests %d + warm-up", r.Mode, r.Acknowledged, r.Requests)
+	}
+	if r.RPS <= 0 || r.P50ms <= 0 || r.P99ms < r.P50ms || r.P999ms < r.P99ms {
+		t.Errorf("%s: rps %v, p50 %v, p99 %v, p99.9 %v", r.Mode, r.RPS, r.P50ms, r.P99ms, r.P999ms)
+	}
+}
+
+func TestInProcessModes(t *testing.T) {
+	rep := runJSON(t, "-modes", "bare,memory,memory-sleep")
+	if len(rep.Results) != 3 {
+		t.Fatalf("results = %d, want 3", len(rep.Results))
+	}
+	for _, r := range rep.Results {
+		checkCounted(t, r)
+	}
+	mem, sleep := rep.Results[1], rep.Results[2]
+	if mem.RPSvsBare == nil || mem.P99vsBare == nil || sleep.P99vsNoSleep == nil {
+		t.Errorf("ratios missing: %+v %+v", mem, sleep)
+	}
+}
+
+func TestRedisModes(t *testing.T) {
+	srv := redistest.Start(t)
+	rep := runJSON(t, "-redis-url", "redis://"+srv.Addr+"/0", "-modes", "redis,redis-sleep")
+	if len(rep.Results) != 2 {
+		t.Fatalf("results = %d, want 2", len(rep.Results))
+	}
+	for _, r := range rep.Results {
+		checkCounted(t, r)
+	}
+}
+
+func TestRoundsAndTable(t *testing.T) {
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"-modes", "bare,memory", "-rounds", "2", "-duration", "100ms", "-n", "300", "-c", "2", "-size", "200"}, &out, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"req/s", "bare", "memory", "per round", "x bare"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestFlags(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		ok   bool
+	}{
+		{"defaults", nil, true},
+		{"loopback url", []string{"-url", "http://127.0.0.1:8080/webhooks/stripe"}, true},
+		{"ipv6 loopback url", []string{"-url", "http://[::1]:8080/"}, true},
+		{"remote url", []string{"-url", "http://203.0.113.7/"}, false},
+		{"host name url", []string{"-url", "http://localhost:8080/"}, false},
+		{"https url", []string{"-url", "https://127.0.0.1/"}, false},
+		{"redis mode without redis", []string{"-modes", "redis"}, false},
+		{"unknown mode", []string{"-modes", "bare,turbo"}, false},
+		{"tiny body", []string{"-size", "10"}, false},
+		{"blank secret", []string{"-secret", "  "}, false},
+		{"zero concurrency", []string{"-c", "0"}, false},
+		{"stray argument", []string{"extra"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := parseFlags(tt.args, io.Discard)
+			if (err == nil) != tt.ok {
+				t.Errorf("parseFlags(%q) = %v, want ok %v", tt.args, err, tt.ok)
+			}
+		})
+	}
+}
+
+func TestPresignDistinctAndSized(t *testing.T) {
+	ds := presign("whsec_x", "t", 50, 300, time.Now())
+	seen := map[string]bool{}
+	for _, d := range ds {
+		if len(d.body) != 300 || !json.Valid(d.body) {
+			t.Fatalf("body %q: len %d, valid %v", d.body, len(d.body), json.Valid(d.body))
+		}
+		var v struct{ ID string }
+		_ = json.Unmarshal(d.body, &v)
+		if seen[v.ID] || d.header.Get("Stripe-Signature") == "" {
+			t.Fatalf("duplicate id or unsigned: %s", v.ID)
+		}
+		seen[v.ID] = true
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	var ds []time.Duration
+	for i := 1; i <= 1000; i++ {
+		ds = append(ds, time.Duration(i))
+	}
+	for q, want := range map[float64]time.Duration{0.5: 500, 0.99: 990, 0.999: 999, 1: 1000} {
+		if got := percentile(ds, q); got != want {
+			t.Errorf("percentile(%v) = %d, want %d", q, got, want)
+		}
+	}
+	if percentile(nil, 0.5) != 0 {
+		t.Errorf("percentile of nothing is not 0")
+	}
+}
+
+func TestExternalURL(t *testing.T) {
+	p, err := stripe.New("whsec_external")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := receiver.New(p, receiver.NewMux())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	defer rc.Shutdown(context.Background())
+	rep := runJSON(t, "-url", srv.URL, "-secret", "whsec_external")
+	if len(rep.Results) != 1 {
+		t.Fatalf("results = %d", len(rep.Results))
+	}
+	r := rep.Results[0]
+	if r.Mode != "external" || r.Requests == 0 || r.Status["200"] != r.Requests || r.Handled != nil || r.Lost != nil {
+		t.Errorf("external result = %+v", r)
+	}
+	// A wrong secret is refused: the signing is real.
+	rep = runJSON(t, "-url", srv.URL, "-secret", "whsec_wrong", "-n", "20")
+	if r := rep.Results[0]; r.Status["401"] != r.Requests {
+		t.Errorf("wrong secret: status %v", r.Status)
+	}
+}
