@@ -196,7 +196,8 @@ type DeadLetter struct {
 type DeadLetterStore interface {
 	// Put stores d under its event's provider and ID.
 	Put(ctx context.Context, d DeadLetter) error
-	// List returns up to limit dead letters, oldest first.
+	// List returns up to limit dead letters, oldest first; all of them when
+	// limit ≤ 0.
 	List(ctx context.Context, limit int) ([]DeadLetter, error)
 	// Delete removes the dead letter of the event (provider, id); deleting a
 	// missing one is not an error.

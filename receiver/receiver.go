@@ -31,6 +31,8 @@ type Receiver struct {
 	cfg      config
 	log      *slog.Logger
 
+	memStore bool // the store never blocks: no per-call timeout needed
+
 	shutdownOnce sync.Once
 	shutdownErr  error
 }
@@ -82,6 +84,7 @@ func New(p Provider, h Handler, opts ...Option) (*Receiver, error) {
 	r := &Receiver{p: p, h: h, cfg: c, log: c.logger.With("provider", p.Name())}
 	r.payload, _ = p.(PayloadProvider)
 	r.unsigned, _ = p.(UnsignedHandshaker)
+	_, r.memStore = c.store.(*dedupe.Memory)
 	if err := c.queue.Start(r); err != nil {
 		return nil, fmt.Errorf("receiver: start queue: %w", err)
 	}
@@ -147,7 +150,7 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	var key string
 	if e.ID != "" {
 		key = dedupe.Key(e.Provider, e.ID)
-		sctx, cancel := context.WithTimeout(ctx, r.cfg.storeTO)
+		sctx, cancel := r.storeContext(ctx)
 		claimed, err := r.cfg.store.Claim(sctx, key, r.cfg.lease)
 		cancel()
 		if err != nil {
@@ -260,6 +263,17 @@ func (r *Receiver) observe(ctx context.Context, o Observation) {
 	r.cfg.observer.Observe(ctx, o)
 }
 
+func noop() {}
+
+// storeContext bounds a dedupe call by StoreTimeout, unless the store is the
+// in-memory one, which never blocks.
+func (r *Receiver) storeContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if r.memStore {
+		return ctx, noop
+	}
+	return context.WithTimeout(ctx, r.cfg.storeTO)
+}
+
 // validate sets the event's payload and runs the validator.
 func (r *Receiver) validate(ctx context.Context, e *Event) error {
 	if err := r.setPayload(e); err != nil {
@@ -354,7 +368,7 @@ func (r *Receiver) complete(ctx context.Context, e *Event) {
 	if e.ID == "" {
 		return
 	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.storeTO)
+	sctx, cancel := r.storeContext(context.WithoutCancel(ctx))
 	defer cancel()
 	if err := r.cfg.store.Complete(sctx, dedupe.Key(e.Provider, e.ID), r.cfg.retention); err != nil {
 		// The claim's lease still guards the key; a redelivery after it lapses
