@@ -4,11 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"reflect"
 	"strings"
 	"sync"
 
-	"github.com/go-playground/validator/v10"
+	"github.com/hookwise/hookwise/internal/structcheck"
 )
 
 // Mux routes events to handlers by event type. Patterns are:
@@ -104,10 +103,6 @@ func (m *Mux) HandleEvent(ctx context.Context, e *Event) error {
 	return h.HandleEvent(ctx, e)
 }
 
-var structValidator = sync.OnceValue(func() *validator.Validate {
-	return validator.New(validator.WithRequiredStructEnabled())
-})
-
 // Typed returns a Handler that decodes the event's JSON payload into a T,
 // checks T's `validate` struct tags (go-playground/validator), and calls fn.
 // A payload that does not decode or fails its tags is an invalid payload:
@@ -119,7 +114,7 @@ func Typed[T any](fn func(ctx context.Context, e *Event, payload T) error) Handl
 		if err := json.Unmarshal(e.payload(), &v); err != nil {
 			return Permanent(&InvalidPayloadError{Reason: "decode: " + err.Error()})
 		}
-		if err := validateStruct(v); err != nil {
+		if err := structcheck.Check(v); err != nil {
 			return Permanent(&InvalidPayloadError{Reason: "validate: " + err.Error()})
 		}
 		return fn(ctx, e, v)
@@ -129,20 +124,6 @@ func Typed[T any](fn func(ctx context.Context, e *Event, payload T) error) Handl
 // On registers a Typed handler for pattern on m.
 func On[T any](m *Mux, pattern string, fn func(ctx context.Context, e *Event, payload T) error) {
 	m.Handle(pattern, Typed(fn))
-}
-
-func validateStruct(v any) error {
-	rv := reflect.ValueOf(v)
-	for rv.Kind() == reflect.Pointer {
-		if rv.IsNil() {
-			return nil
-		}
-		rv = rv.Elem()
-	}
-	if rv.Kind() != reflect.Struct {
-		return nil
-	}
-	return structValidator().Struct(rv.Interface())
 }
 
 // InvalidPayloadError reports a payload that failed decoding or struct

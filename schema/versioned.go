@@ -5,13 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"reflect"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/go-playground/validator/v10"
 
+	"github.com/hookwise/hookwise/internal/structcheck"
 	"github.com/hookwise/hookwise/receiver"
 )
 
@@ -205,7 +204,7 @@ func Versioned[T any](reg *Registry, provider, target string, fn func(ctx contex
 		if err := json.Unmarshal(raw, &payload); err != nil {
 			return receiver.Permanent(decodeProblem(provider, e.Type, target, err))
 		}
-		if err := checkStruct(payload); err != nil {
+		if err := structcheck.Check(payload); err != nil {
 			ve := &ValidationError{Provider: provider, Type: e.Type, Version: target}
 			var verrs validator.ValidationErrors
 			if errors.As(err, &verrs) {
@@ -229,37 +228,6 @@ func Versioned[T any](reg *Registry, provider, target string, fn func(ctx contex
 		ev.Version = target
 		return fn(ctx, &ev, payload)
 	})
-}
-
-var structValidator = sync.OnceValue(func() *validator.Validate {
-	v := validator.New(validator.WithRequiredStructEnabled())
-	v.RegisterTagNameFunc(func(f reflect.StructField) string {
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		switch name {
-		case "-":
-			return ""
-		case "":
-			return f.Name
-		}
-		return name
-	})
-	return v
-})
-
-// checkStruct runs validator/v10 on v when it is a struct or a non-nil
-// pointer to one.
-func checkStruct(v any) error {
-	rv := reflect.ValueOf(v)
-	for rv.Kind() == reflect.Pointer {
-		if rv.IsNil() {
-			return nil
-		}
-		rv = rv.Elem()
-	}
-	if rv.Kind() != reflect.Struct {
-		return nil
-	}
-	return structValidator().Struct(rv.Interface())
 }
 
 // namespacePointer turns a validator namespace ("Payload.data.items[0].id")
