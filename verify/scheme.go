@@ -140,11 +140,7 @@ func (v *SchemeVerifier) Verify(r *http.Request, body []byte) error {
 		return err
 	}
 	if v.s.TimestampHeader != "" {
-		t, err := ParseUnix(ts)
-		if err != nil {
-			return err
-		}
-		return CheckTimestamp(t, v.s.Now(), v.s.Tolerance)
+		return CheckUnix(ts, v.s.Now(), v.s.Tolerance)
 	}
 	return nil
 }

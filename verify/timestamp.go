@@ -46,3 +46,13 @@ func CheckTimestamp(ts, now time.Time, tolerance time.Duration) error {
 	}
 	return nil
 }
+
+// CheckUnix parses raw as ParseUnix does and checks it as CheckTimestamp
+// does: the usual last step of verifying a signed Unix-seconds timestamp.
+func CheckUnix(raw string, now time.Time, tolerance time.Duration) error {
+	t, err := ParseUnix(raw)
+	if err != nil {
+		return err
+	}
+	return CheckTimestamp(t, now, tolerance)
+}

@@ -219,11 +219,7 @@ func (p *Provider) Verify(r *http.Request, body []byte) error {
 	if err := p.match(sig, parts); err != nil {
 		return fmt.Errorf("standardwebhooks: %w", err)
 	}
-	t, err := verify.ParseUnix(ts)
-	if err != nil {
-		return fmt.Errorf("standardwebhooks: %w", err)
-	}
-	if err := verify.CheckTimestamp(t, p.now(), p.tolerance); err != nil {
+	if err := verify.CheckUnix(ts, p.now(), p.tolerance); err != nil {
 		return fmt.Errorf("standardwebhooks: %w", err)
 	}
 	return nil

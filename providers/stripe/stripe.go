@@ -121,11 +121,7 @@ func (p *Provider) Verify(r *http.Request, body []byte) error {
 	if err := verify.MatchList(p.mac, verify.Hex, header, ",", "v1=", []byte(ts), dot, body); err != nil {
 		return fmt.Errorf("stripe: %w", err)
 	}
-	t, err := verify.ParseUnix(ts)
-	if err != nil {
-		return fmt.Errorf("stripe: %w", err)
-	}
-	if err := verify.CheckTimestamp(t, p.now(), p.tolerance); err != nil {
+	if err := verify.CheckUnix(ts, p.now(), p.tolerance); err != nil {
 		return fmt.Errorf("stripe: %w", err)
 	}
 	return nil
