@@ -298,7 +298,6 @@ func (r *Receiver) setPayload(e *Event) error {
 // default policy), the handler with its timeout and panic recovery, then
 // records the outcome. It is called by the queue; users rarely call it.
 func (r *Receiver) Process(ctx context.Context, e *Event) Result {
-	log := r.log.With(slog.String("id", e.ID), slog.String("type", e.Type), slog.Int("attempt", e.Attempt))
 	if err := r.setPayload(e); err != nil {
 		r.invalid(ctx, e, err)
 		return Result{Err: err}
@@ -316,12 +315,12 @@ func (r *Receiver) Process(ctx context.Context, e *Event) Result {
 	case err == nil:
 		r.complete(ctx, e)
 		r.observe(ctx, Observation{Stage: StageHandled, Event: e, Duration: took})
-		log.LogAttrs(ctx, slog.LevelDebug, "event handled", slog.Duration("took", took))
+		r.logEvent(ctx, slog.LevelDebug, "event handled", e, slog.Duration("took", took))
 		return Result{}
 	case errors.Is(err, ErrNoHandler):
 		r.complete(ctx, e)
 		r.observe(ctx, Observation{Stage: StageHandled, Event: e, Duration: took, Err: err})
-		log.LogAttrs(ctx, slog.LevelDebug, "no handler for event type; acknowledged")
+		r.logEvent(ctx, slog.LevelDebug, "no handler for event type; acknowledged", e)
 		return Result{}
 	case errors.Is(err, ErrInvalidPayload):
 		r.invalid(ctx, e, err)
@@ -332,8 +331,17 @@ func (r *Receiver) Process(ctx context.Context, e *Event) Result {
 	}
 	d := r.delay(e.Attempt)
 	r.observe(ctx, Observation{Stage: StageRetried, Event: e, Duration: took, Err: err})
-	log.LogAttrs(ctx, slog.LevelWarn, "handler failed; will retry", slog.Any("error", err), slog.Duration("in", d))
+	r.logEvent(ctx, slog.LevelWarn, "handler failed; will retry", e, slog.Any("error", err), slog.Duration("in", d))
 	return Result{Retry: true, Delay: d, Err: err}
+}
+
+// logEvent logs msg with the event's ID, type and attempt, building nothing
+// when the level is disabled.
+func (r *Receiver) logEvent(ctx context.Context, level slog.Level, msg string, e *Event, attrs ...slog.Attr) {
+	if !r.log.Enabled(ctx, level) {
+		return
+	}
+	r.log.LogAttrs(ctx, level, msg, append([]slog.Attr{slog.String("id", e.ID), slog.String("type", e.Type), slog.Int("attempt", e.Attempt)}, attrs...)...)
 }
 
 // run calls the handler with a timeout, turning a panic into an error.

@@ -195,11 +195,13 @@ func (p *Provider) Name() string { return Name }
 // headers returns the id, timestamp and signature headers: the svix-* set
 // when all three are present, else the webhook-* set.
 func headers(h http.Header) (id, ts, sig string) {
-	id, ts, sig = h.Get("svix-id"), h.Get("svix-timestamp"), h.Get("svix-signature")
+	// Canonical names: http.Header.Get would canonicalise lower-case ones on
+	// every call, allocating.
+	id, ts, sig = h.Get("Svix-Id"), h.Get("Svix-Timestamp"), h.Get("Svix-Signature")
 	if id != "" && ts != "" && sig != "" {
 		return id, ts, sig
 	}
-	return h.Get("webhook-id"), h.Get("webhook-timestamp"), h.Get("webhook-signature")
+	return h.Get("Webhook-Id"), h.Get("Webhook-Timestamp"), h.Get("Webhook-Signature")
 }
 
 var dot = []byte(".")
@@ -229,7 +231,7 @@ func (p *Provider) Verify(r *http.Request, body []byte) error {
 func (p *Provider) match(list string, parts [][]byte) error {
 	var buf [ed25519.SignatureSize]byte
 	readable := false
-	for _, entry := range strings.Fields(list) {
+	for entry := range strings.FieldsSeq(list) {
 		version, b64, ok := strings.Cut(entry, ",")
 		if !ok || b64 == "" {
 			continue
