@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -284,4 +285,145 @@ func TestRedisNoGoroutines(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitGoroutines(t, before)
+}
+
+// pipelineCounter is a go-redis hook that counts the pipelines a client
+// sends and their commands.
+type pipelineCounter struct{ pipelines, cmds atomic.Int64 }
+
+func (c *pipelineCounter) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (c *pipelineCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (c *pipelineCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if cmds[0].Name() != "hello" && cmds[0].Name() != "client" {
+			c.pipelines.Add(1)
+			c.cmds.Add(int64(len(cmds)))
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// onlyCommands hides a client's Pipeline method, so that the store sends
+// one command per call.
+type onlyCommands struct{ dedupe.RedisClient }
+
+// TestRedisBatched checks that concurrent calls share pipelines, and that a
+// client without Pipeline is served one command at a time, with the same
+// answers.
+func TestRedisBatched(t *testing.T) {
+	srv := redistest.Start(t)
+	tests := []struct {
+		name    string
+		wrap    func(*redis.Client) dedupe.RedisClient
+		batched bool
+	}{
+		{"pipelined", func(c *redis.Client) dedupe.RedisClient { return c }, true},
+		{"one command per call", func(c *redis.Client) dedupe.RedisClient { return onlyCommands{c} }, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			client := newRedisClient(t, srv.Addr)
+			var counter pipelineCounter
+			client.AddHook(&counter)
+			s := dedupe.NewRedis(tc.wrap(client), dedupe.WithRedisTimeout(testTimeout), dedupe.WithRedisPrefix(tc.name+":"))
+			ctx := context.Background()
+			const workers, keys = 32, 20
+			var won atomic.Int64
+			var wg sync.WaitGroup
+			for w := range workers {
+				wg.Go(func() {
+					for k := range keys {
+						// Every worker claims every shared key; one wins each.
+						ok, err := s.Claim(ctx, dedupe.Key("shared", strconv.Itoa(k)), time.Minute)
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						if ok {
+							won.Add(1)
+						}
+						own := dedupe.Key("own", strconv.Itoa(w)+"-"+strconv.Itoa(k))
+						if ok, err := s.Claim(ctx, own, time.Minute); !ok || err != nil {
+							t.Errorf("Claim of a new key = %v, %v", ok, err)
+							return
+						}
+						if err := s.Complete(ctx, own, time.Hour); err != nil {
+							t.Error(err)
+							return
+						}
+						if err := s.Release(ctx, own); err != nil {
+							t.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			if won.Load() != keys {
+				t.Fatalf("%d claims of %d shared keys won, want one each", won.Load(), keys)
+			}
+			calls := int64(workers * keys * 4)
+			if tc.batched {
+				if counter.cmds.Load() != calls || counter.pipelines.Load() >= calls {
+					t.Fatalf("%d calls sent as %d commands in %d pipelines; want every command, in fewer pipelines",
+						calls, counter.cmds.Load(), counter.pipelines.Load())
+				}
+				t.Logf("%d calls in %d pipelines", calls, counter.pipelines.Load())
+			} else if counter.pipelines.Load() != 0 {
+				t.Fatalf("%d pipelines sent without a Pipeline method", counter.pipelines.Load())
+			}
+		})
+	}
+}
+
+// TestRedisTimeoutQueued checks that callers queued behind a batch that
+// never ends are bounded by the store's timeout too.
+func TestRedisTimeoutQueued(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted := make(chan net.Conn, 64)
+	var acceptor sync.WaitGroup
+	acceptor.Go(func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	})
+	t.Cleanup(func() {
+		_ = l.Close()
+		acceptor.Wait()
+		close(accepted)
+		for c := range accepted {
+			_ = c.Close()
+		}
+	})
+	client := redis.NewClient(&redis.Options{
+		Addr: l.Addr().String(), ContextTimeoutEnabled: true, ReadTimeout: time.Minute,
+		MaxRetries: -1, Protocol: 2, DisableIdentity: true,
+	})
+	t.Cleanup(func() { _ = client.Close() })
+	s := dedupe.NewRedis(client, dedupe.WithRedisTimeout(100*time.Millisecond))
+	start := time.Now()
+	var wg sync.WaitGroup
+	var unavailable atomic.Int32
+	for i := range 16 {
+		wg.Go(func() {
+			ok, err := s.Claim(context.Background(), strconv.Itoa(i), time.Hour)
+			if !ok && errors.Is(err, dedupe.ErrUnavailable) {
+				unavailable.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if unavailable.Load() != 16 {
+		t.Fatalf("%d of 16 Claims failed with ErrUnavailable", unavailable.Load())
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("Claims took %v with a 100ms timeout", d)
+	}
 }

@@ -163,6 +163,7 @@ func (t *target) redis(ctx context.Context, c config, mode, runID string, sleep 
 	}
 	opt.PoolSize = c.concurrency + 64
 	opt.ContextTimeoutEnabled = true
+	opt.Protocol = 2 // RESP2: no peek for push notifications before each reply
 	client := redis.NewClient(opt)
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()

@@ -36,6 +36,7 @@ func newBackend(ctx context.Context, redisURL, addr string, log *slog.Logger) (*
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
 	opt.ContextTimeoutEnabled = true // honour per-call deadlines on the socket
+	opt.Protocol = 2                 // RESP2: no peek for push notifications before each reply
 	client := redis.NewClient(opt)
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()

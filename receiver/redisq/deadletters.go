@@ -93,15 +93,16 @@ func (s *DeadLetters) Put(ctx context.Context, d receiver.DeadLetter) error {
 	return nil
 }
 
-// List returns up to limit dead letters, oldest first (by FailedAt); limit
-// <= 0 returns none.
+// List returns up to limit dead letters, oldest first (by FailedAt); all of
+// them when limit <= 0.
 func (s *DeadLetters) List(ctx context.Context, limit int) ([]receiver.DeadLetter, error) {
+	stop := int64(limit - 1)
 	if limit <= 0 {
-		return nil, nil
+		stop = -1 // all of them
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	members, err := s.rdb.ZRange(ctx, s.order, 0, int64(limit-1)).Result()
+	members, err := s.rdb.ZRange(ctx, s.order, 0, stop).Result()
 	if err != nil {
 		return nil, fmt.Errorf("redisq: list dead letters: %w", err)
 	}

@@ -48,7 +48,7 @@ func testDeadLetters(t *testing.T, rdb redis.UniversalClient) {
 	}{
 		{"all", 10, []string{"evt_000", "evt_001", "evt_002"}},
 		{"limited", 2, []string{"evt_000", "evt_001"}},
-		{"zero", 0, nil},
+		{"zero means all", 0, []string{"evt_000", "evt_001", "evt_002"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -54,8 +54,22 @@
 //
 // # Processing
 //
-// One reader per Queue fetches with XREADGROUP only as many entries as it has
-// idle workers, so entries do not wait in memory while counted as delivered.
+// One reader per Queue fetches with XREADGROUP as many entries as it has idle
+// workers plus room to read ahead (Prefetch, by default as many as the
+// workers): while the workers run what was read ahead, the reader waits
+// until one read can fetch that many again, so that under load a read brings
+// many entries rather than one per freed worker. Entries read ahead are
+// delivered to this consumer and covered by its heartbeat; those not started
+// when Shutdown ends stay pending, like any entry in flight. After a read
+// that empties the stream, the reader waits a millisecond before the next,
+// so that new entries gather.
+//
+// Concurrent calls share round trips: Enqueue's XADD (or its MaxLen script)
+// and the workers' acknowledgement and retry scripts go out in pipelines
+// holding every such command queued while the previous pipeline was in
+// flight (at most 256), so Redis reads, writes and, with appendfsync always,
+// fsyncs once for many of them. No goroutine is added for this: the caller
+// that finds no pipeline in flight sends one.
 // A Retry result runs a script that acknowledges the entry, deletes it, and
 // adds it with Attempt+1 to the delayed set, due after Result.Delay by the
 // server's clock; every poll interval a mover script puts due retries back

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -22,34 +23,61 @@ func (q *Queue) createGroup(ctx context.Context) error {
 	return nil
 }
 
-// acquire takes one worker token, waiting for it, then as many more as are
+// slots counts the entries the reader may still fetch: free workers plus the
+// free room to read ahead. Only the reader takes them, all at once, so a
+// read costs O(1) whatever the number of workers; workers give theirs back
+// one at a time.
+type slots struct {
+	mu   sync.Mutex
+	free int
+	// want is how many free slots the reader waits for: 1, or the read-ahead
+	// room, so that while the workers run what was read ahead, the reader
+	// waits until one read can fetch as many entries as that again.
+	want int
+	wake chan struct{} // holds a value once free reached want
+}
+
+func newSlots(total, want int) slots {
+	return slots{free: total, want: max(want, 1), wake: make(chan struct{}, 1)}
+}
+
+// acquire takes every free slot, waiting until at least slots.want are
 // free. It returns how many it took, 0 once ctx is done.
 func (q *Queue) acquire(ctx context.Context) int {
-	select {
-	case q.sema <- struct{}{}:
-	case <-ctx.Done():
-		return 0
-	}
-	return 1 + q.tryAcquire(cap(q.sema)-1)
-}
-
-// tryAcquire takes up to max free worker tokens without waiting.
-func (q *Queue) tryAcquire(max int) int {
-	n := 0
-	for n < max {
-		select {
-		case q.sema <- struct{}{}:
-			n++
-		default:
+	s := &q.slots
+	for {
+		s.mu.Lock()
+		n := s.free
+		if n >= s.want {
+			s.free = 0
+		}
+		s.mu.Unlock()
+		if n >= s.want {
 			return n
 		}
+		select {
+		case <-s.wake:
+		case <-ctx.Done():
+			return 0
+		}
 	}
-	return n
 }
 
+// release gives back n slots.
 func (q *Queue) release(n int) {
-	for range n {
-		<-q.sema
+	if n <= 0 {
+		return
+	}
+	s := &q.slots
+	s.mu.Lock()
+	s.free += n
+	enough := s.free >= s.want
+	s.mu.Unlock()
+	if enough {
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -141,6 +169,26 @@ func (q *Queue) readLoop(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+		if len(msgs) > 0 && len(msgs) < n && cursor == "" {
+			// The stream was drained: let new entries gather for a moment,
+			// so that under load one read fetches many of them instead of
+			// each read fetching the one or two enqueued meanwhile.
+			linger(ctx, min(readLinger, q.cfg.poll))
+		}
+	}
+}
+
+// readLinger is how long the reader waits after a read that drained the
+// stream before it reads again.
+const readLinger = time.Millisecond
+
+// linger waits d, or less if ctx ends.
+func linger(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
 	}
 }
 
@@ -243,29 +291,53 @@ func (q *Queue) heartbeatLoop(ctx context.Context) {
 	}
 }
 
-// dispatch hands m to a worker; the caller holds a worker token for it.
-// An entry this queue is already processing (reclaimed after a missed
-// heartbeat) is not started twice.
+// dispatch hands m to a worker, once one is free; the caller holds a slot
+// for it. An entry this queue is already processing (reclaimed after a
+// missed heartbeat) is not started twice.
 func (q *Queue) dispatch(m redis.XMessage) {
 	q.flightMu.Lock()
-	_, busy := q.inFlight[m.ID]
-	if !busy {
-		q.inFlight[m.ID] = struct{}{}
-	}
-	q.flightMu.Unlock()
-	if busy {
+	if _, busy := q.inFlight[m.ID]; busy {
+		q.flightMu.Unlock()
 		q.release(1)
 		return
 	}
-	q.work.Go(func() {
-		defer q.release(1)
-		defer func() {
-			q.flightMu.Lock()
-			delete(q.inFlight, m.ID)
+	q.inFlight[m.ID] = struct{}{}
+	q.ready = append(q.ready, m)
+	spawn := q.workers < q.cfg.workers
+	if spawn {
+		q.workers++
+	}
+	q.flightMu.Unlock()
+	if spawn {
+		q.work.Go(q.worker)
+	}
+}
+
+// worker handles ready entries one after the other until none is left, so
+// that a busy worker keeps its goroutine, and the stack it grew, from one
+// entry to the next. Once Shutdown cancels the processing context it stops:
+// the entries still ready were read ahead and never started, and they stay
+// pending.
+func (q *Queue) worker() {
+	for {
+		q.flightMu.Lock()
+		if len(q.ready) == 0 || q.procCtx.Err() != nil {
+			q.workers--
 			q.flightMu.Unlock()
-		}()
+			return
+		}
+		m := q.ready[0]
+		q.ready[0] = redis.XMessage{}
+		q.ready = q.ready[1:]
+		q.flightMu.Unlock()
+
 		q.handle(m)
-	})
+
+		q.flightMu.Lock()
+		delete(q.inFlight, m.ID)
+		q.flightMu.Unlock()
+		q.release(1)
+	}
 }
 
 // handle runs one attempt of the entry m and acknowledges it, or schedules
@@ -273,7 +345,7 @@ func (q *Queue) dispatch(m redis.XMessage) {
 func (q *Queue) handle(m redis.XMessage) {
 	if len(m.Values) == 0 { // deleted while pending: nothing to handle
 		q.finish(m.ID, func(ctx context.Context) error {
-			return ackScript.Run(ctx, q.rdb, []string{q.stream}, q.cfg.group, m.ID).Err()
+			return q.runScript(ctx, ackScript, []string{q.stream}, q.cfg.group, m.ID).Err()
 		})
 		return
 	}
@@ -284,14 +356,14 @@ func (q *Queue) handle(m redis.XMessage) {
 		q.log.Error("redisq: abandoning unreadable entry", "entry", m.ID, "err", err)
 		q.proc.Abandon(q.procCtx, partialEvent(m.Values), err)
 		q.finish(m.ID, func(ctx context.Context) error {
-			return ackScript.Run(ctx, q.rdb, []string{q.stream}, q.cfg.group, m.ID).Err()
+			return q.runScript(ctx, ackScript, []string{q.stream}, q.cfg.group, m.ID).Err()
 		})
 		return
 	}
 	res := q.proc.Process(q.procCtx, e)
 	if !res.Retry {
 		q.finish(m.ID, func(ctx context.Context) error {
-			return ackScript.Run(ctx, q.rdb, []string{q.stream}, q.cfg.group, m.ID).Err()
+			return q.runScript(ctx, ackScript, []string{q.stream}, q.cfg.group, m.ID).Err()
 		})
 		return
 	}
@@ -304,7 +376,7 @@ func (q *Queue) handle(m redis.XMessage) {
 	ms := int64((delay + time.Millisecond - 1) / time.Millisecond)
 	args := append([]any{q.cfg.group, m.ID, ms}, retryFields(m.Values, e.Attempt+1)...)
 	q.finish(m.ID, func(ctx context.Context) error {
-		n, err := retryScript.Run(ctx, q.rdb, []string{q.stream, q.delayed}, args...).Int()
+		n, err := q.runScript(ctx, retryScript, []string{q.stream, q.delayed}, args...).Int()
 		if err == nil && n == 0 {
 			q.log.Info("redisq: entry finished elsewhere, retry not scheduled", "entry", m.ID)
 		}

@@ -27,6 +27,7 @@ type config struct {
 	group         string
 	consumer      string
 	workers       int
+	prefetch      int // -1: the default
 	visibility    time.Duration
 	claimInterval time.Duration
 	callTimeout   time.Duration
@@ -40,6 +41,7 @@ func newConfig(opts []Option) config {
 		stream:      DefaultStream,
 		group:       DefaultGroup,
 		workers:     4 * runtime.GOMAXPROCS(0),
+		prefetch:    -1,
 		visibility:  30 * time.Second,
 		callTimeout: time.Second,
 		poll:        200 * time.Millisecond,
@@ -56,6 +58,9 @@ func newConfig(opts []Option) config {
 	}
 	if c.claimInterval <= 0 {
 		c.claimInterval = c.visibility / 2
+	}
+	if c.prefetch < 0 {
+		c.prefetch = min(c.workers, maxDefaultPrefetch)
 	}
 	if c.logger == nil {
 		c.logger = slog.New(slog.DiscardHandler)
@@ -108,6 +113,25 @@ func Workers(n int) Option {
 		panic("redisq: Workers expects n >= 1")
 	}
 	return func(c *config) { c.workers = n }
+}
+
+// maxDefaultPrefetch caps the default of Prefetch.
+const maxDefaultPrefetch = 256
+
+// Prefetch sets how many entries the queue reads ahead of its workers
+// (default: as many as there are workers, at most 256). While every worker
+// is busy, the next entries are already read from Redis and wait in memory,
+// so a worker that finishes starts on the next entry at once, and one
+// XREADGROUP fetches many entries instead of one per freed worker. Entries
+// read ahead are delivered to this consumer and kept alive by its heartbeat,
+// like those being processed; if Shutdown ends before they start, they stay
+// pending and are processed again later, like any entry in flight.
+// Prefetch(0) reads only for free workers. It panics if n < 0.
+func Prefetch(n int) Option {
+	if n < 0 {
+		panic("redisq: Prefetch expects n >= 0")
+	}
+	return func(c *config) { c.prefetch = n }
 }
 
 // VisibilityTimeout sets how long an entry delivered to a consumer may go

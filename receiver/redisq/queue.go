@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/hookwise/hookwise/internal/redisbatch"
 	"github.com/hookwise/hookwise/receiver"
 )
 
@@ -36,6 +37,7 @@ const moveBatch = 100
 // Queue is a receiver.Queue on a Redis stream. Create it with New.
 type Queue struct {
 	rdb     redis.UniversalClient
+	batch   *redisbatch.Batcher // Enqueue's and the workers' commands
 	cfg     config
 	log     *slog.Logger
 	stream  string
@@ -52,10 +54,12 @@ type Queue struct {
 	work     sync.WaitGroup // Process calls
 	beat     sync.WaitGroup // heartbeat
 	stopBeat context.CancelFunc
-	sema     chan struct{} // one token per busy worker
+	slots    slots // free workers plus free room to read ahead
 
 	flightMu sync.Mutex
-	inFlight map[string]struct{} // entries being processed
+	inFlight map[string]struct{} // entries being processed or ready
+	ready    []redis.XMessage    // entries read, waiting for a worker
+	workers  int                 // worker goroutines running
 }
 
 var _ receiver.Queue = (*Queue)(nil)
@@ -73,13 +77,16 @@ func New(client redis.UniversalClient, opts ...Option) *Queue {
 		log:      cfg.logger.With("stream", cfg.stream, "consumer", cfg.consumer),
 		stream:   cfg.stream,
 		delayed:  companion(cfg.stream, "delayed"),
-		sema:     make(chan struct{}, cfg.workers),
+		batch:    redisbatch.New(client, cfg.callTimeout, redisbatch.DefaultMaxBatch, redisbatch.DefaultMaxInFlight),
+		slots:    newSlots(cfg.workers+cfg.prefetch, cfg.prefetch),
 		inFlight: make(map[string]struct{}),
 	}
 }
 
 // Enqueue adds e to the stream with XADD and returns nil only once Redis
-// accepted it. It returns an error matching ErrUnavailable (and
+// accepted it. Concurrent calls share round trips: an XADD sent while
+// another call is in flight goes out with the others queued meanwhile, in
+// one pipeline. It returns an error matching ErrUnavailable (and
 // receiver.ErrQueueFull) when Redis does not answer within the call timeout,
 // one matching receiver.ErrQueueFull when the backlog is at MaxLen, the
 // caller's context error when ctx ends first, and receiver.ErrClosed after
@@ -97,12 +104,14 @@ func (q *Queue) Enqueue(ctx context.Context, e *receiver.Event) error {
 	cctx, cancel := context.WithTimeout(ctx, q.cfg.callTimeout)
 	defer cancel()
 	if q.cfg.maxLen > 0 {
-		err = enqueueScript.Run(cctx, q.rdb, []string{q.stream}, append([]any{q.cfg.maxLen}, fields...)...).Err()
+		err = q.runScript(cctx, enqueueScript, []string{q.stream}, append([]any{q.cfg.maxLen}, fields...)...).Err()
 		if errors.Is(err, redis.Nil) {
 			return fmt.Errorf("redisq: stream at max length: %w", receiver.ErrQueueFull)
 		}
 	} else {
-		err = q.rdb.XAdd(cctx, &redis.XAddArgs{Stream: q.stream, Values: fields}).Err()
+		args := make([]any, 0, 3+len(fields))
+		args = append(args, "xadd", q.stream, "*")
+		err = q.batch.Do(cctx, redis.NewStringCmd(cctx, append(args, fields...)...))
 	}
 	if err != nil {
 		if ctx.Err() != nil {

@@ -1,6 +1,35 @@
 package redisq
 
-import "github.com/redis/go-redis/v9"
+import (
+	"context"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// runScript runs s with EVALSHA in the queue's shared pipelines, and, when
+// the server does not know the script (a restart or SCRIPT FLUSH emptied its
+// cache, or it is a Cluster node that never ran it), once more on its own
+// with s.Run, which sends the source. A script's effects apply whole or not
+// at all, so running it again after NOSCRIPT cannot apply it twice.
+func (q *Queue) runScript(ctx context.Context, s *redis.Script, keys []string, args ...any) *redis.Cmd {
+	cmdArgs := make([]any, 0, 3+len(keys)+len(args))
+	cmdArgs = append(cmdArgs, "evalsha", s.Hash(), len(keys))
+	for _, k := range keys {
+		cmdArgs = append(cmdArgs, k)
+	}
+	cmd := redis.NewCmd(ctx, append(cmdArgs, args...)...)
+	err := q.batch.Do(ctx, cmd)
+	switch {
+	case err == nil:
+		return cmd
+	case ctx.Err() == nil && redis.HasErrorPrefix(err, "NOSCRIPT"):
+		return s.Run(ctx, q.rdb, keys, args...)
+	}
+	// cmd is not read again: after Do gave up waiting, it may still run.
+	failed := redis.NewCmd(ctx)
+	failed.SetErr(err)
+	return failed
+}
 
 // Every script touches only the keys it is given, which share one hash tag,
 // so each runs on one Cluster node. Times come from the server's clock
