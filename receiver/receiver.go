@@ -166,7 +166,7 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	if err := r.cfg.queue.Enqueue(context.WithoutCancel(ctx), e); err != nil {
 		if key != "" {
-			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.storeTO)
+			sctx, cancel := r.storeContext(context.WithoutCancel(ctx))
 			if rerr := r.cfg.store.Release(sctx, key); rerr != nil {
 				r.log.LogAttrs(ctx, slog.LevelWarn, "release after failed enqueue", slog.String("id", e.ID), slog.Any("error", rerr))
 			}
