@@ -26,9 +26,7 @@ const (
 // *redis.Client, *redis.ClusterClient, *redis.Ring and redis.UniversalClient
 // satisfy it.
 type RedisClient interface {
-	SetNX(ctx context.Context, key string, value any, expiration time.Duration) *redis.BoolCmd
-	Set(ctx context.Context, key string, value any, expiration time.Duration) *redis.StatusCmd
-	Del(ctx context.Context, keys ...string) *redis.IntCmd
+	Process(ctx context.Context, cmd redis.Cmder) error
 }
 
 var (
@@ -119,25 +117,11 @@ func (r *Redis) Claim(ctx context.Context, key string, lease time.Duration) (boo
 	if lease <= 0 {
 		return false, ErrInvalidDuration
 	}
-	if err := ctx.Err(); err != nil {
+	cmd := redis.NewBoolCmd(ctx, "set", r.prefix+key, redisProcessing, "px", ceilMs(lease).Milliseconds(), "nx")
+	if err := r.do(ctx, "claim", cmd); err != nil {
 		return false, err
 	}
-	cctx, cancel := context.WithTimeout(ctx, r.timeout)
-	defer cancel()
-	var ok bool
-	var err error
-	if r.batch != nil {
-		cmd := redis.NewBoolCmd(cctx, "set", r.prefix+key, redisProcessing, "px", ceilMs(lease).Milliseconds(), "nx")
-		if err = r.batch.Do(cctx, cmd); err == nil {
-			ok = cmd.Val()
-		}
-	} else {
-		ok, err = r.client.SetNX(cctx, r.prefix+key, redisProcessing, ceilMs(lease)).Result()
-	}
-	if err != nil {
-		return false, r.fail(ctx, "claim", err)
-	}
-	return ok, nil
+	return cmd.Val(), nil
 }
 
 // Complete marks key done for retention with SET PX.
@@ -145,25 +129,17 @@ func (r *Redis) Complete(ctx context.Context, key string, retention time.Duratio
 	if retention <= 0 {
 		return ErrInvalidDuration
 	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	cctx, cancel := context.WithTimeout(ctx, r.timeout)
-	defer cancel()
-	var err error
-	if r.batch != nil {
-		err = r.batch.Do(cctx, redis.NewStatusCmd(cctx, "set", r.prefix+key, redisDone, "px", ceilMs(retention).Milliseconds()))
-	} else {
-		err = r.client.Set(cctx, r.prefix+key, redisDone, ceilMs(retention)).Err()
-	}
-	if err != nil {
-		return r.fail(ctx, "complete", err)
-	}
-	return nil
+	return r.do(ctx, "complete", redis.NewStatusCmd(ctx, "set", r.prefix+key, redisDone, "px", ceilMs(retention).Milliseconds()))
 }
 
 // Release forgets key with DEL.
 func (r *Redis) Release(ctx context.Context, key string) error {
+	return r.do(ctx, "release", redis.NewIntCmd(ctx, "del", r.prefix+key))
+}
+
+// do runs cmd within the store's timeout: batched with concurrent calls when
+// the client can pipeline, on its own otherwise.
+func (r *Redis) do(ctx context.Context, op string, cmd redis.Cmder) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -171,12 +147,12 @@ func (r *Redis) Release(ctx context.Context, key string) error {
 	defer cancel()
 	var err error
 	if r.batch != nil {
-		err = r.batch.Do(cctx, redis.NewIntCmd(cctx, "del", r.prefix+key))
+		err = r.batch.Do(cctx, cmd)
 	} else {
-		err = r.client.Del(cctx, r.prefix+key).Err()
+		err = r.client.Process(cctx, cmd)
 	}
 	if err != nil {
-		return r.fail(ctx, "release", err)
+		return r.fail(ctx, op, err)
 	}
 	return nil
 }
