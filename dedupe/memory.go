@@ -119,17 +119,11 @@ func (m *Memory) Claim(ctx context.Context, key string, lease time.Duration) (bo
 	if lease <= 0 {
 		return false, ErrInvalidDuration
 	}
-	if err := ctx.Err(); err != nil {
+	s, now, err := m.lock(ctx, key)
+	if err != nil {
 		return false, err
 	}
-	s := m.shard(key)
-	now := m.clock()
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.index == nil {
-		return false, ErrClosed
-	}
-	s.sweep(now)
 	if i, ok := s.index[key]; ok {
 		e := &s.slots[i]
 		if now < e.exp {
@@ -149,17 +143,11 @@ func (m *Memory) Complete(ctx context.Context, key string, retention time.Durati
 	if retention <= 0 {
 		return ErrInvalidDuration
 	}
-	if err := ctx.Err(); err != nil {
+	s, now, err := m.lock(ctx, key)
+	if err != nil {
 		return err
 	}
-	s := m.shard(key)
-	now := m.clock()
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.index == nil {
-		return ErrClosed
-	}
-	s.sweep(now)
 	if i, ok := s.index[key]; ok {
 		s.move(i, stateDone, addSat(now, retention))
 		return nil
@@ -169,21 +157,32 @@ func (m *Memory) Complete(ctx context.Context, key string, retention time.Durati
 
 // Release forgets key. Releasing an unknown key does nothing.
 func (m *Memory) Release(ctx context.Context, key string) error {
-	if err := ctx.Err(); err != nil {
+	s, _, err := m.lock(ctx, key)
+	if err != nil {
 		return err
 	}
-	s := m.shard(key)
-	now := m.clock()
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.index == nil {
-		return ErrClosed
-	}
-	s.sweep(now)
 	if i, ok := s.index[key]; ok {
 		s.remove(i)
 	}
 	return nil
+}
+
+// lock returns key's shard, locked and swept, and the time now; the caller
+// unlocks it. It fails with ctx's error or, after Close, ErrClosed.
+func (m *Memory) lock(ctx context.Context, key string) (*memShard, int64, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, 0, err
+	}
+	s := m.shard(key)
+	now := m.clock()
+	s.mu.Lock()
+	if s.index == nil {
+		s.mu.Unlock()
+		return nil, 0, ErrClosed
+	}
+	s.sweep(now)
+	return s, now, nil
 }
 
 // Len returns the number of keys held, including lapsed ones not yet
