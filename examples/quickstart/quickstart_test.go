@@ -175,20 +175,14 @@ func (p *proc) quiet(d time.Duration) {
 // deliver signs and sends one delivery as the send sub-command does.
 func deliver(t *testing.T, addr, provider, id, typ, body string, forge bool) int {
 	t.Helper()
-	secret := ""
+	var secret, path string
 	for _, ep := range endpoints {
 		if ep.name == provider {
-			secret = ep.dev
+			secret, path = ep.dev, ep.path
 		}
 	}
 	if forge {
 		secret = forged(provider)
-	}
-	var path string
-	for _, ep := range endpoints {
-		if ep.name == provider {
-			path = ep.path
-		}
 	}
 	req, err := build(provider, "http://"+addr+path, secret, id, typ, body)
 	if err != nil {
