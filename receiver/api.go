@@ -89,6 +89,12 @@ type Event struct {
 	Payload json.RawMessage
 	// Attempt counts handling attempts, from 1.
 	Attempt int
+	// ClaimToken identifies the delivery that admitted the event: the random
+	// token of its dedupe claim, also the key that makes enqueueing it
+	// idempotent. The receiver sets it; queues store it with the event, so
+	// that marking the event done or releasing it is conditional on the
+	// claim. Handlers ignore it.
+	ClaimToken string
 }
 
 // Decode decodes the event's JSON payload into v.
@@ -166,6 +172,10 @@ var (
 	ErrInvalidPayload = errors.New("receiver: invalid payload")
 	// ErrStore wraps a dedupe store failure on the request path (503).
 	ErrStore = errors.New("receiver: dedupe store unavailable")
+	// ErrOverloaded is returned on the request path when the receiver has no
+	// room for another delivery now (its budget of body bytes being read is
+	// spent); the receiver answers 503 with Retry-After.
+	ErrOverloaded = errors.New("receiver: overloaded")
 )
 
 // Permanent marks err as not retryable: the event goes to the dead-letter
@@ -191,17 +201,32 @@ type DeadLetter struct {
 	FailedAt time.Time // when it was dead-lettered
 }
 
+// Key returns the key a DeadLetterStore keeps d under, with its event's
+// provider: the event ID, or, for an event without one, "~" followed by the
+// event's claim token, so that dead letters of events without IDs do not
+// replace each other. Event IDs never start with "~" (the receiver refuses
+// them).
+func (d DeadLetter) Key() string {
+	if d.Event == nil {
+		return ""
+	}
+	if d.Event.ID == "" {
+		return "~" + d.Event.ClaimToken
+	}
+	return d.Event.ID
+}
+
 // DeadLetterStore keeps dead letters until they are replayed or deleted.
 // Implementations are safe for concurrent use.
 type DeadLetterStore interface {
-	// Put stores d under its event's provider and ID.
+	// Put stores d under its event's provider and d.Key().
 	Put(ctx context.Context, d DeadLetter) error
 	// List returns up to limit dead letters, oldest first; all of them when
 	// limit ≤ 0.
 	List(ctx context.Context, limit int) ([]DeadLetter, error)
-	// Delete removes the dead letter of the event (provider, id); deleting a
-	// missing one is not an error.
-	Delete(ctx context.Context, provider, id string) error
+	// Delete removes the dead letter stored under (provider, key), where key
+	// is the dead letter's Key(); deleting a missing one is not an error.
+	Delete(ctx context.Context, provider, key string) error
 }
 
 // Stage is a point of the pipeline an Observer hears about.

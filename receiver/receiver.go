@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -103,16 +102,12 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		r.reject(req, w, http.StatusMethodNotAllowed, errMethod, nil)
 		return
 	}
-	body, err := readBody(w, req, r.cfg.maxBody)
+	body, release, err := r.readBody(w, req)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			r.reject(req, w, http.StatusRequestEntityTooLarge, err, nil)
-		} else {
-			r.reject(req, w, http.StatusBadRequest, err, nil)
-		}
+		r.rejectBody(req, w, err)
 		return
 	}
+	defer release()
 	if r.unsigned != nil {
 		if rep := r.unsigned.UnsignedReply(req, body); rep != nil {
 			writeReply(w, rep)
@@ -181,30 +176,6 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 
 var errMethod = errors.New("receiver: method not allowed")
 
-// readBody reads the whole body through a limit. A declared Content-Length
-// above the limit is refused before anything is read; otherwise the buffer is
-// sized from Content-Length so the body is copied once.
-func readBody(w http.ResponseWriter, req *http.Request, limit int64) ([]byte, error) {
-	if req.ContentLength > limit {
-		return nil, &http.MaxBytesError{Limit: limit}
-	}
-	rd := http.MaxBytesReader(w, req.Body, limit)
-	defer rd.Close()
-	if n := req.ContentLength; n >= 0 {
-		buf := make([]byte, n)
-		if _, err := io.ReadFull(rd, buf); err != nil {
-			return nil, err
-		}
-		// A body longer than it declared: read one byte to find out.
-		var one [1]byte
-		if m, _ := rd.Read(one[:]); m > 0 {
-			return nil, errors.New("receiver: body longer than Content-Length")
-		}
-		return buf, nil
-	}
-	return io.ReadAll(rd)
-}
-
 func writeReply(w http.ResponseWriter, rep *Reply) {
 	if rep.ContentType != "" {
 		w.Header().Set("Content-Type", rep.ContentType)
@@ -238,8 +209,12 @@ func (r *Receiver) unavailable(req *http.Request, w http.ResponseWriter, e *Even
 	secs := int((r.cfg.retryAfter + time.Second - 1) / time.Second)
 	w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
 	http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
-	r.log.LogAttrs(req.Context(), slog.LevelWarn, "delivery not accepted, sender will retry",
-		slog.String("id", e.ID), slog.String("type", e.Type), slog.Any("error", err))
+	if e != nil {
+		r.log.LogAttrs(req.Context(), slog.LevelWarn, "delivery not accepted, sender will retry",
+			slog.String("id", e.ID), slog.String("type", e.Type), slog.Any("error", err))
+	} else {
+		r.log.LogAttrs(req.Context(), slog.LevelWarn, "delivery not accepted, sender will retry", slog.Any("error", err))
+	}
 	r.observe(req.Context(), Observation{Stage: StageRejected, Event: e, Status: http.StatusServiceUnavailable, Err: err})
 }
 
@@ -456,7 +431,7 @@ func StatusCode(err error) int {
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, ErrInvalidPayload):
 		return http.StatusUnprocessableEntity
-	case errors.Is(err, ErrQueueFull), errors.Is(err, ErrClosed), errors.Is(err, ErrStore):
+	case errors.Is(err, ErrQueueFull), errors.Is(err, ErrClosed), errors.Is(err, ErrStore), errors.Is(err, ErrOverloaded):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, errMethod):
 		return http.StatusMethodNotAllowed
