@@ -2,6 +2,7 @@ package receiver
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -43,7 +44,7 @@ var _ Processor = (*Receiver)(nil)
 // *Mux). It starts the queue's workers; call Shutdown to stop them. It
 // returns an error for an invalid configuration.
 func New(p Provider, h Handler, opts ...Option) (*Receiver, error) {
-	if p == nil || h == nil {
+	if isNil(p) || isNil(h) {
 		return nil, errors.New("receiver: nil provider or handler")
 	}
 	c := config{
@@ -51,12 +52,14 @@ func New(p Provider, h Handler, opts ...Option) (*Receiver, error) {
 		now: time.Now, maxAttempts: DefaultMaxAttempts, backoffBase: DefaultBackoffBase,
 		backoffMax: DefaultBackoffMax, handlerTO: DefaultHandlerTimout, storeTO: DefaultStoreTimeout,
 		retryAfter: DefaultRetryAfter, workers: 4 * runtime.GOMAXPROCS(0), capacity: DefaultQueueCapacity,
-		okStatus: http.StatusOK,
+		okStatus: http.StatusOK, keepHeader: keepDefault, reprocess: true,
 	}
 	for _, o := range opts {
 		o(&c)
 	}
 	switch {
+	case c.nilDep != "":
+		return nil, fmt.Errorf("receiver: %s given nil", c.nilDep)
 	case c.maxBody <= 0:
 		return nil, errors.New("receiver: max body bytes must be positive")
 	case c.maxAttempts < 1:
@@ -119,6 +122,9 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	env, err := r.p.Parse(req, body)
+	if err == nil {
+		err = checkEnvelope(env)
+	}
 	if err != nil {
 		r.reject(req, w, http.StatusBadRequest, err, nil)
 		return
@@ -133,7 +139,7 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	e := &Event{
 		Provider: r.p.Name(), ID: env.ID, Type: env.Type, Version: env.Version,
-		ReceivedAt: r.cfg.now(), Header: req.Header.Clone(), Body: body, Attempt: 1,
+		ReceivedAt: r.cfg.now(), Header: r.keptHeader(req.Header), Body: body, Attempt: 1,
 	}
 	if r.cfg.validator != nil && r.cfg.invalid == RejectInvalid {
 		if err := r.validate(req.Context(), e); err != nil {
@@ -200,8 +206,9 @@ func (r *Receiver) handles(eventType string) bool {
 // the log and the observer.
 func (r *Receiver) reject(req *http.Request, w http.ResponseWriter, status int, err error, e *Event) {
 	http.Error(w, http.StatusText(status), status)
-	level := slog.LevelInfo
-	r.log.LogAttrs(req.Context(), level, "delivery rejected", slog.Int("status", status), slog.String("reason", err.Error()))
+	// Anyone can send requests that fail here: at DEBUG, so a flood of them
+	// costs no log volume unless asked for. Observers count them all.
+	r.log.LogAttrs(req.Context(), slog.LevelDebug, "delivery rejected", slog.Int("status", status), slog.String("reason", err.Error()))
 	r.observe(req.Context(), Observation{Stage: StageRejected, Event: e, Status: status, Err: err})
 }
 
@@ -235,6 +242,11 @@ func (r *Receiver) observe(ctx context.Context, o Observation) {
 		return
 	}
 	o.Provider = r.p.Name()
+	defer func() {
+		if v := recover(); v != nil {
+			r.log.LogAttrs(ctx, slog.LevelError, "observer panicked", slog.String("stage", o.Stage.String()), slog.Any("panic", v))
+		}
+	}()
 	r.cfg.observer.Observe(ctx, o)
 }
 
@@ -254,19 +266,48 @@ func (r *Receiver) validate(ctx context.Context, e *Event) error {
 	if err := r.setPayload(e); err != nil {
 		return err
 	}
+	return r.runValidator(ctx, e)
+}
+
+// runValidator calls the user's validator, turning a panic into an error:
+// an event whose validation panics is retried like one whose handler does,
+// instead of crashing the process after the event was acknowledged.
+func (r *Receiver) runValidator(ctx context.Context, e *Event) (err error) {
+	defer r.recoverPanic(ctx, e, "validator", &err)
 	return r.cfg.validator.Validate(ctx, e)
+}
+
+// recoverPanic, deferred around a user callback, logs a panic with its stack
+// and sets *err to an error naming what panicked.
+func (r *Receiver) recoverPanic(ctx context.Context, e *Event, what string, err *error) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	buf := make([]byte, 4096)
+	buf = buf[:runtime.Stack(buf, false)]
+	r.log.LogAttrs(ctx, slog.LevelError, what+" panicked", slog.String("id", e.ID), slog.String("type", e.Type),
+		slog.Any("panic", v), slog.String("stack", string(buf)))
+	*err = fmt.Errorf("receiver: %s panicked: %v", what, v)
 }
 
 func (r *Receiver) setPayload(e *Event) error {
 	if e.Payload != nil || r.payload == nil {
 		return nil
 	}
-	p, err := r.payload.Payload(e.Header, e.Body)
+	p, err := r.extractPayload(e)
 	if err != nil {
 		return &InvalidPayloadError{Reason: err.Error()}
 	}
 	e.Payload = p
 	return nil
+}
+
+// extractPayload calls the provider's Payload, turning a panic into an
+// error.
+func (r *Receiver) extractPayload(e *Event) (p json.RawMessage, err error) {
+	defer r.recoverPanic(context.Background(), e, "payload extraction", &err)
+	return r.payload.Payload(e.Header, e.Body)
 }
 
 // Process runs one attempt of e: payload extraction, validation (under the
@@ -278,9 +319,12 @@ func (r *Receiver) Process(ctx context.Context, e *Event) Result {
 		return Result{Err: err}
 	}
 	if r.cfg.validator != nil && r.cfg.invalid == AcknowledgeInvalid && e.Attempt <= 1 {
-		if err := r.cfg.validator.Validate(ctx, e); err != nil {
+		switch err := r.runValidator(ctx, e); {
+		case errors.Is(err, ErrInvalidPayload):
 			r.invalid(ctx, e, err)
 			return Result{Err: err}
+		case err != nil:
+			return r.failed(ctx, e, err, 0)
 		}
 	}
 	start := time.Now()
@@ -300,7 +344,14 @@ func (r *Receiver) Process(ctx context.Context, e *Event) Result {
 	case errors.Is(err, ErrInvalidPayload):
 		r.invalid(ctx, e, err)
 		return Result{Err: err}
-	case errors.Is(err, ErrPermanent) || e.Attempt >= r.cfg.maxAttempts:
+	}
+	return r.failed(ctx, e, err, took)
+}
+
+// failed records a failed attempt: a dead letter when err is permanent or
+// the attempts are spent, otherwise a retry after a backoff.
+func (r *Receiver) failed(ctx context.Context, e *Event, err error, took time.Duration) Result {
+	if errors.Is(err, ErrPermanent) || e.Attempt >= r.cfg.maxAttempts {
 		r.deadLetter(ctx, e, err)
 		return Result{Err: err}
 	}
@@ -323,14 +374,7 @@ func (r *Receiver) logEvent(ctx context.Context, level slog.Level, msg string, e
 func (r *Receiver) run(ctx context.Context, e *Event) (err error) {
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.handlerTO)
 	defer cancel()
-	defer func() {
-		if v := recover(); v != nil {
-			buf := make([]byte, 4096)
-			buf = buf[:runtime.Stack(buf, false)]
-			r.log.LogAttrs(ctx, slog.LevelError, "handler panicked", slog.String("id", e.ID), slog.Any("panic", v), slog.String("stack", string(buf)))
-			err = fmt.Errorf("receiver: handler panicked: %v", v)
-		}
-	}()
+	defer r.recoverPanic(ctx, e, "handler", &err)
 	return r.h.HandleEvent(ctx, e)
 }
 
