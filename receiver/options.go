@@ -58,6 +58,8 @@ type config struct {
 	workers     int
 	capacity    int
 	okStatus    int
+	bodyBudget  int64 // WithBodyBudget (limits.go); 0: default
+	queueBytes  int64 // QueueMaxBytes (limits.go); 0: default
 	keepHeader  func(name string) bool
 	reprocess   bool
 	nilDep      string // the first nil dependency passed to an option

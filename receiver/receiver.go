@@ -33,6 +33,8 @@ type Receiver struct {
 
 	memStore bool // the store never blocks: no per-call timeout needed
 
+	bodies byteBudget // body bytes being read (body.go)
+
 	shutdownOnce sync.Once
 	shutdownErr  error
 }
@@ -78,10 +80,10 @@ func New(p Provider, h Handler, opts ...Option) (*Receiver, error) {
 		c.store, c.ownStore = dedupe.NewMemory(), true
 	}
 	if c.deadLetters == nil {
-		c.deadLetters = NewMemoryDeadLetters(0)
+		c.deadLetters = NewMemoryDeadLetters(0, DeadLettersLogger(c.logger))
 	}
 	if c.queue == nil {
-		c.queue = NewMemoryQueue(c.capacity, c.workers)
+		c.queue = NewMemoryQueue(c.capacity, c.workers, MemoryQueueMaxBytes(c.queueBytes))
 	}
 	r := &Receiver{p: p, h: h, cfg: c, log: c.logger.With("provider", p.Name())}
 	r.payload, _ = p.(PayloadProvider)
@@ -315,14 +317,12 @@ func (r *Receiver) extractPayload(e *Event) (p json.RawMessage, err error) {
 // records the outcome. It is called by the queue; users rarely call it.
 func (r *Receiver) Process(ctx context.Context, e *Event) Result {
 	if err := r.setPayload(e); err != nil {
-		r.invalid(ctx, e, err)
-		return Result{Err: err}
+		return r.invalid(ctx, e, err)
 	}
 	if r.cfg.validator != nil && r.cfg.invalid == AcknowledgeInvalid && e.Attempt <= 1 {
 		switch err := r.runValidator(ctx, e); {
 		case errors.Is(err, ErrInvalidPayload):
-			r.invalid(ctx, e, err)
-			return Result{Err: err}
+			return r.invalid(ctx, e, err)
 		case err != nil:
 			return r.failed(ctx, e, err, 0)
 		}
@@ -342,8 +342,7 @@ func (r *Receiver) Process(ctx context.Context, e *Event) Result {
 		r.logEvent(ctx, slog.LevelDebug, "no handler for event type; acknowledged", e)
 		return Result{}
 	case errors.Is(err, ErrInvalidPayload):
-		r.invalid(ctx, e, err)
-		return Result{Err: err}
+		return r.invalid(ctx, e, err)
 	}
 	return r.failed(ctx, e, err, took)
 }
@@ -352,8 +351,7 @@ func (r *Receiver) Process(ctx context.Context, e *Event) Result {
 // the attempts are spent, otherwise a retry after a backoff.
 func (r *Receiver) failed(ctx context.Context, e *Event, err error, took time.Duration) Result {
 	if errors.Is(err, ErrPermanent) || e.Attempt >= r.cfg.maxAttempts {
-		r.deadLetter(ctx, e, err)
-		return Result{Err: err}
+		return r.deadLetterResult(ctx, e, err)
 	}
 	d := r.delay(e.Attempt)
 	r.observe(ctx, Observation{Stage: StageRetried, Event: e, Duration: took, Err: err})
@@ -391,6 +389,18 @@ func (r *Receiver) delay(attempt int) time.Duration {
 	return rand.N(ceil + 1)
 }
 
+// release forgets e's dedupe key, so that a redelivery is processed.
+func (r *Receiver) release(ctx context.Context, e *Event) {
+	if e.ID == "" {
+		return
+	}
+	sctx, cancel := r.storeContext(context.WithoutCancel(ctx))
+	defer cancel()
+	if err := r.cfg.store.Release(sctx, dedupe.Key(e.Provider, e.ID)); err != nil {
+		r.log.LogAttrs(ctx, slog.LevelWarn, "could not release dead-lettered event", slog.String("id", e.ID), slog.Any("error", err))
+	}
+}
+
 func (r *Receiver) complete(ctx context.Context, e *Event) {
 	if e.ID == "" {
 		return
@@ -404,26 +414,52 @@ func (r *Receiver) complete(ctx context.Context, e *Event) {
 	}
 }
 
-func (r *Receiver) invalid(ctx context.Context, e *Event, err error) {
+func (r *Receiver) invalid(ctx context.Context, e *Event, err error) Result {
 	r.observe(ctx, Observation{Stage: StageInvalid, Event: e, Err: err})
-	r.deadLetter(ctx, e, err)
+	return r.deadLetterResult(ctx, e, err)
 }
 
-func (r *Receiver) deadLetter(ctx context.Context, e *Event, err error) {
+// deadLetterResult dead-letters e, or, when the dead-letter store refuses it
+// (full, or unreachable), keeps it in the queue: it is retried after the
+// longest backoff, so that an acknowledged event leaves the queue only
+// handled or stored as a dead letter.
+func (r *Receiver) deadLetterResult(ctx context.Context, e *Event, err error) Result {
+	if r.deadLetter(ctx, e, err) != nil {
+		return Result{Retry: true, Delay: r.cfg.backoffMax, Err: err}
+	}
+	return Result{Err: err}
+}
+
+// deadLetter stores e in the dead-letter store with err as the reason, then
+// settles its dedupe key: released, so that a redelivery is processed again
+// (ReprocessDeadLettered, the default), or marked done. When the store
+// refuses the dead letter, it logs that at ERROR, leaves the key as it is
+// and returns the store's error.
+func (r *Receiver) deadLetter(ctx context.Context, e *Event, err error) error {
 	d := DeadLetter{Event: e, Reason: err.Error(), FailedAt: r.cfg.now()}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.storeTO)
-	defer cancel()
-	if perr := r.cfg.deadLetters.Put(sctx, d); perr != nil {
-		r.log.LogAttrs(ctx, slog.LevelError, "could not store dead letter", slog.String("id", e.ID), slog.Any("error", perr), slog.String("reason", d.Reason))
+	perr := r.cfg.deadLetters.Put(sctx, d)
+	cancel()
+	if perr != nil {
+		r.log.LogAttrs(ctx, slog.LevelError, "could not store dead letter", slog.String("id", e.ID),
+			slog.String("type", e.Type), slog.Int("attempts", e.Attempt), slog.Any("error", perr))
+		return perr
 	}
-	r.complete(ctx, e)
+	if r.cfg.reprocess {
+		r.release(ctx, e)
+	} else {
+		r.complete(ctx, e)
+	}
 	r.observe(ctx, Observation{Stage: StageDeadLettered, Event: e, Err: err})
 	r.log.LogAttrs(ctx, slog.LevelWarn, "event dead-lettered", slog.String("id", e.ID), slog.String("type", e.Type), slog.Int("attempts", e.Attempt), slog.String("reason", d.Reason))
+	return nil
 }
 
-// Abandon dead-letters an event a queue gives up on without running it.
+// Abandon dead-letters an event a queue gives up on without running it
+// (again). Should the dead-letter store refuse it, the refusal is logged at
+// ERROR with the event's ID.
 func (r *Receiver) Abandon(ctx context.Context, e *Event, err error) {
-	r.deadLetter(ctx, e, err)
+	_ = r.deadLetter(ctx, e, err)
 }
 
 // Replay queues a dead letter's event again with a fresh attempt count and
@@ -438,17 +474,19 @@ func (r *Receiver) Replay(ctx context.Context, d DeadLetter) error {
 	if err := r.cfg.queue.Enqueue(ctx, &e); err != nil {
 		return err
 	}
-	return r.cfg.deadLetters.Delete(ctx, e.Provider, e.ID)
+	return r.cfg.deadLetters.Delete(ctx, e.Provider, d.Key())
 }
 
 // Shutdown stops intake (new deliveries get 503), lets the queue finish
 // queued and in-flight events until ctx is done, and closes the dedupe store
 // if the receiver created it. Events the in-memory queue could not finish go
-// to the dead-letter store. It returns the queue's error, such as ctx.Err()
-// wrapped in a *ShutdownError. Later calls return the first call's result.
+// to the dead-letter store; every acknowledged event not handled is logged
+// at ERROR level with its ID and listed in the *ShutdownError (wrapping
+// ctx.Err()) it returns. Later calls return the first call's result.
 func (r *Receiver) Shutdown(ctx context.Context) error {
 	r.shutdownOnce.Do(func() {
 		r.shutdownErr = r.cfg.queue.Shutdown(ctx)
+		r.logUnfinished(ctx, r.shutdownErr)
 		if r.cfg.ownStore {
 			if c, ok := r.cfg.store.(interface{ Close() error }); ok {
 				_ = c.Close()
