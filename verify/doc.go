@@ -7,6 +7,19 @@
 // errors.Is (all request failures match ErrVerification) and never carry
 // secret-derived bytes.
 //
+// The cost of rejecting a forged request does not grow with what the sender
+// chooses to put in its headers. A signature header is parsed first
+// (ParseSignatures) and rejected with ErrSignatureHeaderTooLarge, before any
+// MAC, when it is longer than MaxSignatureHeaderBytes (4 KiB) or carries
+// more than MaxSignatureEntries (16) entries; the timestamp and its window
+// are checked next; only then is each secret's MAC computed, once per
+// request, and compared with every entry (HMAC.MatchAny). Ed25519 joins the
+// signed message once and verifies each (key, distinct signature) pair once,
+// for at most MaxEd25519Signatures (4) distinct signatures
+// (Ed25519.MatchAny). Scheme, MatchList and the providers built on them get
+// all of this without code of their own; a provider parsing its own header
+// should use ParseSignatures and MatchAny the same way.
+//
 // A provider of one's own is a Scheme:
 //
 //	v, err := verify.NewScheme(verify.Scheme{

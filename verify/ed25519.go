@@ -31,25 +31,78 @@ var messagePool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return
 
 // Match reports whether sig is a valid signature of the concatenation of
 // parts under any of the keys. Ed25519 needs the message in one piece, so the
-// parts are joined in a pooled buffer.
+// parts are joined in a pooled buffer. To check several signatures of one
+// message, use MatchAny: it joins the parts once.
 func (v *Ed25519) Match(sig []byte, parts ...[]byte) bool {
 	if len(sig) != ed25519.SignatureSize {
 		return false
 	}
-	bp := messagePool.Get().(*[]byte)
-	msg := (*bp)[:0]
-	for _, p := range parts {
-		msg = append(msg, p...)
-	}
+	bp, msg := join(parts)
 	ok := false
 	for _, k := range v.keys {
-		if ed25519.Verify(k, msg, sig) {
+		if verifyEd25519(k, msg, sig) {
 			ok = true
 		}
 	}
+	release(bp, msg)
+	return ok
+}
+
+// MatchAny reports whether any signature of sigs tagged tag is a valid
+// signature of the concatenation of parts under any of the keys. The message
+// is joined once per call, and each (key, distinct signature) pair is
+// verified once (ParseSignatures keeps duplicates once): the work is at most
+// keys x MaxEd25519Signatures verifications, each hashing the message. When
+// sigs holds no signature of Ed25519's size, or more than
+// MaxEd25519Signatures distinct ones (TooManyEd25519 reports it, so that a
+// caller can answer ErrSignatureHeaderTooLarge), it returns false without
+// joining or verifying anything.
+func (v *Ed25519) MatchAny(sigs *Signatures, tag int, parts ...[]byte) bool {
+	if n := sigs.Count(tag, ed25519.SignatureSize); n == 0 || n > MaxEd25519Signatures {
+		return false
+	}
+	bp, msg := join(parts)
+	ok := false
+	for i := 0; i < sigs.n; i++ {
+		if int(sigs.tag[i]) != tag || int(sigs.size[i]) != ed25519.SignatureSize {
+			continue
+		}
+		for _, k := range v.keys {
+			if verifyEd25519(k, msg, sigs.sig[i][:]) {
+				ok = true
+			}
+		}
+	}
+	release(bp, msg)
+	return ok
+}
+
+// TooManyEd25519 reports whether sigs holds more than MaxEd25519Signatures
+// distinct Ed25519-sized signatures tagged tag: MatchAny would reject them
+// without verifying any.
+func TooManyEd25519(sigs *Signatures, tag int) bool {
+	return sigs.Count(tag, ed25519.SignatureSize) > MaxEd25519Signatures
+}
+
+func verifyEd25519(k ed25519.PublicKey, msg, sig []byte) bool {
+	countEd25519(len(msg))
+	return ed25519.Verify(k, msg, sig)
+}
+
+// join concatenates parts in a pooled buffer, which release returns.
+func join(parts [][]byte) (bp *[]byte, msg []byte) {
+	countMessage()
+	bp = messagePool.Get().(*[]byte)
+	msg = (*bp)[:0]
+	for _, p := range parts {
+		msg = append(msg, p...)
+	}
+	return bp, msg
+}
+
+func release(bp *[]byte, msg []byte) {
 	if cap(msg) <= 1<<20 { // do not keep huge buffers alive
 		*bp = msg[:0]
 		messagePool.Put(bp)
 	}
-	return ok
 }

@@ -50,6 +50,7 @@ func (e Encoding) Decode(dst []byte, src string) ([]byte, error) {
 	}
 	dst = dst[:n]
 	var err error
+	var in [maxEncodedSize]byte
 	switch e {
 	case Hex:
 		if len(src)%2 != 0 {
@@ -57,13 +58,13 @@ func (e Encoding) Decode(dst []byte, src string) ([]byte, error) {
 		}
 		n, err = hexDecode(dst, src)
 	case Base64:
-		n, err = base64.StdEncoding.Decode(dst, []byte(src))
+		n, err = base64.StdEncoding.Decode(dst, bytesOf(&in, src))
 	case Base64URL:
 		s := src
 		for len(s) > 0 && s[len(s)-1] == '=' {
 			s = s[:len(s)-1]
 		}
-		n, err = base64.RawURLEncoding.Decode(dst, []byte(s))
+		n, err = base64.RawURLEncoding.Decode(dst, bytesOf(&in, s))
 	}
 	if err != nil {
 		return nil, ErrMalformedSignature
@@ -81,6 +82,15 @@ func (e Encoding) Encode(mac []byte) string {
 	default:
 		return hex.EncodeToString(mac)
 	}
+}
+
+// bytesOf returns s as bytes, copied into buf when it fits: converting a
+// string of more than 32 bytes would allocate.
+func bytesOf(buf *[maxEncodedSize]byte, s string) []byte {
+	if len(s) <= len(buf) {
+		return buf[:copy(buf[:], s)]
+	}
+	return []byte(s)
 }
 
 func hexDecode(dst []byte, src string) (int, error) {

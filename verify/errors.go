@@ -8,8 +8,9 @@ import (
 
 // ErrVerification is the parent of every error that means "this request is
 // not authentic": errors.Is(err, ErrVerification) holds for ErrMissingSignature,
-// ErrMalformedSignature, ErrSignatureMismatch, ErrMissingTimestamp,
-// ErrMalformedTimestamp and ErrTimestampOutsideWindow. A receiver answers
+// ErrMalformedSignature, ErrSignatureHeaderTooLarge, ErrSignatureMismatch,
+// ErrMissingTimestamp, ErrMalformedTimestamp and ErrTimestampOutsideWindow.
+// A receiver answers
 // every such error with 401 and a generic body.
 var ErrVerification = errors.New("verify: request not authentic")
 
@@ -23,6 +24,13 @@ var (
 	ErrMalformedTimestamp     = verificationError("verify: malformed timestamp")
 	ErrTimestampOutsideWindow = verificationError("verify: timestamp outside tolerance")
 )
+
+// ErrSignatureHeaderTooLarge reports a signature header longer than
+// MaxSignatureHeaderBytes, with more than MaxSignatureEntries entries, or
+// with more than MaxEd25519Signatures distinct Ed25519 signatures. It
+// is returned before any MAC or signature is computed, and matches
+// ErrVerification like the sentinels above.
+var ErrSignatureHeaderTooLarge = verificationError("verify: signature header exceeds its bounds")
 
 // ErrNoSecret is a configuration error: a verifier was built without a
 // secret, or with an empty or blank one. Constructors return it; it never

@@ -83,6 +83,7 @@ func (m *HMAC) Match(mac []byte, parts ...[]byte) bool {
 
 // compute hashes parts with a pooled state, which the caller puts back.
 func (k *hmacKey) compute(parts [][]byte) *macState {
+	countMAC(parts)
 	st := k.pool.Get().(*macState)
 	st.h.Reset()
 	for _, p := range parts {

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"hash"
 	"net/http"
-	"strings"
 	"time"
 )
 
@@ -73,7 +72,8 @@ type Scheme struct {
 	Encoding Encoding
 	// Separator, when set, splits the header into several signatures, any of
 	// which may match (" " for Standard Webhooks). Entries without Prefix are
-	// ignored, as are malformed ones.
+	// ignored, as are malformed ones. Every scheme bounds its header to
+	// MaxSignatureHeaderBytes and MaxSignatureEntries (see ParseSignatures).
 	Separator string
 	// TimestampHeader, when set, names the header with the signed Unix time in
 	// seconds, checked against Tolerance.
@@ -121,8 +121,10 @@ func NewScheme(s Scheme) (*SchemeVerifier, error) {
 // HMAC returns the verifier's HMAC, for signing test requests.
 func (v *SchemeVerifier) HMAC() *HMAC { return v.mac }
 
-// Verify checks r's signature over body. The MAC is checked before the
-// timestamp, so an unsigned timestamp is never reported on.
+// Verify checks r's signature over body. The cheap checks come first: the
+// headers' presence, the signature header's bounds and syntax
+// (ParseSignatures), the timestamp and its window; only then is the MAC
+// computed, once per secret whatever the number of entries.
 func (v *SchemeVerifier) Verify(r *http.Request, body []byte) error {
 	header := r.Header.Get(v.s.Header)
 	if header == "" {
@@ -135,47 +137,36 @@ func (v *SchemeVerifier) Verify(r *http.Request, body []byte) error {
 			return ErrMissingTimestamp
 		}
 	}
-	parts := v.s.Content(r, ts, body)
-	if err := MatchList(v.mac, v.s.Encoding, header, v.s.Separator, v.s.Prefix, parts...); err != nil {
+	var sigs Signatures
+	if err := ParseSignatures(&sigs, header, v.s.Separator, v.s.Encoding, v.s.Prefix); err != nil {
 		return err
 	}
 	if v.s.TimestampHeader != "" {
-		return CheckUnix(ts, v.s.Now(), v.s.Tolerance)
+		if err := CheckUnix(ts, v.s.Now(), v.s.Tolerance); err != nil {
+			return err
+		}
+	}
+	if !v.mac.MatchAny(&sigs, 0, v.s.Content(r, ts, body)...) {
+		return ErrSignatureMismatch
 	}
 	return nil
 }
 
 // MatchList checks a header carrying one signature, or several separated by
 // sep (when sep is not empty), each written as prefix + encoded MAC. It
-// returns nil when any entry matches, ErrMalformedSignature when no entry
-// could be read, and ErrSignatureMismatch otherwise. A malformed entry never
-// hides a valid one.
+// parses the header with ParseSignatures, so the header's bounds are checked
+// before any MAC is computed, then computes each secret's MAC once and
+// compares it with every entry. It returns nil when any entry matches,
+// ErrSignatureHeaderTooLarge beyond MaxSignatureHeaderBytes or
+// MaxSignatureEntries, ErrMalformedSignature when no entry could be read, and
+// ErrSignatureMismatch otherwise. A malformed entry never hides a valid one.
 func MatchList(m *HMAC, enc Encoding, header, sep, prefix string, parts ...[]byte) error {
-	var buf [64]byte
-	readable := false
-	for header != "" {
-		entry := header
-		if sep != "" {
-			entry, header, _ = strings.Cut(header, sep)
-		} else {
-			header = ""
-		}
-		entry = strings.TrimSpace(entry)
-		sig, ok := strings.CutPrefix(entry, prefix)
-		if !ok || sig == "" {
-			continue
-		}
-		mac, err := enc.Decode(buf[:0], sig)
-		if err != nil {
-			continue
-		}
-		readable = true
-		if m.Match(mac, parts...) {
-			return nil
-		}
+	var sigs Signatures
+	if err := ParseSignatures(&sigs, header, sep, enc, prefix); err != nil {
+		return err
 	}
-	if !readable {
-		return ErrMalformedSignature
+	if !m.MatchAny(&sigs, 0, parts...) {
+		return ErrSignatureMismatch
 	}
-	return ErrSignatureMismatch
+	return nil
 }

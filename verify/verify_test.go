@@ -302,11 +302,17 @@ func TestHMACMatchDoesNotAllocatePerBody(t *testing.T) {
 func FuzzMatchList(f *testing.F) {
 	m, _ := verify.NewHMAC(sha256.New, []byte("k"))
 	good := "v1," + verify.Base64.Encode(m.Sign([]byte("body")))
-	for _, s := range []string{good, "v1,!!! " + good, "v2,abc", "", " ", "v1,", "v1,====", good + " " + good} {
+	for _, s := range []string{good, "v1,!!! " + good, "v2,abc", "", " ", "v1,", "v1,====", good + " " + good,
+		strings.Repeat(good+" ", verify.MaxSignatureEntries), strings.Repeat(good+" ", verify.MaxSignatureEntries+1),
+		good + strings.Repeat(" ", verify.MaxSignatureHeaderBytes-len(good)), good + strings.Repeat(" ", verify.MaxSignatureHeaderBytes)} {
 		f.Add(s, []byte("body"))
 	}
 	f.Fuzz(func(t *testing.T, header string, body []byte) {
 		err := verify.MatchList(m, verify.Base64, header, " ", "v1,", body)
+		overBound := len(header) > verify.MaxSignatureHeaderBytes || len(strings.Fields(header)) > verify.MaxSignatureEntries
+		if overBound != errors.Is(err, verify.ErrSignatureHeaderTooLarge) {
+			t.Fatalf("header of %d bytes, %d entries: err = %v", len(header), len(strings.Fields(header)), err)
+		}
 		if err == nil {
 			// Only the genuine signature of the body may verify.
 			want := verify.Base64.Encode(m.Sign(body))

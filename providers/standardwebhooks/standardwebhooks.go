@@ -12,8 +12,14 @@
 //
 // A delivery verifies when any entry matches any configured key; entries of
 // other versions, of a kind no key is configured for, and malformed entries
-// are skipped. The timestamp must lie within five minutes of the clock in
-// both directions.
+// are skipped. A list longer than verify.MaxSignatureHeaderBytes or with
+// more than verify.MaxSignatureEntries entries, or with more than
+// verify.MaxEd25519Signatures distinct v1a signatures when public keys are
+// configured, is rejected before any signature is checked; otherwise each
+// secret's MAC is computed once, the Ed25519 message is assembled once, and
+// each (public key, distinct v1a signature) pair is verified once. The
+// timestamp must lie within five minutes of the clock in both directions,
+// and is checked before the signatures.
 //
 // Svix-branded senders use svix-id, svix-timestamp and svix-signature: when
 // all three are present they are used, otherwise the webhook-* set.
@@ -59,6 +65,9 @@ const (
 type Provider struct {
 	mac       *verify.HMAC    // nil when only public keys are configured
 	ed        *verify.Ed25519 // nil when no public key is configured
+	prefixes  []string        // the entry prefixes of the configured kinds
+	macTag    int             // index of "v1," in prefixes
+	edTag     int             // index of "v1a," in prefixes
 	now       func() time.Time
 	tolerance time.Duration
 	typePaths [][]string
@@ -163,6 +172,14 @@ func build(opts []Option, needSecret bool) (*Provider, error) {
 		}
 		p.ed = ed
 	}
+	if p.mac != nil {
+		p.macTag = len(p.prefixes)
+		p.prefixes = append(p.prefixes, "v1,")
+	}
+	if p.ed != nil {
+		p.edTag = len(p.prefixes)
+		p.prefixes = append(p.prefixes, "v1a,")
+	}
 	return p, nil
 }
 
@@ -206,7 +223,10 @@ func headers(h http.Header) (id, ts, sig string) {
 
 var dot = []byte(".")
 
-// Verify checks the signature list over id.timestamp.body, then the timestamp.
+// Verify checks the headers, then the signature list's bounds and syntax
+// (verify.ParseSignatures), then the timestamp's window, and only then the
+// signatures over id.timestamp.body: each secret's MAC is computed once and
+// the Ed25519 message joined once, whatever the number of entries.
 func (p *Provider) Verify(r *http.Request, body []byte) error {
 	id, ts, sig := headers(r.Header)
 	switch {
@@ -217,50 +237,28 @@ func (p *Provider) Verify(r *http.Request, body []byte) error {
 	case id == "":
 		return fmt.Errorf("standardwebhooks: missing id: %w", verify.ErrMalformedSignature)
 	}
-	parts := [][]byte{[]byte(id), dot, []byte(ts), dot, body}
-	if err := p.match(sig, parts); err != nil {
+	var sigs verify.Signatures
+	if err := verify.ParseSignatures(&sigs, sig, " ", verify.Base64, p.prefixes...); err != nil {
 		return fmt.Errorf("standardwebhooks: %w", err)
+	}
+	if p.ed != nil && verify.TooManyEd25519(&sigs, p.edTag) {
+		return fmt.Errorf("standardwebhooks: more than %d v1a signatures: %w", verify.MaxEd25519Signatures, verify.ErrSignatureHeaderTooLarge)
 	}
 	if err := verify.CheckUnix(ts, p.now(), p.tolerance); err != nil {
 		return fmt.Errorf("standardwebhooks: %w", err)
 	}
+	parts := [][]byte{[]byte(id), dot, []byte(ts), dot, body}
+	ok := false
+	if p.mac != nil && p.mac.MatchAny(&sigs, p.macTag, parts...) {
+		ok = true
+	}
+	if p.ed != nil && p.ed.MatchAny(&sigs, p.edTag, parts...) {
+		ok = true
+	}
+	if !ok {
+		return fmt.Errorf("standardwebhooks: %w", verify.ErrSignatureMismatch)
+	}
 	return nil
-}
-
-// match checks the space-separated signature list; see verify.MatchList.
-func (p *Provider) match(list string, parts [][]byte) error {
-	var buf [ed25519.SignatureSize]byte
-	readable := false
-	for entry := range strings.FieldsSeq(list) {
-		version, b64, ok := strings.Cut(entry, ",")
-		if !ok || b64 == "" {
-			continue
-		}
-		switch {
-		case version == "v1" && p.mac != nil:
-			mac, err := verify.Base64.Decode(buf[:0], b64)
-			if err != nil {
-				continue
-			}
-			readable = true
-			if p.mac.Match(mac, parts...) {
-				return nil
-			}
-		case version == "v1a" && p.ed != nil:
-			sig, err := verify.Base64.Decode(buf[:0], b64)
-			if err != nil {
-				continue
-			}
-			readable = true
-			if p.ed.Match(sig, parts...) {
-				return nil
-			}
-		}
-	}
-	if !readable {
-		return verify.ErrMalformedSignature
-	}
-	return verify.ErrSignatureMismatch
 }
 
 // Parse reads the envelope: ID from the id header, Type from the body.

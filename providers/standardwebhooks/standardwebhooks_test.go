@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/hookwise/hookwise/providers/internal/vectortest"
 	"github.com/hookwise/hookwise/receiver"
 	"github.com/hookwise/hookwise/verify"
@@ -97,7 +100,7 @@ func TestVerify(t *testing.T) {
 		{"missing signature", false, nil, map[string]string{"webhook-id": msgID, "webhook-timestamp": "1614265330"}, now, verify.ErrMissingSignature, ""},
 		{"missing timestamp", false, nil, map[string]string{"webhook-id": msgID, "webhook-signature": good}, now, verify.ErrMissingTimestamp, ""},
 		{"missing id", false, nil, map[string]string{"webhook-timestamp": "1614265330", "webhook-signature": good}, now, verify.ErrMalformedSignature, ""},
-		{"malformed timestamp", false, nil, hdrTS(msgID, "16142653a0", good), now, verify.ErrSignatureMismatch, ""},
+		{"malformed timestamp", false, nil, hdrTS(msgID, "16142653a0", good), now, verify.ErrMalformedTimestamp, ""}, // checked before the MAC
 		{"only unknown versions", false, nil, hdr(msgID, now, "v2,"+strings.TrimPrefix(good, "v1,")), now, verify.ErrMalformedSignature, ""},
 		{"not base64", false, nil, hdr(msgID, now, "v1,@@@"), now, verify.ErrMalformedSignature, ""},
 		{"mismatch", false, nil, hdr(msgID, now, mustSign(t, other)), now, verify.ErrSignatureMismatch, ""},
@@ -278,6 +281,12 @@ func FuzzSignatureList(f *testing.F) {
 	f.Add("v2,abc " + good)
 	f.Add(ed + " v1,")
 	f.Add("v1,  v1a, ,,, v1,====")
+	f.Add(boundedList(verify.MaxSignatureEntries, 0, good))
+	f.Add(boundedList(verify.MaxSignatureEntries+1, 0, ed))
+	f.Add(boundedList(2, verify.MaxSignatureHeaderBytes, good))
+	f.Add(boundedList(2, verify.MaxSignatureHeaderBytes+1, ed))
+	f.Add(strings.Repeat(ed+" ", verify.MaxSignatureEntries))
+	f.Add(boundedList(verify.MaxEd25519Signatures, 0, ed) + " v1a," + base64.StdEncoding.EncodeToString(make([]byte, 64)))
 	p, _ := New(secret, WithPublicKeys(pub), WithClock(func() time.Time { return now }))
 	f.Fuzz(func(t *testing.T, list string) {
 		r, _ := http.NewRequest(http.MethodPost, "/", nil)
@@ -285,6 +294,20 @@ func FuzzSignatureList(f *testing.F) {
 		r.Header.Set("webhook-timestamp", "1614265330")
 		r.Header["Webhook-Signature"] = []string{list}
 		err := p.Verify(r, body)
+		entries := len(strings.Fields(list))
+		distinctV1a := map[string]bool{}
+		for _, e := range strings.Fields(list) {
+			if b64, ok := strings.CutPrefix(e, "v1a,"); ok {
+				if d, derr := verify.Base64.Decode(nil, b64); derr == nil && len(d) == ed25519.SignatureSize {
+					distinctV1a[string(d)] = true
+				}
+			}
+		}
+		overBound := len(list) > verify.MaxSignatureHeaderBytes || entries > verify.MaxSignatureEntries ||
+			len(distinctV1a) > verify.MaxEd25519Signatures
+		if list != "" && overBound != errors.Is(err, verify.ErrSignatureHeaderTooLarge) {
+			t.Fatalf("list of %d bytes, %d entries, %d distinct v1a: err = %v", len(list), entries, len(distinctV1a), err)
+		}
 		if err != nil {
 			if !errors.Is(err, verify.ErrVerification) {
 				t.Fatalf("error %v does not match ErrVerification", err)
@@ -319,4 +342,62 @@ func FuzzVerify(f *testing.F) {
 		}
 		_, _ = p.Parse(r, b)
 	})
+}
+
+// boundedList returns a signature list with the valid entry last among n
+// (n-1 forged v1 and v1a, at most verify.MaxEd25519Signatures-1 v1a), padded
+// with spaces to size bytes when larger.
+func boundedList(n, size int, valid string) string {
+	var entries []string
+	for i := 1; i < n; i++ {
+		if i >= verify.MaxEd25519Signatures {
+			entries = append(entries, "v1,"+base64.StdEncoding.EncodeToString([]byte(strings.Repeat(string(rune('a'+i)), 32))))
+		} else {
+			entries = append(entries, "v1a,"+base64.StdEncoding.EncodeToString([]byte(strings.Repeat(string(rune('a'+i)), 64))))
+		}
+	}
+	l := strings.Join(append(entries, valid), " ")
+	if pad := size - len(l); pad > 0 {
+		l = strings.Repeat(" ", pad) + l
+	}
+	return l
+}
+
+// TestVerifyBounds: a list carrying a valid v1 or v1a entry verifies with up
+// to verify.MaxSignatureEntries entries and verify.MaxSignatureHeaderBytes
+// bytes; one entry or one byte more is rejected, valid entry or not.
+func TestVerifyBounds(t *testing.T) {
+	p, err := New(secret, WithPublicKeys(pub), WithClock(func() time.Time { return now }))
+	require.NoError(t, err)
+	check := func(list string) error {
+		r, _ := http.NewRequest(http.MethodPost, "/", nil)
+		for k, v := range hdr(msgID, now, list) {
+			r.Header.Set(k, v)
+		}
+		return p.Verify(r, body)
+	}
+	for name, valid := range map[string]string{"v1": mustSign(t, secret), "v1a": SignEd25519(priv, msgID, now, body)} {
+		for n := 1; n <= verify.MaxSignatureEntries; n++ {
+			assert.NoError(t, check(boundedList(n, 0, valid)), "%s: %d entries", name, n)
+		}
+		err := check(boundedList(verify.MaxSignatureEntries+1, 0, valid))
+		assert.ErrorIs(t, err, verify.ErrSignatureHeaderTooLarge, name)
+		assert.ErrorIs(t, err, verify.ErrVerification, name)
+
+		l := boundedList(3, verify.MaxSignatureHeaderBytes, valid)
+		require.Len(t, l, verify.MaxSignatureHeaderBytes)
+		assert.NoError(t, check(l), name)
+		l = boundedList(3, verify.MaxSignatureHeaderBytes+1, valid)
+		require.Len(t, l, verify.MaxSignatureHeaderBytes+1)
+		assert.ErrorIs(t, check(l), verify.ErrSignatureHeaderTooLarge, name)
+		// More distinct v1a signatures than verify.MaxEd25519Signatures.
+		var v1a []string
+		for i := range verify.MaxEd25519Signatures + 1 {
+			v1a = append(v1a, "v1a,"+base64.StdEncoding.EncodeToString([]byte(strings.Repeat(string(rune('A'+i)), 64))))
+		}
+		assert.ErrorIs(t, check(strings.Join(append(v1a, valid), " ")), verify.ErrSignatureHeaderTooLarge, name)
+		assert.NoError(t, check(strings.Join(append(v1a[:verify.MaxEd25519Signatures-1], valid, valid), " ")), name)
+		// Tabs and runs of white space separate entries too.
+		assert.NoError(t, check(strings.ReplaceAll(boundedList(verify.MaxSignatureEntries, 0, valid), " ", "\t  ")), name)
+	}
 }

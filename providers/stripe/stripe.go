@@ -12,10 +12,16 @@
 // sends one v1 per active secret while a secret is rolled). Exactly one t is
 // required.
 //
+// A header longer than verify.MaxSignatureHeaderBytes or with more than
+// verify.MaxSignatureEntries elements is rejected before any MAC is
+// computed; otherwise each secret's MAC is computed once per request and
+// compared with every v1.
+//
 // The timestamp must lie within the tolerance (default five minutes) of the
-// clock in both directions. This is stricter than stripe-go, which rejects
-// only timestamps too far in the past: a timestamp from the future is a
-// forgery or a broken clock either way.
+// clock in both directions, and is checked before the signature. This is
+// stricter than stripe-go, which rejects only timestamps too far in the
+// past: a timestamp from the future is a forgery or a broken clock either
+// way.
 //
 // The envelope's ID and Type are the body's top-level id ("evt_…") and type
 // ("invoice.paid"); Version is api_version when present.
@@ -107,22 +113,29 @@ func (p *Provider) Name() string { return Name }
 
 var dot = []byte(".")
 
-// Verify checks the Stripe-Signature header over the raw body, then the
-// timestamp.
+// Verify checks the Stripe-Signature header: first its bounds and syntax
+// (at most verify.MaxSignatureEntries elements, t included, and
+// verify.MaxSignatureHeaderBytes bytes), then the timestamp's window, and
+// only then the v1 signatures over the raw body, with each secret's MAC
+// computed once whatever the number of v1 elements.
 func (p *Provider) Verify(r *http.Request, body []byte) error {
 	header := r.Header.Get(HeaderSignature)
 	if header == "" {
 		return fmt.Errorf("stripe: %w", verify.ErrMissingSignature)
 	}
+	var sigs verify.Signatures
+	if err := verify.ParseSignatures(&sigs, header, ",", verify.Hex, "v1="); err != nil {
+		return fmt.Errorf("stripe: %w", err)
+	}
 	ts, err := timestamp(header)
 	if err != nil {
 		return fmt.Errorf("stripe: %w", err)
 	}
-	if err := verify.MatchList(p.mac, verify.Hex, header, ",", "v1=", []byte(ts), dot, body); err != nil {
-		return fmt.Errorf("stripe: %w", err)
-	}
 	if err := verify.CheckUnix(ts, p.now(), p.tolerance); err != nil {
 		return fmt.Errorf("stripe: %w", err)
+	}
+	if !p.mac.MatchAny(&sigs, 0, []byte(ts), dot, body) {
+		return fmt.Errorf("stripe: %w", verify.ErrSignatureMismatch)
 	}
 	return nil
 }

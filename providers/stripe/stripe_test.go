@@ -2,11 +2,15 @@ package stripe
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/hookwise/hookwise/providers/internal/vectortest"
 	"github.com/hookwise/hookwise/receiver"
@@ -72,7 +76,7 @@ func TestVerify(t *testing.T) {
 		{"missing t", nil, good, now, verify.ErrMissingTimestamp},
 		{"empty t", nil, "t=," + good, now, verify.ErrMissingTimestamp},
 		{"two t", nil, ts + "," + ts + "," + good, now, verify.ErrMalformedTimestamp},
-		{"malformed t", nil, "t=abc,v1=" + strings.Repeat("00", 32), now, verify.ErrSignatureMismatch},
+		{"malformed t", nil, "t=abc,v1=" + strings.Repeat("00", 32), now, verify.ErrMalformedTimestamp}, // checked before the MAC
 		{"no v1", nil, ts, now, verify.ErrMalformedSignature},
 		{"wrong secret", nil, Sign("whsec_other", now, body), now, verify.ErrSignatureMismatch},
 		{"t changed", nil, "t=" + strconv.FormatInt(now.Unix()+1, 10) + "," + good, now.Add(time.Second), verify.ErrSignatureMismatch},
@@ -185,11 +189,25 @@ func FuzzSignatureHeader(f *testing.F) {
 	f.Add("t=,v1=")
 	f.Add(",,,=,t=1,t=2")
 	f.Add("t=99999999999999999999,v1=00")
+	f.Add(boundedHeader(verify.MaxSignatureEntries, 0))
+	f.Add(boundedHeader(verify.MaxSignatureEntries+1, 0))
+	f.Add(boundedHeader(2, verify.MaxSignatureHeaderBytes))
+	f.Add(boundedHeader(2, verify.MaxSignatureHeaderBytes+1))
 	p, _ := New(secret, WithClock(func() time.Time { return now }))
 	f.Fuzz(func(t *testing.T, header string) {
 		r, _ := http.NewRequest(http.MethodPost, "/", nil)
 		r.Header[HeaderSignature] = []string{header}
 		err := p.Verify(r, body)
+		entries := 0
+		for _, e := range strings.Split(header, ",") {
+			if strings.TrimSpace(e) != "" {
+				entries++
+			}
+		}
+		overBound := len(header) > verify.MaxSignatureHeaderBytes || entries > verify.MaxSignatureEntries
+		if overBound != errors.Is(err, verify.ErrSignatureHeaderTooLarge) {
+			t.Fatalf("header of %d bytes and %d entries: err = %v", len(header), entries, err)
+		}
 		if err != nil {
 			if !errors.Is(err, verify.ErrVerification) {
 				t.Fatalf("error %v does not match ErrVerification", err)
@@ -224,4 +242,48 @@ func FuzzVerify(f *testing.F) {
 		}
 		_, _ = p.Parse(r, b)
 	})
+}
+
+// boundedHeader returns a Stripe-Signature header with the valid v1 last
+// among n entries (t and n-2 forged v1), padded with white space inside the
+// t element to size bytes when size is larger.
+func boundedHeader(n, size int) string {
+	ts := "t=" + strconv.FormatInt(now.Unix(), 10)
+	entries := []string{ts}
+	for i := 2; i < n; i++ {
+		entries = append(entries, "v1="+strings.Repeat(fmt.Sprintf("%02x", i), 32))
+	}
+	h := strings.Join(append(entries, sig(secret, now)), ",")
+	if pad := size - len(h); pad > 0 {
+		h = strings.Replace(h, ts, ts+strings.Repeat(" ", pad), 1)
+	}
+	return h
+}
+
+// TestVerifyBounds: a header carrying the valid signature verifies with up
+// to verify.MaxSignatureEntries entries and verify.MaxSignatureHeaderBytes
+// bytes; one entry or one byte more is rejected, valid signature or not.
+func TestVerifyBounds(t *testing.T) {
+	p, err := New(secret, WithClock(func() time.Time { return now }))
+	require.NoError(t, err)
+	check := func(header string) error {
+		r, _ := http.NewRequest(http.MethodPost, "/", nil)
+		r.Header.Set(HeaderSignature, header)
+		return p.Verify(r, body)
+	}
+	for n := 2; n <= verify.MaxSignatureEntries; n++ {
+		assert.NoError(t, check(boundedHeader(n, 0)), "%d entries", n)
+	}
+	err = check(boundedHeader(verify.MaxSignatureEntries+1, 0))
+	assert.ErrorIs(t, err, verify.ErrSignatureHeaderTooLarge)
+	assert.ErrorIs(t, err, verify.ErrVerification)
+
+	h := boundedHeader(2, verify.MaxSignatureHeaderBytes)
+	require.Len(t, h, verify.MaxSignatureHeaderBytes)
+	assert.NoError(t, check(h))
+	h = boundedHeader(2, verify.MaxSignatureHeaderBytes+1)
+	require.Len(t, h, verify.MaxSignatureHeaderBytes+1)
+	assert.ErrorIs(t, check(h), verify.ErrSignatureHeaderTooLarge)
+	// Empty elements are not entries.
+	assert.NoError(t, check(boundedHeader(verify.MaxSignatureEntries, 0)+strings.Repeat(", ", 20)))
 }
