@@ -176,6 +176,12 @@ var (
 	// room for another delivery now (its budget of body bytes being read is
 	// spent); the receiver answers 503 with Retry-After.
 	ErrOverloaded = errors.New("receiver: overloaded")
+	// ErrDeadLettersFull is returned by a DeadLetterStore's Put when the
+	// store holds its maximum. The receiver never drops the event then: it
+	// logs the refusal at ERROR and leaves the event in its queue, retried
+	// after the longest backoff, until the store has room (replay or delete
+	// dead letters to make some).
+	ErrDeadLettersFull = errors.New("receiver: dead-letter store full")
 )
 
 // Permanent marks err as not retryable: the event goes to the dead-letter

@@ -398,7 +398,7 @@ func TestFaultHostileInput(t *testing.T) {
 	event := func(id, data string) []byte {
 		return []byte(`{"id":"` + id + `","object":"event","type":"invoice.paid","data":` + data + `}`)
 	}
-	emoji := event("evt_emoji_😀", `{"note":"🎉 paid ✓ — ok","name":"Zoë 中文"}`)
+	emoji := event("evt_emoji", `{"note":"🎉 paid ✓ — ok","name":"Zoë 中文"}`)
 	nonUTF8 := event("evt_latin1", "{\"note\":\"caf\xe9 \xff\xfe\"}")
 	plain := event("evt_plain", `{"a":1}`)
 	zipped := gzipped(t, plain)
@@ -421,7 +421,8 @@ func TestFaultHostileInput(t *testing.T) {
 			modify: func(r *http.Request) { r.Header.Set("Content-Encoding", "gzip") }},
 		{name: "gzip signed over decompressed", body: zipped, sigBody: plain, want: 401,
 			modify: func(r *http.Request) { r.Header.Set("Content-Encoding", "gzip") }},
-		{name: "emoji payload", body: emoji, want: 200, handledID: "evt_emoji_😀"},
+		{name: "emoji payload", body: emoji, want: 200, handledID: "evt_emoji"},
+		{name: "emoji in the event ID", body: event("evt_emoji_😀", `{}`), want: 400},
 		{name: "non-UTF-8 payload", body: nonUTF8, want: 200, handledID: "evt_latin1"},
 		{name: "duplicate signature headers, forged first", body: event("evt_dup1", `{}`), want: 401,
 			modify: func(r *http.Request) {
@@ -623,7 +624,9 @@ func TestFaultSlowClient(t *testing.T) {
 				t.Fatalf("no answer and no close within %v", bound)
 			}
 			t.Logf("%s: status %d (0 = closed) after %v", tt.name, got, elapsed.Round(time.Millisecond))
-			if got != tt.want {
+			// net/http either closes a connection whose headers time out or,
+			// when the timeout fires mid-line, answers 400 first: both cut it.
+			if got != tt.want && !(tt.want == 0 && got == http.StatusBadRequest) {
 				t.Errorf("status = %d (err %v), want %d", got, err, tt.want)
 			}
 			if elapsed >= bound {

@@ -8,68 +8,122 @@ import (
 	"time"
 )
 
-// MemoryQueue is the default, in-process Queue: a bounded buffer drained by
-// a fixed pool of workers. Enqueue never blocks: a full buffer returns
-// ErrQueueFull, which the receiver turns into 503 so the sender retries
-// later. Retries wait on timers, not on workers.
+// ShutdownGrace is how long a MemoryQueue's Shutdown waits, once its
+// deadline has passed and handler contexts are cancelled, for handlers that
+// honour cancellation to return, so that their outcome is recorded before
+// Shutdown reports what was left unfinished.
+const ShutdownGrace = 100 * time.Millisecond
+
+// MemoryQueue is the default, in-process Queue: a bounded backlog drained by
+// a fixed pool of workers. Enqueue never blocks: when the backlog (events
+// queued, waiting for a retry and being handled, all counted) is at its
+// capacity or its byte bound, Enqueue returns ErrQueueFull, which the
+// receiver turns into 503 so the sender retries later. Retries of accepted
+// events wait on timers, not on workers, and are always taken back: an
+// accepted event is never dropped.
 //
 // Events in a MemoryQueue live in this process only: a crash loses the ones
 // not yet handled (use the Redis queue to survive crashes). A graceful
-// Shutdown drains them, and hands any it could not finish to the
-// Processor's Abandon (the receiver dead-letters them).
+// Shutdown drains them; when its deadline passes first, it starts nothing
+// more, hands the events it did not run to the Processor's Abandon (the
+// receiver dead-letters them), and reports every acknowledged event not
+// handled in a *ShutdownError.
 type MemoryQueue struct {
-	ch      chan *Event
-	workers int
+	ch       chan *qitem
+	workers  int
+	capacity int
+	maxBytes int64
 
-	mu       sync.Mutex
-	p        Processor
-	closed   bool // Enqueue refuses new events
-	timers   map[*Event]*time.Timer
-	inflight int           // events accepted and not yet finished
-	idle     chan struct{} // closed when inflight drops to 0 after close
-	stop     chan struct{} // closed when workers must exit
-	cancel   context.CancelFunc
-	ctx      context.Context
-	wg       sync.WaitGroup // workers
-	requeues sync.WaitGroup // fired retry timers still putting their event back
-	started  bool
-	shutdown bool // Shutdown was called
-	expired  bool // Shutdown's deadline passed: no more retries are scheduled
+	mu         sync.Mutex
+	p          Processor
+	closed     bool                   // Enqueue refuses new events
+	live       map[*qitem]struct{}    // accepted and not yet finished: queued, waiting for a retry, in transit or running
+	running    map[*qitem]struct{}    // in a handler
+	timers     map[*qitem]*time.Timer // waiting for a retry
+	bytes      int64                  // sum of the live events' sizes
+	unfinished []string               // keys of events abandoned by Shutdown
+	changed    chan struct{}          // signalled when an event finishes
+	stop       chan struct{}          // closed when workers must exit
+	cancel     context.CancelFunc
+	ctx        context.Context
+	started    bool
+	shutdown   bool // Shutdown was called
+	expired    bool // Shutdown's deadline passed: nothing more is started or retried
 }
 
-// NewMemoryQueue returns a queue holding up to capacity events, handled by
-// workers goroutines once started.
-func NewMemoryQueue(capacity, workers int) *MemoryQueue {
-	ctx, cancel := context.WithCancel(context.Background())
-	return &MemoryQueue{
-		ch: make(chan *Event, max(capacity, 1)), workers: max(workers, 1),
-		timers: make(map[*Event]*time.Timer), idle: make(chan struct{}),
-		stop: make(chan struct{}), ctx: ctx, cancel: cancel,
+// qitem is one attempt of an event in a MemoryQueue, with the size counted
+// for it.
+type qitem struct {
+	e    *Event
+	size int64
+}
+
+// MemoryQueueOption configures a MemoryQueue.
+type MemoryQueueOption func(*MemoryQueue)
+
+// MemoryQueueMaxBytes bounds the approximate size of the events a
+// MemoryQueue holds (see QueueMaxBytes); n ≤ 0 selects DefaultQueueMaxBytes.
+func MemoryQueueMaxBytes(n int64) MemoryQueueOption {
+	return func(q *MemoryQueue) {
+		if n > 0 {
+			q.maxBytes = n
+		}
 	}
 }
 
-// Len returns the number of events accepted and not yet finished, queued,
+// NewMemoryQueue returns a queue holding up to capacity events (queued,
+// waiting for a retry and being handled, together) and, by default,
+// DefaultQueueMaxBytes bytes of them, handled by workers goroutines once
+// started.
+func NewMemoryQueue(capacity, workers int, opts ...MemoryQueueOption) *MemoryQueue {
+	ctx, cancel := context.WithCancel(context.Background())
+	capacity = max(capacity, 1)
+	q := &MemoryQueue{
+		ch: make(chan *qitem, capacity), workers: max(workers, 1), capacity: capacity,
+		maxBytes: DefaultQueueMaxBytes,
+		live:     make(map[*qitem]struct{}), running: make(map[*qitem]struct{}),
+		timers: make(map[*qitem]*time.Timer), changed: make(chan struct{}, 1),
+		stop: make(chan struct{}), ctx: ctx, cancel: cancel,
+	}
+	for _, o := range opts {
+		o(q)
+	}
+	return q
+}
+
+// Len returns the number of events accepted and not yet finished: queued,
 // waiting for a retry or being handled.
 func (q *MemoryQueue) Len() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.inflight
+	return len(q.live)
 }
 
-// Enqueue adds e to the buffer, or returns ErrQueueFull or ErrClosed.
-func (q *MemoryQueue) Enqueue(_ context.Context, e *Event) error {
+// Bytes returns the approximate size of the events Len counts.
+func (q *MemoryQueue) Bytes() int64 {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.closed {
+	return q.bytes
+}
+
+// Enqueue adds e to the backlog, or returns ErrQueueFull (the backlog is at
+// its capacity or byte bound) or ErrClosed.
+func (q *MemoryQueue) Enqueue(_ context.Context, e *Event) error {
+	it := &qitem{e: e, size: eventSize(e)}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	switch {
+	case q.closed:
 		return ErrClosed
-	}
-	select {
-	case q.ch <- e:
-		q.inflight++
-		return nil
-	default:
+	case len(q.live) >= q.capacity:
+		return ErrQueueFull
+	case len(q.live) > 0 && q.bytes+it.size > q.maxBytes:
 		return ErrQueueFull
 	}
+	q.live[it] = struct{}{}
+	q.bytes += it.size
+	q.ch <- it // never blocks: the channel holds at most len(live) ≤ capacity items
+	return nil
 }
 
 // Start launches the workers, which pass each event to p.
@@ -84,97 +138,136 @@ func (q *MemoryQueue) Start(p Processor) error {
 	}
 	q.started, q.p = true, p
 	for range q.workers {
-		q.wg.Go(q.work)
+		go q.work()
 	}
 	return nil
 }
 
 func (q *MemoryQueue) work() {
 	for {
+		select { // stopping takes precedence over queued events
+		case <-q.stop:
+			return
+		default:
+		}
 		select {
 		case <-q.stop:
 			return
-		case e := <-q.ch:
-			q.handle(e)
+		case it := <-q.ch:
+			q.handle(it)
 		}
 	}
 }
 
-func (q *MemoryQueue) handle(e *Event) {
-	res := q.p.Process(q.ctx, e)
+func (q *MemoryQueue) handle(it *qitem) {
+	q.mu.Lock()
+	if q.expired { // taken from the channel as Shutdown's deadline passed
+		q.mu.Unlock()
+		q.abandon(it, it.e.Attempt-1, errors.New("receiver: shutdown before handling"))
+		return
+	}
+	q.running[it] = struct{}{}
+	q.mu.Unlock()
+
+	res := q.p.Process(q.ctx, it.e)
+
+	q.mu.Lock()
+	delete(q.running, it)
+	if !res.Retry {
+		q.finishLocked(it)
+		q.mu.Unlock()
+		return
+	}
+	if q.expired {
+		q.mu.Unlock()
+		q.abandon(it, it.e.Attempt, fmt.Errorf("receiver: shutdown before retry: %w", res.Err))
+		return
+	}
+	next := *it.e
+	next.Attempt++
+	nit := &qitem{e: &next, size: it.size}
+	delete(q.live, it)
+	q.live[nit] = struct{}{}
+	q.timers[nit] = time.AfterFunc(res.Delay, func() { q.requeue(nit) })
+	q.mu.Unlock()
+}
+
+// requeue puts a retried event back in the channel, where there is always
+// room for it.
+func (q *MemoryQueue) requeue(it *qitem) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if !res.Retry {
-		q.done()
+	if _, ok := q.timers[it]; !ok { // taken by Shutdown
 		return
 	}
-	next := *e
-	next.Attempt++
-	ev := &next
-	if q.expired {
-		q.abandonLocked(ev, fmt.Errorf("receiver: shutdown before retry: %w", res.Err))
-		return
-	}
-	q.timers[ev] = time.AfterFunc(res.Delay, func() { q.requeue(ev) })
+	delete(q.timers, it)
+	q.ch <- it // never blocks: the channel holds at most len(live) ≤ capacity items
 }
 
-// requeue puts a retried event back in the buffer, waiting for room: an
-// accepted event is never dropped.
-func (q *MemoryQueue) requeue(e *Event) {
+// abandon hands it's event, with the number of attempts actually made, to
+// the processor's Abandon, and records it unfinished.
+func (q *MemoryQueue) abandon(it *qitem, attempts int, err error) {
+	e := *it.e
+	e.Attempt = max(attempts, 0)
+	if q.p != nil {
+		q.p.Abandon(context.Background(), &e, err)
+	}
 	q.mu.Lock()
-	if _, ok := q.timers[e]; !ok { // stopped by Shutdown
-		q.mu.Unlock()
+	defer q.mu.Unlock()
+	q.unfinished = append(q.unfinished, eventKey(&e))
+	q.finishLocked(it)
+}
+
+func (q *MemoryQueue) finishLocked(it *qitem) {
+	if _, ok := q.live[it]; !ok {
 		return
 	}
-	delete(q.timers, e)
-	q.requeues.Add(1)
-	q.mu.Unlock()
-	defer q.requeues.Done()
+	delete(q.live, it)
+	q.bytes -= it.size
 	select {
-	case q.ch <- e:
-	case <-q.stop:
-		q.mu.Lock()
-		q.abandonLocked(e, errors.New("receiver: shutdown before retry"))
-		q.mu.Unlock()
+	case q.changed <- struct{}{}:
+	default:
 	}
 }
 
-// abandonLocked hands e to the processor's Abandon and counts it finished.
-func (q *MemoryQueue) abandonLocked(e *Event, err error) {
-	q.p.Abandon(context.Background(), e, err)
-	q.done()
-}
+// eventKey names an event in reports: its ID, or, without one, the key of
+// its dead letter ("~" and its claim token).
+func eventKey(e *Event) string { return DeadLetter{Event: e}.Key() }
 
-func (q *MemoryQueue) done() {
-	q.inflight--
-	if q.inflight == 0 && q.closed {
-		select {
-		case <-q.idle:
-		default:
-			close(q.idle)
-		}
-	}
-}
-
-// ShutdownError reports events a queue could not finish before its
-// deadline; they were dead-lettered. errors.Is(err, context.DeadlineExceeded)
+// ShutdownError reports the acknowledged events a queue did not finish
+// before its Shutdown deadline: those it never ran or would have retried
+// (the in-memory queue hands them to Abandon, so the receiver dead-letters
+// them) and those whose handler was still running, ignoring its cancelled
+// context, when Shutdown returned. errors.Is(err, context.DeadlineExceeded)
 // (or Canceled) holds.
 type ShutdownError struct {
+	// Unfinished is the number of acknowledged events not handled.
 	Unfinished int
-	Err        error
+	// IDs are their IDs (for an event without an ID, "~" and its claim
+	// token, as DeadLetter.Key), in no particular order.
+	IDs []string
+	// Running is how many of them were still in a handler that ignored its
+	// cancelled context. Such a handler goes on in the background; if it
+	// returns before the process exits, its outcome is recorded as usual.
+	Running int
+	// Err is the cause: the Shutdown context's error.
+	Err error
 }
 
 func (e *ShutdownError) Error() string {
-	return fmt.Sprintf("receiver: shutdown left %d events unfinished: %v", e.Unfinished, e.Err)
+	return fmt.Sprintf("receiver: shutdown left %d acknowledged events unfinished (%d still in a handler): %v", e.Unfinished, e.Running, e.Err)
 }
 
 func (e *ShutdownError) Unwrap() error { return e.Err }
 
-// Shutdown stops intake, waits until every accepted event is handled,
-// dead-lettered or (after ctx is done) abandoned, and stops the workers.
-// Pending retries are run when they fall due before ctx is done. When ctx
-// ends first, handler contexts are cancelled, unfinished events are passed to
-// Abandon, and a *ShutdownError is returned. A second call returns ErrClosed.
+// Shutdown stops intake and waits until every accepted event is handled or
+// dead-lettered, running retries as they fall due, until ctx is done. Then
+// it starts nothing more: handler contexts are cancelled, events not
+// started and retries not yet run are passed to Abandon with the number of
+// attempts made, handlers are given ShutdownGrace to return, and a
+// *ShutdownError lists every acknowledged event not finished. Shutdown
+// returns within about ShutdownGrace of ctx's end (plus the Abandon calls),
+// even when handlers ignore cancellation. A second call returns ErrClosed.
 func (q *MemoryQueue) Shutdown(ctx context.Context) error {
 	q.mu.Lock()
 	if q.shutdown {
@@ -182,57 +275,79 @@ func (q *MemoryQueue) Shutdown(ctx context.Context) error {
 		return ErrClosed
 	}
 	q.shutdown, q.closed = true, true
-	if q.inflight == 0 {
-		close(q.idle)
-	}
 	started := q.started
 	q.mu.Unlock()
 
 	var err error
-	if started {
-		select {
-		case <-q.idle:
-		case <-ctx.Done():
-			err = ctx.Err()
-		}
+	if started && q.waitIdle(ctx.Done()) {
+		err = ctx.Err()
 	}
-	q.mu.Lock()
-	q.expired = true
-	q.mu.Unlock()
-	q.cancel() // handlers still running see their context end
-	close(q.stop)
-	q.wg.Wait()
 
 	q.mu.Lock()
-	n := 0
-	for e, t := range q.timers {
+	q.expired = true
+	q.cancel() // handlers still running see their context end
+	close(q.stop)
+	var retries, queued []*qitem
+	for it, t := range q.timers {
 		t.Stop()
-		delete(q.timers, e)
-		n++
-		q.abandonLocked(e, fmt.Errorf("receiver: shutdown before retry: %w", ctx.Err()))
+		delete(q.timers, it)
+		retries = append(retries, it)
+	}
+	for drained := false; !drained; {
+		select {
+		case it := <-q.ch:
+			queued = append(queued, it)
+		default:
+			drained = true
+		}
 	}
 	q.mu.Unlock()
-	q.requeues.Wait() // each either queued its event (drained below) or abandoned it
+
+	cause := err
+	if cause == nil {
+		cause = context.Canceled
+	}
+	for _, it := range retries {
+		q.abandon(it, it.e.Attempt-1, fmt.Errorf("receiver: shutdown before retry: %w", cause))
+	}
+	for _, it := range queued {
+		q.abandon(it, it.e.Attempt-1, fmt.Errorf("receiver: shutdown before handling: %w", cause))
+	}
+	if started {
+		grace, stop := context.WithTimeout(context.Background(), ShutdownGrace)
+		q.waitIdle(grace.Done())
+		stop()
+	}
 
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	for {
-		select {
-		case e := <-q.ch:
-			n++
-			if q.p != nil {
-				q.abandonLocked(e, fmt.Errorf("receiver: shutdown before handling: %w", ctx.Err()))
-			}
-			continue
-		default:
-		}
-		break
+	ids := append([]string(nil), q.unfinished...)
+	for it := range q.live { // running, or about to be abandoned by a worker
+		ids = append(ids, eventKey(it.e))
 	}
-	if err == nil && n > 0 {
+	if len(ids) == 0 {
+		return nil
+	}
+	if err == nil {
 		err = context.Canceled
 	}
-	if err != nil {
-		return &ShutdownError{Unfinished: n, Err: err}
+	return &ShutdownError{Unfinished: len(ids), IDs: ids, Running: len(q.running), Err: err}
+}
+
+// waitIdle waits until no event is live, or done is closed; it reports
+// whether done was closed first.
+func (q *MemoryQueue) waitIdle(done <-chan struct{}) bool {
+	for {
+		q.mu.Lock()
+		n := len(q.live)
+		q.mu.Unlock()
+		if n == 0 {
+			return false
+		}
+		select {
+		case <-q.changed:
+		case <-done:
+			return true
+		}
 	}
-	return nil
 }

@@ -112,10 +112,10 @@ func Typed[T any](fn func(ctx context.Context, e *Event, payload T) error) Handl
 	return HandlerFunc(func(ctx context.Context, e *Event) error {
 		var v T
 		if err := json.Unmarshal(e.payload(), &v); err != nil {
-			return Permanent(&InvalidPayloadError{Reason: "decode: " + err.Error()})
+			return Permanent(&InvalidPayloadError{Reason: "decode: " + structcheck.DecodeReason(err)}) // never the value
 		}
 		if err := structcheck.Check(v); err != nil {
-			return Permanent(&InvalidPayloadError{Reason: "validate: " + err.Error()})
+			return Permanent(&InvalidPayloadError{Reason: "validate: " + structcheck.Reason(err)}) // field and rule only
 		}
 		return fn(ctx, e, v)
 	})

@@ -2,6 +2,7 @@ package receiver
 
 import (
 	"log/slog"
+	"reflect"
 	"time"
 
 	"github.com/hookwise/hookwise/dedupe"
@@ -57,6 +58,11 @@ type config struct {
 	workers     int
 	capacity    int
 	okStatus    int
+	bodyBudget  int64 // WithBodyBudget (limits.go); 0: default
+	queueBytes  int64 // QueueMaxBytes (limits.go); 0: default
+	keepHeader  func(name string) bool
+	reprocess   bool
+	nilDep      string // the first nil dependency passed to an option
 }
 
 // Option configures a Receiver.
@@ -64,7 +70,17 @@ type Option func(*config)
 
 // WithStore sets the dedupe store (default: a dedupe.Memory owned and closed
 // by the receiver). The caller owns a store it passes.
-func WithStore(s dedupe.Store) Option { return func(c *config) { c.store = s } }
+func WithStore(s dedupe.Store) Option {
+	return func(c *config) { c.store = s; c.markNil(s == nil, "WithStore") }
+}
+
+// markNil records the first option given a nil dependency; New refuses it,
+// rather than fall back to a default the caller did not ask for.
+func (c *config) markNil(isNil bool, option string) {
+	if isNil && c.nilDep == "" {
+		c.nilDep = option
+	}
+}
 
 // WithLease sets how long an accepted event's claim lasts before another
 // delivery of it may be taken (its holder is presumed crashed). It must
@@ -78,16 +94,36 @@ func WithRetention(d time.Duration) Option { return func(c *config) { c.retentio
 
 // WithQueue sets the queue (default: a MemoryQueue of QueueCapacity events
 // and Workers workers). The receiver starts it and shuts it down.
-func WithQueue(q Queue) Option { return func(c *config) { c.queue = q } }
+func WithQueue(q Queue) Option {
+	return func(c *config) { c.queue = q; c.markNil(q == nil, "WithQueue") }
+}
 
 // WithDeadLetters sets the dead-letter store (default: a MemoryDeadLetters).
-func WithDeadLetters(s DeadLetterStore) Option { return func(c *config) { c.deadLetters = s } }
+func WithDeadLetters(s DeadLetterStore) Option {
+	return func(c *config) { c.deadLetters = s; c.markNil(s == nil, "WithDeadLetters") }
+}
 
 // WithValidator validates payloads before handlers run, with the given
-// policy for invalid ones.
+// policy for invalid ones. New refuses a nil validator.
 func WithValidator(v Validator, policy InvalidPolicy) Option {
-	return func(c *config) { c.validator, c.invalid = v, policy }
+	return func(c *config) { c.validator, c.invalid = v, policy; c.markNil(isNil(v), "WithValidator") }
 }
+
+// WithHeaders sets which request headers are kept with an event, for
+// handlers and replays: those for which keep(canonical name) is true. The
+// default keeps every header but DefaultDroppedHeaders (credentials and
+// hop-by-hop headers). Keep at least the headers the provider reads after
+// the acknowledgement (GitHub's X-GitHub-Event, Content-Type of form
+// deliveries) and those your handlers use.
+func WithHeaders(keep func(name string) bool) Option {
+	return func(c *config) { c.keepHeader = keep; c.markNil(keep == nil, "WithHeaders") }
+}
+
+// ReprocessDeadLettered says whether a redelivery of an event that was
+// dead-lettered is processed again (true, the default: an operator who
+// presses "resend" in the provider's dashboard gets the event handled) or
+// acknowledged as a duplicate for the retention, like a handled event.
+func ReprocessDeadLettered(on bool) Option { return func(c *config) { c.reprocess = on } }
 
 // WithMaxBodyBytes sets the largest body read (default DefaultMaxBodyBytes);
 // larger deliveries get 413 without being buffered whole.
@@ -95,13 +131,33 @@ func WithMaxBodyBytes(n int64) Option { return func(c *config) { c.maxBody = n }
 
 // WithLogger sets the structured logger (default: discard). Logs never
 // contain bodies or secrets.
-func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) { c.logger = l; c.markNil(l == nil, "WithLogger") }
+}
 
-// WithObserver adds an observer of every pipeline stage.
-func WithObserver(o Observer) Option { return func(c *config) { c.observer = o } }
+// WithObserver adds an observer of every pipeline stage. A panic in the
+// observer is recovered and logged.
+func WithObserver(o Observer) Option {
+	return func(c *config) { c.observer = o; c.markNil(isNil(o), "WithObserver") }
+}
 
 // WithClock sets the clock used for receive times (default time.Now).
-func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
+func WithClock(now func() time.Time) Option {
+	return func(c *config) { c.now = now; c.markNil(now == nil, "WithClock") }
+}
+
+// isNil reports whether v is nil or a nil pointer, map, func or slice held
+// in an interface.
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	switch rv := reflect.ValueOf(v); rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Func, reflect.Slice, reflect.Chan, reflect.Interface:
+		return rv.IsNil()
+	}
+	return false
+}
 
 // MaxAttempts sets how many times a handler runs for one event before it is
 // dead-lettered (default DefaultMaxAttempts).

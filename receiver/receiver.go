@@ -2,6 +2,7 @@ package receiver
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -32,6 +33,8 @@ type Receiver struct {
 
 	memStore bool // the store never blocks: no per-call timeout needed
 
+	bodies byteBudget // body bytes being read (body.go)
+
 	shutdownOnce sync.Once
 	shutdownErr  error
 }
@@ -43,7 +46,7 @@ var _ Processor = (*Receiver)(nil)
 // *Mux). It starts the queue's workers; call Shutdown to stop them. It
 // returns an error for an invalid configuration.
 func New(p Provider, h Handler, opts ...Option) (*Receiver, error) {
-	if p == nil || h == nil {
+	if isNil(p) || isNil(h) {
 		return nil, errors.New("receiver: nil provider or handler")
 	}
 	c := config{
@@ -51,12 +54,14 @@ func New(p Provider, h Handler, opts ...Option) (*Receiver, error) {
 		now: time.Now, maxAttempts: DefaultMaxAttempts, backoffBase: DefaultBackoffBase,
 		backoffMax: DefaultBackoffMax, handlerTO: DefaultHandlerTimout, storeTO: DefaultStoreTimeout,
 		retryAfter: DefaultRetryAfter, workers: 4 * runtime.GOMAXPROCS(0), capacity: DefaultQueueCapacity,
-		okStatus: http.StatusOK,
+		okStatus: http.StatusOK, keepHeader: keepDefault, reprocess: true,
 	}
 	for _, o := range opts {
 		o(&c)
 	}
 	switch {
+	case c.nilDep != "":
+		return nil, fmt.Errorf("receiver: %s given nil", c.nilDep)
 	case c.maxBody <= 0:
 		return nil, errors.New("receiver: max body bytes must be positive")
 	case c.maxAttempts < 1:
@@ -75,10 +80,10 @@ func New(p Provider, h Handler, opts ...Option) (*Receiver, error) {
 		c.store, c.ownStore = dedupe.NewMemory(), true
 	}
 	if c.deadLetters == nil {
-		c.deadLetters = NewMemoryDeadLetters(0)
+		c.deadLetters = NewMemoryDeadLetters(0, DeadLettersLogger(c.logger))
 	}
 	if c.queue == nil {
-		c.queue = NewMemoryQueue(c.capacity, c.workers)
+		c.queue = NewMemoryQueue(c.capacity, c.workers, MemoryQueueMaxBytes(c.queueBytes))
 	}
 	r := &Receiver{p: p, h: h, cfg: c, log: c.logger.With("provider", p.Name())}
 	r.payload, _ = p.(PayloadProvider)
@@ -119,6 +124,9 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	env, err := r.p.Parse(req, body)
+	if err == nil {
+		err = checkEnvelope(env)
+	}
 	if err != nil {
 		r.reject(req, w, http.StatusBadRequest, err, nil)
 		return
@@ -133,7 +141,7 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	e := &Event{
 		Provider: r.p.Name(), ID: env.ID, Type: env.Type, Version: env.Version,
-		ReceivedAt: r.cfg.now(), Header: req.Header.Clone(), Body: body, Attempt: 1,
+		ReceivedAt: r.cfg.now(), Header: r.keptHeader(req.Header), Body: body, Attempt: 1,
 	}
 	if r.cfg.validator != nil && r.cfg.invalid == RejectInvalid {
 		if err := r.validate(req.Context(), e); err != nil {
@@ -200,8 +208,9 @@ func (r *Receiver) handles(eventType string) bool {
 // the log and the observer.
 func (r *Receiver) reject(req *http.Request, w http.ResponseWriter, status int, err error, e *Event) {
 	http.Error(w, http.StatusText(status), status)
-	level := slog.LevelInfo
-	r.log.LogAttrs(req.Context(), level, "delivery rejected", slog.Int("status", status), slog.String("reason", err.Error()))
+	// Anyone can send requests that fail here: at DEBUG, so a flood of them
+	// costs no log volume unless asked for. Observers count them all.
+	r.log.LogAttrs(req.Context(), slog.LevelDebug, "delivery rejected", slog.Int("status", status), slog.String("reason", err.Error()))
 	r.observe(req.Context(), Observation{Stage: StageRejected, Event: e, Status: status, Err: err})
 }
 
@@ -235,6 +244,11 @@ func (r *Receiver) observe(ctx context.Context, o Observation) {
 		return
 	}
 	o.Provider = r.p.Name()
+	defer func() {
+		if v := recover(); v != nil {
+			r.log.LogAttrs(ctx, slog.LevelError, "observer panicked", slog.String("stage", o.Stage.String()), slog.Any("panic", v))
+		}
+	}()
 	r.cfg.observer.Observe(ctx, o)
 }
 
@@ -254,14 +268,36 @@ func (r *Receiver) validate(ctx context.Context, e *Event) error {
 	if err := r.setPayload(e); err != nil {
 		return err
 	}
+	return r.runValidator(ctx, e)
+}
+
+// runValidator calls the user's validator, turning a panic into an error:
+// an event whose validation panics is retried like one whose handler does,
+// instead of crashing the process after the event was acknowledged.
+func (r *Receiver) runValidator(ctx context.Context, e *Event) (err error) {
+	defer r.recoverPanic(ctx, e, "validator", &err)
 	return r.cfg.validator.Validate(ctx, e)
+}
+
+// recoverPanic, deferred around a user callback, logs a panic with its stack
+// and sets *err to an error naming what panicked.
+func (r *Receiver) recoverPanic(ctx context.Context, e *Event, what string, err *error) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	buf := make([]byte, 4096)
+	buf = buf[:runtime.Stack(buf, false)]
+	r.log.LogAttrs(ctx, slog.LevelError, what+" panicked", slog.String("id", e.ID), slog.String("type", e.Type),
+		slog.Any("panic", v), slog.String("stack", string(buf)))
+	*err = fmt.Errorf("receiver: %s panicked: %v", what, v)
 }
 
 func (r *Receiver) setPayload(e *Event) error {
 	if e.Payload != nil || r.payload == nil {
 		return nil
 	}
-	p, err := r.payload.Payload(e.Header, e.Body)
+	p, err := r.extractPayload(e)
 	if err != nil {
 		return &InvalidPayloadError{Reason: err.Error()}
 	}
@@ -269,18 +305,26 @@ func (r *Receiver) setPayload(e *Event) error {
 	return nil
 }
 
+// extractPayload calls the provider's Payload, turning a panic into an
+// error.
+func (r *Receiver) extractPayload(e *Event) (p json.RawMessage, err error) {
+	defer r.recoverPanic(context.Background(), e, "payload extraction", &err)
+	return r.payload.Payload(e.Header, e.Body)
+}
+
 // Process runs one attempt of e: payload extraction, validation (under the
 // default policy), the handler with its timeout and panic recovery, then
 // records the outcome. It is called by the queue; users rarely call it.
 func (r *Receiver) Process(ctx context.Context, e *Event) Result {
 	if err := r.setPayload(e); err != nil {
-		r.invalid(ctx, e, err)
-		return Result{Err: err}
+		return r.invalid(ctx, e, err)
 	}
 	if r.cfg.validator != nil && r.cfg.invalid == AcknowledgeInvalid && e.Attempt <= 1 {
-		if err := r.cfg.validator.Validate(ctx, e); err != nil {
-			r.invalid(ctx, e, err)
-			return Result{Err: err}
+		switch err := r.runValidator(ctx, e); {
+		case errors.Is(err, ErrInvalidPayload):
+			return r.invalid(ctx, e, err)
+		case err != nil:
+			return r.failed(ctx, e, err, 0)
 		}
 	}
 	start := time.Now()
@@ -298,11 +342,16 @@ func (r *Receiver) Process(ctx context.Context, e *Event) Result {
 		r.logEvent(ctx, slog.LevelDebug, "no handler for event type; acknowledged", e)
 		return Result{}
 	case errors.Is(err, ErrInvalidPayload):
-		r.invalid(ctx, e, err)
-		return Result{Err: err}
-	case errors.Is(err, ErrPermanent) || e.Attempt >= r.cfg.maxAttempts:
-		r.deadLetter(ctx, e, err)
-		return Result{Err: err}
+		return r.invalid(ctx, e, err)
+	}
+	return r.failed(ctx, e, err, took)
+}
+
+// failed records a failed attempt: a dead letter when err is permanent or
+// the attempts are spent, otherwise a retry after a backoff.
+func (r *Receiver) failed(ctx context.Context, e *Event, err error, took time.Duration) Result {
+	if errors.Is(err, ErrPermanent) || e.Attempt >= r.cfg.maxAttempts {
+		return r.deadLetterResult(ctx, e, err)
 	}
 	d := r.delay(e.Attempt)
 	r.observe(ctx, Observation{Stage: StageRetried, Event: e, Duration: took, Err: err})
@@ -323,14 +372,7 @@ func (r *Receiver) logEvent(ctx context.Context, level slog.Level, msg string, e
 func (r *Receiver) run(ctx context.Context, e *Event) (err error) {
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.handlerTO)
 	defer cancel()
-	defer func() {
-		if v := recover(); v != nil {
-			buf := make([]byte, 4096)
-			buf = buf[:runtime.Stack(buf, false)]
-			r.log.LogAttrs(ctx, slog.LevelError, "handler panicked", slog.String("id", e.ID), slog.Any("panic", v), slog.String("stack", string(buf)))
-			err = fmt.Errorf("receiver: handler panicked: %v", v)
-		}
-	}()
+	defer r.recoverPanic(ctx, e, "handler", &err)
 	return r.h.HandleEvent(ctx, e)
 }
 
@@ -347,6 +389,18 @@ func (r *Receiver) delay(attempt int) time.Duration {
 	return rand.N(ceil + 1)
 }
 
+// release forgets e's dedupe key, so that a redelivery is processed.
+func (r *Receiver) release(ctx context.Context, e *Event) {
+	if e.ID == "" {
+		return
+	}
+	sctx, cancel := r.storeContext(context.WithoutCancel(ctx))
+	defer cancel()
+	if err := r.cfg.store.Release(sctx, dedupe.Key(e.Provider, e.ID)); err != nil {
+		r.log.LogAttrs(ctx, slog.LevelWarn, "could not release dead-lettered event", slog.String("id", e.ID), slog.Any("error", err))
+	}
+}
+
 func (r *Receiver) complete(ctx context.Context, e *Event) {
 	if e.ID == "" {
 		return
@@ -360,26 +414,52 @@ func (r *Receiver) complete(ctx context.Context, e *Event) {
 	}
 }
 
-func (r *Receiver) invalid(ctx context.Context, e *Event, err error) {
+func (r *Receiver) invalid(ctx context.Context, e *Event, err error) Result {
 	r.observe(ctx, Observation{Stage: StageInvalid, Event: e, Err: err})
-	r.deadLetter(ctx, e, err)
+	return r.deadLetterResult(ctx, e, err)
 }
 
-func (r *Receiver) deadLetter(ctx context.Context, e *Event, err error) {
+// deadLetterResult dead-letters e, or, when the dead-letter store refuses it
+// (full, or unreachable), keeps it in the queue: it is retried after the
+// longest backoff, so that an acknowledged event leaves the queue only
+// handled or stored as a dead letter.
+func (r *Receiver) deadLetterResult(ctx context.Context, e *Event, err error) Result {
+	if r.deadLetter(ctx, e, err) != nil {
+		return Result{Retry: true, Delay: r.cfg.backoffMax, Err: err}
+	}
+	return Result{Err: err}
+}
+
+// deadLetter stores e in the dead-letter store with err as the reason, then
+// settles its dedupe key: released, so that a redelivery is processed again
+// (ReprocessDeadLettered, the default), or marked done. When the store
+// refuses the dead letter, it logs that at ERROR, leaves the key as it is
+// and returns the store's error.
+func (r *Receiver) deadLetter(ctx context.Context, e *Event, err error) error {
 	d := DeadLetter{Event: e, Reason: err.Error(), FailedAt: r.cfg.now()}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.storeTO)
-	defer cancel()
-	if perr := r.cfg.deadLetters.Put(sctx, d); perr != nil {
-		r.log.LogAttrs(ctx, slog.LevelError, "could not store dead letter", slog.String("id", e.ID), slog.Any("error", perr), slog.String("reason", d.Reason))
+	perr := r.cfg.deadLetters.Put(sctx, d)
+	cancel()
+	if perr != nil {
+		r.log.LogAttrs(ctx, slog.LevelError, "could not store dead letter", slog.String("id", e.ID),
+			slog.String("type", e.Type), slog.Int("attempts", e.Attempt), slog.Any("error", perr))
+		return perr
 	}
-	r.complete(ctx, e)
+	if r.cfg.reprocess {
+		r.release(ctx, e)
+	} else {
+		r.complete(ctx, e)
+	}
 	r.observe(ctx, Observation{Stage: StageDeadLettered, Event: e, Err: err})
 	r.log.LogAttrs(ctx, slog.LevelWarn, "event dead-lettered", slog.String("id", e.ID), slog.String("type", e.Type), slog.Int("attempts", e.Attempt), slog.String("reason", d.Reason))
+	return nil
 }
 
-// Abandon dead-letters an event a queue gives up on without running it.
+// Abandon dead-letters an event a queue gives up on without running it
+// (again). Should the dead-letter store refuse it, the refusal is logged at
+// ERROR with the event's ID.
 func (r *Receiver) Abandon(ctx context.Context, e *Event, err error) {
-	r.deadLetter(ctx, e, err)
+	_ = r.deadLetter(ctx, e, err)
 }
 
 // Replay queues a dead letter's event again with a fresh attempt count and
@@ -394,17 +474,19 @@ func (r *Receiver) Replay(ctx context.Context, d DeadLetter) error {
 	if err := r.cfg.queue.Enqueue(ctx, &e); err != nil {
 		return err
 	}
-	return r.cfg.deadLetters.Delete(ctx, e.Provider, e.ID)
+	return r.cfg.deadLetters.Delete(ctx, e.Provider, d.Key())
 }
 
 // Shutdown stops intake (new deliveries get 503), lets the queue finish
 // queued and in-flight events until ctx is done, and closes the dedupe store
 // if the receiver created it. Events the in-memory queue could not finish go
-// to the dead-letter store. It returns the queue's error, such as ctx.Err()
-// wrapped in a *ShutdownError. Later calls return the first call's result.
+// to the dead-letter store; every acknowledged event not handled is logged
+// at ERROR level with its ID and listed in the *ShutdownError (wrapping
+// ctx.Err()) it returns. Later calls return the first call's result.
 func (r *Receiver) Shutdown(ctx context.Context) error {
 	r.shutdownOnce.Do(func() {
 		r.shutdownErr = r.cfg.queue.Shutdown(ctx)
+		r.logUnfinished(ctx, r.shutdownErr)
 		if r.cfg.ownStore {
 			if c, ok := r.cfg.store.(interface{ Close() error }); ok {
 				_ = c.Close()

@@ -295,7 +295,8 @@ func TestQueueFullIs503AndReleases(t *testing.T) {
 		<-block
 		return nil
 	})
-	rc := newReceiver(t, rec, receiver.Workers(1), receiver.QueueCapacity(1))
+	// The capacity counts every event not finished: one handled, one queued.
+	rc := newReceiver(t, rec, receiver.Workers(1), receiver.QueueCapacity(2))
 	if w := serve(rc, request("a", "t", []byte("{}"))); w.Code != 200 { // taken by the worker
 		t.Fatal(w.Code)
 	}
@@ -400,7 +401,7 @@ func TestReplay(t *testing.T) {
 		}
 		return nil
 	})
-	rc := newReceiver(t, rec)
+	rc := newReceiver(t, rec, receiver.ReprocessDeadLettered(false))
 	serve(rc, request("rp", "t", []byte("{}")))
 	var dls []receiver.DeadLetter
 	deadline := time.Now().Add(5 * time.Second)
@@ -411,7 +412,8 @@ func TestReplay(t *testing.T) {
 	if len(dls) != 1 {
 		t.Fatalf("dead letters = %d", len(dls))
 	}
-	// A redelivery of a dead-lettered event is a duplicate.
+	// With ReprocessDeadLettered(false), a redelivery of a dead-lettered
+	// event is a duplicate.
 	serve(rc, request("rp", "t", []byte("{}")))
 	fail.Store(false)
 	if err := rc.Replay(context.Background(), dls[0]); err != nil {
@@ -484,6 +486,9 @@ func TestShutdownDeadlineDeadLettersUnfinished(t *testing.T) {
 	var se *receiver.ShutdownError
 	if !errors.As(err, &se) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Shutdown = %v, want *ShutdownError wrapping DeadlineExceeded", err)
+	}
+	if se.Unfinished != 5 || len(se.IDs) != 5 {
+		t.Errorf("ShutdownError reports %d unfinished (%d IDs), want all 5", se.Unfinished, len(se.IDs))
 	}
 	dls, _ := rc.DeadLetters().List(context.Background(), 0)
 	if len(dls) != 5 {

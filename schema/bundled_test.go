@@ -133,7 +133,13 @@ func TestQuickstartErrorText(t *testing.T) {
 		Body: []byte(`{"type":"user.created","timestamp":"2024-01-01T00:00:00Z","data":{"id":"u1","email":"x"}}`)}
 	err := reg.Validate(context.Background(), e)
 	truth(t, err != nil, "want an error")
-	equal(t, `schema: standard user.created v1: /data/email: format: 'x' is not valid 'email'`, err.Error())
+	equal(t, `schema: standard user.created v1: /data/email: format: not a valid email`, err.Error())
 	ve := asValidation(t, err)
-	equal(t, []Problem{{Pointer: "/data/email", Keyword: "format", Message: "'x' is not valid 'email'"}}, ve.Problems)
+	equal(t, []Problem{{Pointer: "/data/email", Keyword: "format", Message: "not a valid email"}}, ve.Problems)
+
+	// With the opt-in, the validator's own words, value included.
+	verbose, err := New(BundledFS, WithValuesInErrors())
+	noErr(t, err)
+	err = verbose.Validate(context.Background(), e)
+	equal(t, `schema: standard user.created v1: /data/email: format: 'x' is not valid 'email'`, err.Error())
 }

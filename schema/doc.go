@@ -31,5 +31,8 @@
 //
 // Invalid payloads are reported as *ValidationError, which matches
 // receiver.ErrInvalidPayload, lists each failure with its JSON pointer and
-// keyword, and renders as an RFC 9457 problem body (ProblemJSON).
+// keyword, and renders as an RFC 9457 problem body (ProblemJSON). Neither
+// quotes the payload's values (email addresses, tokens), so both are safe to
+// log and to keep as dead-letter reasons; WithValuesInErrors opts into the
+// values, for development.
 package schema

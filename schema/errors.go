@@ -44,7 +44,10 @@ type Problem struct {
 	// "required"), "json" for malformed JSON, or "schema" when no schema
 	// covers the event (strict mode).
 	Keyword string `json:"keyword"`
-	// Message describes the failure. It may quote a part of the payload.
+	// Message describes the failure by what the schema or rule asked for
+	// ("not a valid email", "missing properties: 'id'", "must be <= 100").
+	// It never quotes a value of the payload unless the Registry was built
+	// with WithValuesInErrors. At most 256 bytes.
 	Message string `json:"message"`
 }
 
@@ -61,8 +64,11 @@ type ValidationError struct {
 }
 
 // Error returns "schema: <provider> <type> <version>: <pointer>: <keyword>:
-// <message>", problems separated by "; ". The whole document shows as
-// "(root)".
+// <message>", problems separated by "; ", e.g. "schema: standard
+// user.created v1: /data/email: format: not a valid email". The whole
+// document shows as "(root)". Like the Problems, it names pointers and
+// keywords, never the payload's values (unless WithValuesInErrors), so it
+// is safe to log and to keep as a dead-letter reason.
 func (e *ValidationError) Error() string {
 	var b strings.Builder
 	b.WriteString("schema: ")
@@ -108,7 +114,9 @@ const ProblemTypeURI = "urn:hookwise:problem:invalid-payload"
 // as the "errors" extension member:
 //
 //	{"type":"…","title":"Invalid payload","status":422,"detail":"…",
-//	 "errors":[{"pointer":"/data/email","keyword":"format","message":"…"}]}
+//	 "errors":[{"pointer":"/data/email","keyword":"format","message":"not a valid email"}]}
+//
+// Like Error, it quotes no payload value unless WithValuesInErrors.
 func (e *ValidationError) ProblemJSON() []byte {
 	problems := e.Problems
 	if problems == nil {

@@ -32,7 +32,7 @@ func ExampleRegistry_Validate() {
 	e.Body = []byte(`{"type":"user.created","timestamp":"2024-06-20T10:00:00Z","data":{"id":"u_1","email":"ada@example.com"}}`)
 	fmt.Println(reg.Validate(context.Background(), e))
 	// Output:
-	// schema: standard user.created v1: /data/email: format: 'x' is not valid 'email'
+	// schema: standard user.created v1: /data/email: format: not a valid email
 	// true
 	// /data/email format
 	// <nil>

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -41,6 +42,7 @@ const maxCached = 4096
 type Registry struct {
 	providers map[string][]*patternEntry // unsorted, per provider
 	strict    bool
+	values    bool // WithValuesInErrors
 	resolver  VersionResolver
 	resolvers map[string]VersionResolver
 
@@ -70,6 +72,7 @@ type config struct {
 	fss       []fs.FS
 	inline    []inlineSchema
 	strict    bool
+	values    bool
 	resolver  VersionResolver
 	resolvers map[string]VersionResolver
 }
@@ -83,6 +86,17 @@ type inlineSchema struct {
 // version, has no schema) with a ValidationError whose cause is
 // ErrUnknownType. By default such deliveries are valid.
 func Strict() Option { return func(c *config) { c.strict = true } }
+
+// WithValuesInErrors makes ValidationErrors quote the payload's values in
+// their messages, as the JSON Schema validator words them ("'x' is not valid
+// 'email'", "must be <= 100 but found 250", the names of unexpected
+// properties, the text of a JSON syntax error). It leaks payload data (email
+// addresses, tokens, card numbers) into Error(), ProblemJSON(), dead-letter
+// reasons and logs, and into 422 answers on RejectInvalid routes: use it
+// while developing schemas, not in production. By default a Problem names
+// its JSON pointer, its keyword and what the schema asked for, never a value
+// of the payload.
+func WithValuesInErrors() Option { return func(c *config) { c.values = true } }
 
 // WithVersionResolver sets how the version of a delivery is found for
 // providers without their own resolver. The default is FromEvent().
@@ -230,6 +244,7 @@ func New(fsys fs.FS, opts ...Option) (*Registry, error) {
 	r := &Registry{
 		providers: make(map[string][]*patternEntry),
 		strict:    cfg.strict,
+		values:    cfg.values,
 		resolver:  cfg.resolver,
 		resolvers: cfg.resolvers,
 	}
@@ -426,7 +441,7 @@ func (r *Registry) Validate(_ context.Context, e *receiver.Event) error {
 	}
 	doc, err := decodeJSON(body)
 	if err != nil {
-		return malformed(e.Provider, e.Type, res(e, nil), err)
+		return r.malformed(e.Provider, e.Type, res(e, nil), err)
 	}
 	v := res(e, doc)
 	_, _, s, ok := r.find(e.Provider, e.Type, v)
@@ -436,7 +451,7 @@ func (r *Registry) Validate(_ context.Context, e *receiver.Event) error {
 		}
 		return nil
 	}
-	return check(s, e.Provider, e.Type, v, doc)
+	return r.check(s, e.Provider, e.Type, v, doc)
 }
 
 var _ receiver.Validator = (*Registry)(nil)
@@ -451,44 +466,99 @@ func (r *Registry) validateDoc(provider, typ, v string, doc any) (covered bool, 
 		}
 		return false, nil
 	}
-	return true, check(s, provider, typ, v, doc)
+	return true, r.check(s, provider, typ, v, doc)
 }
 
-func check(s *jsonschema.Schema, provider, typ, v string, doc any) error {
+func (r *Registry) check(s *jsonschema.Schema, provider, typ, v string, doc any) error {
 	err := s.Validate(doc)
 	if err == nil {
 		return nil
 	}
-	ve := &ValidationError{Provider: provider, Type: typ, Version: v}
+	ve := &ValidationError{Provider: provider, Type: typ, Version: truncate(v)}
 	var jve *jsonschema.ValidationError
 	if errors.As(err, &jve) {
-		collect(jve, &ve.Problems)
+		r.collect(jve, &ve.Problems)
 	}
 	if len(ve.Problems) == 0 {
-		ve.Problems = append(ve.Problems, Problem{Keyword: "schema", Message: err.Error()})
+		msg := "the payload does not match its schema"
+		if r.values {
+			msg = truncate(err.Error())
+		}
+		ve.Problems = append(ve.Problems, Problem{Keyword: "schema", Message: msg})
 	}
 	return ve
 }
 
 // collect appends the leaves of the error tree: the failing keywords.
-func collect(e *jsonschema.ValidationError, out *[]Problem) {
+func (r *Registry) collect(e *jsonschema.ValidationError, out *[]Problem) {
 	if len(*out) >= maxProblems {
 		return
 	}
 	if len(e.Causes) == 0 {
+		kw := keywordOf(e.KeywordLocation)
+		msg := e.Message
+		if !r.values {
+			msg = safeMessage(kw, msg)
+		}
 		*out = append(*out, Problem{
-			Pointer: e.InstanceLocation,
-			Keyword: keywordOf(e.KeywordLocation),
-			Message: truncate(e.Message),
+			Pointer: truncate(e.InstanceLocation),
+			Keyword: truncate(kw),
+			Message: truncate(msg),
 		})
 		return
 	}
 	for _, c := range e.Causes {
-		collect(c, out)
+		r.collect(c, out)
 	}
 }
 
-// maxMessage bounds a problem's message: messages may quote the payload.
+// safeMessage rewrites the validator's message for a failing keyword so that
+// it says what the schema asked for and never quotes the payload: the
+// messages of the keywords listed here are built from the schema's own
+// parameters and from counts, every other one is replaced.
+func safeMessage(keyword, msg string) string {
+	switch keyword {
+	case "type", // "expected string, but got number": JSON type names
+		"required",      // "missing properties: 'a', 'b'": the schema's names
+		"const", "enum", // the schema's values
+		"pattern",                        // "does not match pattern '…'": the schema's pattern
+		"minProperties", "maxProperties", // counts
+		"minItems", "maxItems", "additionalItems", "uniqueItems",
+		"minContains", "maxContains", "minLength", "maxLength",
+		"contentEncoding", "contentMediaType", "contentSchema",
+		"oneOf", "anyOf", "allOf", "not", "if", "then", "else":
+		return msg
+	case "format": // "'<value>' is not valid '<format>'"
+		const sep = " is not valid '"
+		if i := strings.LastIndex(msg, sep); i >= 0 && strings.HasSuffix(msg, "'") {
+			name := msg[i+len(sep) : len(msg)-1]
+			if _, known := jsonschema.Formats[name]; known {
+				return "not a valid " + name
+			}
+		}
+		return "not in the schema's format"
+	case "minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum":
+		// "must be >= 5 but found 7": the bound comes first, the value last.
+		if bound, _, ok := strings.Cut(msg, " but found "); ok {
+			return bound
+		}
+		return "out of range"
+	case "multipleOf": // "7 not multipleOf 5"
+		if i := strings.LastIndex(msg, " not multipleOf "); i >= 0 {
+			return msg[i+1:]
+		}
+		return "not a multiple of the schema's divisor"
+	case "additionalProperties", "unevaluatedProperties": // quotes the payload's property names
+		return "properties not allowed by the schema"
+	case "propertyNames":
+		return "a property name not allowed by the schema"
+	}
+	return "fails the schema's " + strconv.Quote(keyword) + " keyword"
+}
+
+// maxMessage bounds a problem's message, keyword and pointer: pointers
+// name the payload's properties, and with WithValuesInErrors messages quote
+// its values.
 const maxMessage = 256
 
 // truncate shortens s to at most maxMessage bytes on a rune boundary.
@@ -517,6 +587,8 @@ func keywordOf(loc string) string {
 	return "schema"
 }
 
+var errTrailingData = errors.New("data after the JSON document")
+
 func decodeJSON(b []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
@@ -525,18 +597,33 @@ func decodeJSON(b []byte) (any, error) {
 		return nil, err
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("data after the JSON document")
+		return nil, errTrailingData
 	}
 	return v, nil
 }
 
-func malformed(provider, typ, v string, err error) *ValidationError {
-	msg := err.Error()
-	if errors.Is(err, io.EOF) {
+// malformed reports a payload that is not one JSON document; the decoder's
+// message, which may quote the payload (`invalid character 'x' …`), only
+// with WithValuesInErrors.
+func (r *Registry) malformed(provider, typ, v string, err error) *ValidationError {
+	var msg string
+	var syn *json.SyntaxError
+	switch {
+	case errors.Is(err, io.EOF):
 		msg = "empty document"
+	case r.values:
+		msg = truncate(err.Error())
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		msg = "unexpected end of the JSON document"
+	case errors.As(err, &syn):
+		msg = "invalid JSON at byte " + strconv.FormatInt(syn.Offset, 10)
+	case errors.Is(err, errTrailingData):
+		msg = errTrailingData.Error()
+	default:
+		msg = "not a JSON document"
 	}
 	return &ValidationError{
-		Provider: provider, Type: typ, Version: v,
+		Provider: provider, Type: typ, Version: truncate(v), // the version may come from the payload
 		Problems: []Problem{{Keyword: "json", Message: msg}},
 		cause:    ErrMalformedJSON,
 	}
@@ -544,7 +631,7 @@ func malformed(provider, typ, v string, err error) *ValidationError {
 
 func unknownType(provider, typ, v string) *ValidationError {
 	return &ValidationError{
-		Provider: provider, Type: typ, Version: v,
+		Provider: provider, Type: typ, Version: truncate(v), // the version may come from the payload
 		Problems: []Problem{{Keyword: "schema", Message: "no schema for this event type and version"}},
 		cause:    ErrUnknownType,
 	}

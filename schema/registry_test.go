@@ -435,7 +435,7 @@ func FuzzValidate(f *testing.F) {
 }
 
 func TestLongMessagesAreTruncated(t *testing.T) {
-	r := mustNew(t, mapFS(map[string]string{"p/t/_.json": `{"properties":{"s":{"format":"email"}}}`}))
+	r := mustNew(t, mapFS(map[string]string{"p/t/_.json": `{"properties":{"s":{"format":"email"}}}`}), WithValuesInErrors())
 	long := strings.Repeat("é", 10000)
 	ve := asValidation(t, validate(r, "p", "t", "", `{"s":"`+long+`"}`))
 	msg := ve.Problems[0].Message

@@ -169,13 +169,13 @@ func Versioned[T any](reg *Registry, provider, target string, fn func(ctx contex
 		res := reg.resolverFor(provider)
 		doc, err := decodeJSON(raw)
 		if err != nil {
-			return receiver.Permanent(malformed(provider, e.Type, res(e, nil), err))
+			return receiver.Permanent(reg.malformed(provider, e.Type, res(e, nil), err))
 		}
 		from := res(e, doc)
 		if cfg.min != "" || cfg.max != "" {
 			if !cfg.inRange(from) {
 				return fmt.Errorf("%w: %s %s version %q not in [%s, %s]: %w",
-					ErrVersionOutOfRange, provider, e.Type, from, cfg.min, cfg.max, receiver.ErrNoHandler)
+					ErrVersionOutOfRange, provider, e.Type, truncate(from), cfg.min, cfg.max, receiver.ErrNoHandler)
 			}
 		}
 		if from == "" {
@@ -184,7 +184,7 @@ func Versioned[T any](reg *Registry, provider, target string, fn func(ctx contex
 		if from != target {
 			steps, ok := reg.upgradePath(provider, e.Type, from, target)
 			if !ok {
-				return receiver.Permanent(fmt.Errorf("%w: %s %s from %s to %s", ErrNoUpgradePath, provider, e.Type, from, target))
+				return receiver.Permanent(fmt.Errorf("%w: %s %s from %s to %s", ErrNoUpgradePath, provider, e.Type, truncate(from), target))
 			}
 			for _, s := range steps {
 				out, err := s.fn(raw)
@@ -194,7 +194,7 @@ func Versioned[T any](reg *Registry, provider, target string, fn func(ctx contex
 				raw = out
 			}
 			if doc, err = decodeJSON(raw); err != nil {
-				return receiver.Permanent(fmt.Errorf("%w: %s %s to %s: result is not JSON: %v", ErrUpgrade, provider, e.Type, target, err))
+				return receiver.Permanent(fmt.Errorf("%w: %s %s to %s: result is not JSON: %s", ErrUpgrade, provider, e.Type, target, reg.malformed(provider, e.Type, target, err).Problems[0].Message))
 			}
 		}
 		if _, err := reg.validateDoc(provider, e.Type, target, doc); err != nil {
@@ -202,7 +202,7 @@ func Versioned[T any](reg *Registry, provider, target string, fn func(ctx contex
 		}
 		var payload T
 		if err := json.Unmarshal(raw, &payload); err != nil {
-			return receiver.Permanent(decodeProblem(provider, e.Type, target, err))
+			return receiver.Permanent(reg.decodeProblem(provider, e.Type, target, err))
 		}
 		if err := structcheck.Check(payload); err != nil {
 			ve := &ValidationError{Provider: provider, Type: e.Type, Version: target}
@@ -215,11 +215,11 @@ func Versioned[T any](reg *Registry, provider, target string, fn func(ctx contex
 					ve.Problems = append(ve.Problems, Problem{
 						Pointer: namespacePointer(fe.Namespace()),
 						Keyword: fe.Tag(),
-						Message: fmt.Sprintf("failed the %q rule", fe.Tag()),
+						Message: fmt.Sprintf("failed the %q rule", fe.Tag()), // never fe.Value()
 					})
 				}
 			} else {
-				ve.Problems = []Problem{{Keyword: "validate", Message: err.Error()}}
+				ve.Problems = []Problem{{Keyword: "validate", Message: truncate(err.Error())}} // a misuse of validator: type names only
 			}
 			return receiver.Permanent(ve)
 		}
@@ -249,14 +249,26 @@ func namespacePointer(ns string) string {
 	return b.String()
 }
 
-func decodeProblem(provider, typ, v string, err error) *ValidationError {
-	p := Problem{Keyword: "type", Message: err.Error()}
+// decodeProblem reports a document that does not decode into the handler's
+// type. encoding/json quotes numbers ("number 4111111111111111") and the
+// UnmarshalJSON methods of field types their input (time.Time: `parsing time
+// "…"`): only the JSON kind and the Go type are named, unless the Registry
+// has WithValuesInErrors.
+func (r *Registry) decodeProblem(provider, typ, v string, err error) *ValidationError {
+	p := Problem{Keyword: "type", Message: "does not decode into the handler's type"}
+	if r.values {
+		p.Message = truncate(err.Error())
+	}
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
 		if te.Field != "" {
-			p.Pointer = "/" + strings.ReplaceAll(te.Field, ".", "/")
+			p.Pointer = truncate("/" + strings.ReplaceAll(te.Field, ".", "/"))
 		}
-		p.Message = fmt.Sprintf("expected %s, but got %s", te.Type, te.Value)
+		got, _, _ := strings.Cut(te.Value, " ") // "number 42" → "number"
+		if r.values {
+			got = te.Value
+		}
+		p.Message = truncate(fmt.Sprintf("expected %s, but got %s", te.Type, got))
 	}
 	return &ValidationError{Provider: provider, Type: typ, Version: v, Problems: []Problem{p}}
 }

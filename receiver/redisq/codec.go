@@ -23,6 +23,7 @@ const (
 	fieldHeader     = "header"
 	fieldBody       = "body"
 	fieldAttempt    = "attempt"
+	fieldToken      = "token" // optional: absent in entries written before claim tokens
 
 	formatVersion = "1"
 )
@@ -62,6 +63,7 @@ func encode(e *receiver.Event) ([]any, error) {
 		fieldHeader, header,
 		fieldBody, e.Body,
 		fieldAttempt, strconv.Itoa(attempt),
+		fieldToken, e.ClaimToken,
 	}, nil
 }
 
@@ -133,6 +135,11 @@ func decode(values map[string]any) (*receiver.Event, error) {
 	if e.Attempt, err = strconv.Atoi(a); err != nil || e.Attempt < 1 || e.Attempt > maxAttempt {
 		return nil, fmt.Errorf("%w: bad %s", ErrMalformedEntry, fieldAttempt)
 	}
+	if t, ok := values[fieldToken]; ok {
+		if e.ClaimToken, ok = t.(string); !ok {
+			return nil, fmt.Errorf("%w: field %q is not a string", ErrMalformedEntry, fieldToken)
+		}
+	}
 	return &e, nil
 }
 
@@ -154,13 +161,14 @@ func retryFields(values map[string]any, next int) []any {
 func partialEvent(values map[string]any) *receiver.Event {
 	str := func(k string) string { s, _ := values[k].(string); return s }
 	e := &receiver.Event{
-		Provider: str(fieldProvider),
-		ID:       str(fieldID),
-		Type:     str(fieldType),
-		Version:  str(fieldPayloadVer),
-		Header:   http.Header{},
-		Body:     []byte(str(fieldBody)),
-		Attempt:  1,
+		Provider:   str(fieldProvider),
+		ID:         str(fieldID),
+		Type:       str(fieldType),
+		Version:    str(fieldPayloadVer),
+		Header:     http.Header{},
+		Body:       []byte(str(fieldBody)),
+		Attempt:    1,
+		ClaimToken: str(fieldToken),
 	}
 	if t, err := time.Parse(time.RFC3339Nano, str(fieldReceivedAt)); err == nil {
 		e.ReceivedAt = t

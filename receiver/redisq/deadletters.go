@@ -26,6 +26,7 @@ type DeadLetters struct {
 	timeout time.Duration
 	hash    string
 	order   string
+	max     int64 // the bound on dead letters; 0: none
 }
 
 var _ receiver.DeadLetterStore = (*DeadLetters)(nil)
@@ -43,6 +44,7 @@ func NewDeadLetters(client redis.UniversalClient, opts ...Option) *DeadLetters {
 		timeout: cfg.callTimeout,
 		hash:    companion(cfg.stream, "dead"),
 		order:   companion(cfg.stream, "dead:order"),
+		max:     cfg.maxDead,
 	}
 }
 
@@ -58,6 +60,7 @@ type storedDeadLetter struct {
 	Body       []byte      `json:"body"`
 	Payload    []byte      `json:"payload,omitempty"`
 	Attempt    int         `json:"attempt"`
+	Token      string      `json:"token,omitempty"`
 	Reason     string      `json:"reason"`
 	FailedAt   time.Time   `json:"failed_at"`
 }
@@ -74,24 +77,44 @@ func (s *DeadLetters) Put(ctx context.Context, d receiver.DeadLetter) error {
 	data, err := json.Marshal(storedDeadLetter{
 		Provider: e.Provider, ID: e.ID, Type: e.Type, Version: e.Version,
 		ReceivedAt: e.ReceivedAt, Header: e.Header, Body: e.Body, Payload: e.Payload,
-		Attempt: e.Attempt, Reason: d.Reason, FailedAt: d.FailedAt,
+		Attempt: e.Attempt, Token: e.ClaimToken, Reason: d.Reason, FailedAt: d.FailedAt,
 	})
 	if err != nil {
 		return fmt.Errorf("redisq: encode dead letter: %w", err)
 	}
-	member := deadLetterKey(e.Provider, e.ID)
+	member := deadLetterKey(e.Provider, d.Key())
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.HSet(ctx, s.hash, member, data)
-		p.ZAdd(ctx, s.order, redis.Z{Score: float64(d.FailedAt.UnixMilli()), Member: member})
-		return nil
-	})
+	n, err := putDeadLetterScript.Run(ctx, s.rdb, []string{s.hash, s.order},
+		member, data, d.FailedAt.UnixMilli(), s.max).Int()
 	if err != nil {
 		return fmt.Errorf("redisq: put dead letter: %w", err)
 	}
+	if n == 0 {
+		return fmt.Errorf("redisq: %d dead letters stored: %w", s.max, receiver.ErrDeadLettersFull)
+	}
 	return nil
 }
+
+// putDeadLetterScript stores a dead letter unless the store is full.
+//
+//	KEYS[1]  the hash of dead letters
+//	KEYS[2]  their order (a sorted set by time of failure)
+//	ARGV[1]  the member (provider, ":", dead-letter key)
+//	ARGV[2]  the encoded dead letter
+//	ARGV[3]  its time of failure, in Unix milliseconds
+//	ARGV[4]  the bound (0: none)
+//
+// It returns 1, or 0 when the store holds the bound and the member is new.
+var putDeadLetterScript = redis.NewScript(`
+local bound = tonumber(ARGV[4])
+if bound > 0 and redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 and redis.call('HLEN', KEYS[1]) >= bound then
+  return 0
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+return 1
+`)
 
 // List returns up to limit dead letters, oldest first (by FailedAt); all of
 // them when limit <= 0.
@@ -127,7 +150,7 @@ func (s *DeadLetters) List(ctx context.Context, limit int) ([]receiver.DeadLette
 			Event: &receiver.Event{
 				Provider: sd.Provider, ID: sd.ID, Type: sd.Type, Version: sd.Version,
 				ReceivedAt: sd.ReceivedAt, Header: sd.Header, Body: sd.Body,
-				Payload: sd.Payload, Attempt: sd.Attempt,
+				Payload: sd.Payload, Attempt: sd.Attempt, ClaimToken: sd.Token,
 			},
 			Reason:   sd.Reason,
 			FailedAt: sd.FailedAt,
@@ -136,10 +159,10 @@ func (s *DeadLetters) List(ctx context.Context, limit int) ([]receiver.DeadLette
 	return out, nil
 }
 
-// Delete removes the dead letter of the event (provider, id); deleting a
-// missing one is not an error.
-func (s *DeadLetters) Delete(ctx context.Context, provider, id string) error {
-	member := deadLetterKey(provider, id)
+// Delete removes the dead letter stored under (provider, key), key being the
+// dead letter's Key(); deleting a missing one is not an error.
+func (s *DeadLetters) Delete(ctx context.Context, provider, key string) error {
+	member := deadLetterKey(provider, key)
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {

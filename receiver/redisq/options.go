@@ -33,6 +33,7 @@ type config struct {
 	callTimeout   time.Duration
 	poll          time.Duration
 	maxLen        int64
+	maxDead       int64
 	logger        *slog.Logger
 }
 
@@ -45,6 +46,8 @@ func newConfig(opts []Option) config {
 		visibility:  30 * time.Second,
 		callTimeout: time.Second,
 		poll:        200 * time.Millisecond,
+		maxLen:      DefaultMaxLen,
+		maxDead:     DefaultMaxDeadLetters,
 	}
 	for _, o := range opts {
 		o(&c)
@@ -177,18 +180,38 @@ func PollInterval(d time.Duration) Option {
 	return func(c *config) { c.poll = d }
 }
 
-// MaxLen bounds the stream's backlog: Enqueue refuses an event (with an
-// error matching receiver.ErrQueueFull) while the stream holds n entries
-// (default 0: no bound). The stream holds only entries not yet acknowledged,
-// since the queue deletes an entry when it acknowledges it, so this is not
-// trimming: the queue never trims, and no unacknowledged entry is ever
-// dropped to make room. Retries moved back from the delayed set are not
-// refused.
+// DefaultMaxLen is the default bound of a queue's backlog (MaxLen).
+const DefaultMaxLen = 1_000_000
+
+// MaxLen bounds the queue's backlog: Enqueue refuses an event (with an error
+// matching receiver.ErrQueueFull, so the sender is answered 503 and retries)
+// while the stream's entries and the retries scheduled in the delayed set
+// number n or more (default DefaultMaxLen; 0: no bound). The stream holds
+// only entries not yet acknowledged, since the queue deletes an entry when it
+// acknowledges it, so this is not trimming: the queue never trims, and no
+// unacknowledged entry is ever dropped to make room. Retries of accepted
+// events, moved back from the delayed set, are never refused.
 func MaxLen(n int64) Option {
 	if n < 0 {
 		panic("redisq: MaxLen expects n >= 0")
 	}
 	return func(c *config) { c.maxLen = n }
+}
+
+// DefaultMaxDeadLetters is the default bound of a DeadLetters store.
+const DefaultMaxDeadLetters = 100_000
+
+// MaxDeadLetters bounds the dead letters a DeadLetters store keeps (default
+// DefaultMaxDeadLetters; 0: no bound). A full store refuses a new dead
+// letter with an error matching receiver.ErrDeadLettersFull, rather than
+// drop an older one; the receiver then keeps the event in the queue and
+// tries to dead-letter it again later (see receiver.ErrDeadLettersFull).
+// Replaying or deleting dead letters makes room.
+func MaxDeadLetters(n int64) Option {
+	if n < 0 {
+		panic("redisq: MaxDeadLetters expects n >= 0")
+	}
+	return func(c *config) { c.maxDead = n }
 }
 
 // Logger sets the logger (default: discard).

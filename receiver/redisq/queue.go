@@ -2,11 +2,13 @@ package redisq
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -36,12 +38,14 @@ const moveBatch = 100
 
 // Queue is a receiver.Queue on a Redis stream. Create it with New.
 type Queue struct {
-	rdb     redis.UniversalClient
-	batch   *redisbatch.Batcher // Enqueue's and the workers' commands
-	cfg     config
-	log     *slog.Logger
-	stream  string
-	delayed string
+	rdb      redis.UniversalClient
+	batch    *redisbatch.Batcher // Enqueue's and the workers' commands
+	cfg      config
+	log      *slog.Logger
+	stream   string
+	delayed  string
+	enqueued string        // prefix of the idempotency keys of Enqueue
+	idemTTL  time.Duration // their lifetime
 
 	mu       sync.Mutex
 	started  bool
@@ -77,25 +81,35 @@ func New(client redis.UniversalClient, opts ...Option) *Queue {
 		log:      cfg.logger.With("stream", cfg.stream, "consumer", cfg.consumer),
 		stream:   cfg.stream,
 		delayed:  companion(cfg.stream, "delayed"),
+		enqueued: companion(cfg.stream, "enq:"),
+		idemTTL:  max(10*cfg.callTimeout, 10*time.Second),
 		batch:    redisbatch.New(client, cfg.callTimeout, redisbatch.DefaultMaxBatch, redisbatch.DefaultMaxInFlight),
 		slots:    newSlots(cfg.workers+cfg.prefetch, cfg.prefetch),
 		inFlight: make(map[string]struct{}),
 	}
 }
 
-// Enqueue adds e to the stream with XADD and returns nil only once Redis
-// accepted it. Concurrent calls share round trips: an XADD sent while
-// another call is in flight goes out with the others queued meanwhile, in
-// one pipeline. It returns an error matching ErrUnavailable (and
-// receiver.ErrQueueFull) when Redis does not answer within the call timeout,
-// one matching receiver.ErrQueueFull when the backlog is at MaxLen, the
-// caller's context error when ctx ends first, and receiver.ErrClosed after
-// Shutdown began. An error does not prove the entry was not written (a reply
-// can be lost after the write); the event may then be handled although the
-// sender was told to retry, which is why handlers must be idempotent.
+// Enqueue adds e to the stream and returns nil only once Redis accepted it.
+// The entry is added by a script keyed by the event's claim token (a new
+// random one when e has none), so that a command go-redis re-sends after a
+// broken connection cannot add the event twice. Concurrent calls share round
+// trips: a call sent while another is in flight goes out with the others
+// queued meanwhile, in one pipeline. It returns an error matching
+// ErrUnavailable (and receiver.ErrQueueFull) when Redis does not answer
+// within the call timeout, one matching receiver.ErrQueueFull when the
+// backlog (entries plus scheduled retries) is at MaxLen, the caller's context
+// error when ctx ends first, and receiver.ErrClosed after Shutdown began. An
+// error does not prove the entry was not written (a reply can be lost after
+// the write); the receiver then answers 503 and releases its claim, and the
+// event may be handled although the sender was told to retry, which is why
+// handlers must be idempotent.
 func (q *Queue) Enqueue(ctx context.Context, e *receiver.Event) error {
 	if q.closing.Load() {
 		return receiver.ErrClosed
+	}
+	token := e.ClaimToken
+	if token == "" {
+		token = rand.Text()
 	}
 	fields, err := encode(e)
 	if err != nil {
@@ -103,15 +117,11 @@ func (q *Queue) Enqueue(ctx context.Context, e *receiver.Event) error {
 	}
 	cctx, cancel := context.WithTimeout(ctx, q.cfg.callTimeout)
 	defer cancel()
-	if q.cfg.maxLen > 0 {
-		err = q.runScript(cctx, enqueueScript, []string{q.stream}, append([]any{q.cfg.maxLen}, fields...)...).Err()
-		if errors.Is(err, redis.Nil) {
-			return fmt.Errorf("redisq: stream at max length: %w", receiver.ErrQueueFull)
-		}
-	} else {
-		args := make([]any, 0, 3+len(fields))
-		args = append(args, "xadd", q.stream, "*")
-		err = q.batch.Do(cctx, redis.NewStringCmd(cctx, append(args, fields...)...))
+	keys := []string{q.stream, q.delayed, q.enqueued + token}
+	args := append([]any{q.cfg.maxLen, q.idemTTL.Milliseconds()}, fields...)
+	err = q.runScript(cctx, enqueueScript, keys, args...).Err()
+	if errors.Is(err, redis.Nil) {
+		return fmt.Errorf("redisq: backlog at max length: %w", receiver.ErrQueueFull)
 	}
 	if err != nil {
 		if ctx.Err() != nil {

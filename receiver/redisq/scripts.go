@@ -35,18 +35,34 @@ func (q *Queue) runScript(ctx context.Context, s *redis.Script, keys []string, a
 // so each runs on one Cluster node. Times come from the server's clock
 // (TIME), so instances with skewed clocks agree on when a retry is due.
 
-// enqueueScript adds an entry unless the stream's backlog is at its bound.
+// enqueueScript adds an entry once per delivery attempt, unless the backlog
+// is at its bound.
 //
 //	KEYS[1]  the stream
-//	ARGV[1]  the bound (> 0)
-//	ARGV[2…] field, value, …
+//	KEYS[2]  the delayed set
+//	KEYS[3]  the delivery's idempotency key (the stream's hash tag, ":enq:"
+//	         and the event's claim token)
+//	ARGV[1]  the bound on stream entries plus scheduled retries (0: none)
+//	ARGV[2]  how long the idempotency key lives, in milliseconds
+//	ARGV[3…] field, value, …
 //
-// It returns the new entry ID, or false when the stream is full.
+// It returns the entry ID: a new one, or, when the idempotency key exists,
+// the one an earlier run of the same call added. go-redis re-sends a command
+// whose connection broke before the reply, and Redis may have applied the
+// first send: the re-sent script then adds nothing. It returns false when
+// the backlog is full.
 var enqueueScript = redis.NewScript(`
-if redis.call('XLEN', KEYS[1]) >= tonumber(ARGV[1]) then
+local id = redis.call('GET', KEYS[3])
+if id then
+  return id
+end
+local bound = tonumber(ARGV[1])
+if bound > 0 and redis.call('XLEN', KEYS[1]) + redis.call('ZCARD', KEYS[2]) >= bound then
   return false
 end
-return redis.call('XADD', KEYS[1], '*', unpack(ARGV, 2))
+id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 3))
+redis.call('SET', KEYS[3], id, 'PX', ARGV[2])
+return id
 `)
 
 // ackScript acknowledges and deletes entries, so that the stream holds only
