@@ -58,13 +58,15 @@ func eventID(provider string, i int) string {
 
 // jsonBody returns a JSON document of exactly n bytes (n >= 256) for the
 // provider, carrying the fields its Parse reads (the event ID for Stripe and
-// Slack, whose IDs live in the body) and a nested object padded with text
+// Slack, whose IDs live in the body; for GitHub, whose ID is the body's
+// hash, the ID makes the body distinct) and a nested object padded with text
 // to the size, the way real payloads put their bulk under data or event.
 func jsonBody(provider, id string, n int) []byte {
 	var head, tail string
 	switch provider {
 	case "github":
-		head = `{"action":"opened","issue":{"id":1,"number":1347,"title":"Found a bug","state":"open","body":"`
+		// GitHub's event ID is the hash of the body: the node_id makes bodies distinct.
+		head = `{"action":"opened","issue":{"id":1,"node_id":"` + id + `","number":1347,"title":"Found a bug","state":"open","body":"`
 		tail = `"},"repository":{"id":1296269,"full_name":"octocat/Hello-World"},"sender":{"login":"octocat"}}`
 	case "stripe":
 		head = `{"id":"` + id + `","object":"event","api_version":"2024-06-20","created":1735689600,"type":"invoice.paid","data":{"object":{"id":"in_1","object":"invoice","description":"`

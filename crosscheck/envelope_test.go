@@ -20,8 +20,10 @@ import (
 )
 
 // Hookwise's GitHub envelope and payload agree with what go-github reads
-// from the same delivery: the delivery ID, the event name and action, and
-// the JSON document of JSON and form-encoded deliveries.
+// from the same delivery: the delivery ID (with WithDeliveryIDDedupe; by
+// default Hookwise's ID is the hash of the body, see
+// TestGitHubEnvelopeKnownDifferences), the event name and action, and the
+// JSON document of JSON and form-encoded deliveries.
 func TestGitHubEnvelopeMatchesGoGitHub(t *testing.T) {
 	const secret = "It's a Secret to Everybody"
 	tests := []struct {
@@ -29,10 +31,10 @@ func TestGitHubEnvelopeMatchesGoGitHub(t *testing.T) {
 		form             bool
 	}{
 		{"issues opened", "issues", `{"action":"opened","issue":{"number":1,"title":"🚀 ünïcödé"}}`, false},
-		{"push has no action", "push", `{"ref":"refs/heads/main","commits":[]}`, false},
+		{"push has no action", "push", `{"ref":"refs/heads/main","before":"a","after":"b","commits":[]}`, false},
 		{"ping", "ping", `{"zen":"Keep it logically awesome.","hook_id":1}`, false},
 		{"form-encoded pull request", "pull_request", `{"action":"closed","number":7,"pull_request":{"title":"a&b=c+d %"}}`, true},
-		{"form-encoded push", "push", `{"ref":"refs/heads/ma in","commits":[]}`, true},
+		{"form-encoded push", "push", `{"ref":"refs/heads/ma in","before":"a","after":"b","commits":[]}`, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -63,8 +65,15 @@ func TestGitHubEnvelopeMatchesGoGitHub(t *testing.T) {
 			if !bytes.Equal(doc, sdkPayload) || string(doc) != tt.doc {
 				t.Errorf("Hookwise payload %q, go-github %q, want %q", doc, sdkPayload, tt.doc)
 			}
-			if env.ID != gogithub.DeliveryID(req) {
-				t.Errorf("ID %q, go-github %q", env.ID, gogithub.DeliveryID(req))
+			byDelivery, err := newGitHub(t, secret, hwgithub.WithDeliveryIDDedupe()).Parse(req, body)
+			if err != nil {
+				t.Fatalf("Hookwise Parse (WithDeliveryIDDedupe): %v", err)
+			}
+			if byDelivery.ID != gogithub.DeliveryID(req) {
+				t.Errorf("ID %q, go-github %q", byDelivery.ID, gogithub.DeliveryID(req))
+			}
+			if env.ID != hwgithub.EventID(body) {
+				t.Errorf("default ID %q, want the body's hash", env.ID)
 			}
 			ev, err := gogithub.ParseWebHook(gogithub.WebHookType(req), sdkPayload)
 			if err != nil {

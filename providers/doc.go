@@ -2,8 +2,9 @@
 // package below this one and implements receiver.Provider.
 //
 //	package            Name        signature                                  ID                      Type
-//	providers/github   "github"    X-Hub-Signature-256: sha256=<hex>,         X-GitHub-Delivery       X-GitHub-Event [+ "." + action]
-//	                               HMAC-SHA256 of the body (SHA-1 opt-in)
+//	providers/github   "github"    X-Hub-Signature-256: sha256=<hex>,         sha256:<hex> of body    X-GitHub-Event [+ "." + action]
+//	                               HMAC-SHA256 of the body (SHA-1 opt-in),    (X-GitHub-Delivery      (checked against the
+//	                               no timestamp                               opt-in)                 payload's keys)
 //	providers/stripe   "stripe"    Stripe-Signature: t=…,v1=<hex>,            body id                 body type
 //	                               HMAC-SHA256 of t.body, ±5 min
 //	providers/slack    "slack"     X-Slack-Signature: v0=<hex>,               event_id / trigger_id   event.type, "command.<name>",

@@ -33,7 +33,7 @@ func newBackend(ctx context.Context, redisURL, addr string, log *slog.Logger) (*
 	}
 	opt, err := redis.ParseURL(redisURL)
 	if err != nil {
-		return nil, fmt.Errorf("REDIS_URL: %w", err)
+		return nil, redisURLError(redisURL, err) // never the URL whole: it holds the password
 	}
 	opt.ContextTimeoutEnabled = true // honour per-call deadlines on the socket
 	opt.Protocol = 2                 // RESP2: no peek for push notifications before each reply

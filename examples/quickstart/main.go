@@ -1,7 +1,7 @@
 // Command quickstart is a webhook receiver for GitHub, Stripe, Slack and
 // Standard Webhooks senders, built on Hookwise's defaults.
 //
-//	go run ./examples/quickstart                 # serve on $ADDR (default :8080)
+//	go run ./examples/quickstart                 # serve on $ADDR (default :8080, or 127.0.0.1:8080 on development secrets)
 //	go run ./examples/quickstart send stripe     # send it a signed test delivery
 //
 // It serves POST /webhooks/github, /webhooks/stripe, /webhooks/slack and
@@ -14,8 +14,15 @@
 // event that is dead-lettered instead (a payload failing its schema, say) a
 // line with a "dead_letter" field giving the reason. Logs go to stderr.
 // HANDLER_DELAY (a Go duration) makes the handler sleep per event. REDIS_URL
-// switches dedupe and queueing to Redis. SIGINT or SIGTERM shuts it down
-// gracefully.
+// switches dedupe and queueing to Redis (a malformed one is reported with its
+// password redacted). MAX_CONNS caps the connections open at once (default
+// 1024). SIGINT or SIGTERM shuts it down gracefully.
+//
+// Without ADDR it listens on 127.0.0.1:8080 while any development secret is
+// in use (anyone knowing the published secrets could sign for it), on :8080
+// once every secret is set. Its http.Server sets every timeout and
+// MaxHeaderBytes (see newServer), as README's "Running in production"
+// recommends.
 package main
 
 import (

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookwise/hookwise/providers/github"
 	"github.com/hookwise/hookwise/providers/slack"
 )
 
@@ -184,6 +186,9 @@ func deliver(t *testing.T, addr, provider, id, typ, body string, forge bool) int
 	if forge {
 		secret = forged(provider)
 	}
+	if provider == "github" && !github.IsDeliveryID(id) {
+		id = guidFor(id) // X-GitHub-Delivery must be a GUID
+	}
 	req, err := build(provider, "http://"+addr+path, secret, id, typ, body)
 	if err != nil {
 		t.Fatal(err)
@@ -197,12 +202,27 @@ func deliver(t *testing.T, addr, provider, id, typ, body string, forge bool) int
 	return resp.StatusCode
 }
 
+// guidFor returns a GUID derived from name, as GitHub's X-GitHub-Delivery.
+func guidFor(name string) string {
+	h := fmt.Sprintf("%x", sha256.Sum256([]byte(name)))
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+// pushBody returns a GitHub push payload unique to name. GitHub events are
+// deduplicated by a hash of their signed body (github.EventID), and the
+// payload must fit its event (push: ref, before, after, commits).
+func pushBody(name string) string {
+	return fmt.Sprintf(`{"ref":"refs/heads/main","before":"0000000000000000000000000000000000000000","after":%q,"commits":[],"repository":{"full_name":"octo/hello"}}`,
+		fmt.Sprintf("%x", sha256.Sum256([]byte(name)))[:40])
+}
+
 func TestQuickstartContract(t *testing.T) {
 	addr := freeAddr(t)
 	p := start(t, addr)
 	if !strings.Contains(p.stderr.String(), "GITHUB_WEBHOOK_SECRET") {
 		t.Errorf("stderr does not say the development secret is used:\n%s", p.stderr.String())
 	}
+	issue := `{"action":"opened","issue":{"number":1,"title":"Found a bug"},"repository":{"full_name":"octo/hello"}}`
 	cases := []struct{ provider, id, typ string }{
 		{"github", "d-1", "issues"},
 		{"stripe", "evt_1", "invoice.paid"},
@@ -210,13 +230,18 @@ func TestQuickstartContract(t *testing.T) {
 		{"standard", "msg_1", "user.created"},
 	}
 	for _, c := range cases {
-		if code := deliver(t, addr, c.provider, c.id, c.typ, "", false); code != 200 {
+		body := ""
+		if c.provider == "github" {
+			body = issue
+		}
+		if code := deliver(t, addr, c.provider, c.id, c.typ, body, false); code != 200 {
 			t.Fatalf("%s: status %d; stderr:\n%s", c.provider, code, p.stderr.String())
 		}
 		got := p.next(10 * time.Second)
 		want := line{Provider: c.provider, ID: c.id, Type: c.typ}
 		if c.provider == "github" {
 			want.Type = "issues.opened"
+			want.ID = github.EventID([]byte(issue)) // the signed body's hash, not the unsigned delivery header
 		}
 		if got != want {
 			t.Errorf("line = %+v, want %+v", got, want)
@@ -230,13 +255,19 @@ func TestQuickstartContract(t *testing.T) {
 		t.Errorf("duplicate: status %d, want 200", code)
 	}
 	// An authentic user.created failing its schema: 200, dead-letter line.
-	bad := `{"type":"user.created","timestamp":"2026-01-01T00:00:00Z","data":{"id":"u1","email":"not-an-email"}}`
+	// Its reason names the pointer and the keyword, never the value (an
+	// email address here): stdout and the logs carry no payload data.
+	const leaked = "ada.lovelace@example..com"
+	bad := `{"type":"user.created","timestamp":"2026-01-01T00:00:00Z","data":{"id":"u1","email":"` + leaked + `"}}`
 	if code := deliver(t, addr, "standard", "msg_bad", "", bad, false); code != 200 {
 		t.Errorf("invalid payload: status %d, want 200", code)
 	}
 	got := p.next(10 * time.Second)
-	if got.ID != "msg_bad" || got.Provider != "standard" || got.Type != "user.created" || !strings.HasPrefix(got.DeadLetter, "schema: standard user.created v1: /data/email: format") {
+	if got.ID != "msg_bad" || got.Provider != "standard" || got.Type != "user.created" || got.DeadLetter != "schema: standard user.created v1: /data/email: format: not a valid email" {
 		t.Errorf("dead-letter line = %+v", got)
+	}
+	if strings.Contains(got.DeadLetter, leaked) || strings.Contains(p.stderr.String(), leaked) {
+		t.Errorf("the payload's email address reached the dead-letter line or the logs:\n%+v\n%s", got, p.stderr.String())
 	}
 	// Slack handshakes are answered and never reach the handler.
 	challenge := `{"token":"t","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}`
@@ -285,7 +316,7 @@ func TestQuickstartDrainsOnSIGTERM(t *testing.T) {
 	p := start(t, addr, "HANDLER_DELAY=200ms")
 	const n = 20
 	for i := 0; i < n; i++ {
-		if code := deliver(t, addr, "github", fmt.Sprint("drain-", i), "push", `{"ref":"refs/heads/main"}`, false); code != 200 {
+		if code := deliver(t, addr, "github", fmt.Sprint("drain-", i), "push", pushBody(fmt.Sprint("drain-", i)), false); code != 200 {
 			t.Fatalf("status %d", code)
 		}
 	}

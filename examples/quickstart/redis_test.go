@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hookwise/hookwise/internal/redistest"
+	"github.com/hookwise/hookwise/providers/github"
 )
 
 // These tests run the quickstart binary against a real redis-server started
@@ -99,7 +100,7 @@ func TestRedisCrashLosesNothingAcknowledged(t *testing.T) {
 	p := start(t, addr, env...)
 	const n = 60
 	for i := 0; i < n; i++ {
-		if code := deliver(t, addr, "github", fmt.Sprintf("crash-%d", i), "push", `{"ref":"refs/heads/main"}`, false); code != 200 {
+		if code := deliver(t, addr, "github", fmt.Sprintf("crash-%d", i), "push", pushBody(fmt.Sprintf("crash-%d", i)), false); code != 200 {
 			t.Fatalf("status %d", code)
 		}
 	}
@@ -115,7 +116,7 @@ func TestRedisCrashLosesNothingAcknowledged(t *testing.T) {
 	after := collect(t, []*proc{p2}, n-len(before), 90*time.Second, time.Second)
 	lost, twice := 0, 0
 	for i := 0; i < n; i++ {
-		id := fmt.Sprintf("crash-%d", i)
+		id := github.EventID([]byte(pushBody(fmt.Sprintf("crash-%d", i)))) // GitHub events are keyed by their body's hash
 		switch before[id] + after[id] {
 		case 0:
 			lost++
@@ -129,7 +130,7 @@ func TestRedisCrashLosesNothingAcknowledged(t *testing.T) {
 		n, n, len(before), len(after), twice, lost)
 	// A redelivery of an event already handled is not handled again.
 	for i := 0; i < 5; i++ {
-		if code := deliver(t, addr, "github", fmt.Sprintf("crash-%d", i), "push", `{"ref":"refs/heads/main"}`, false); code != 200 {
+		if code := deliver(t, addr, "github", fmt.Sprintf("crash-%d", i), "push", pushBody(fmt.Sprintf("crash-%d", i)), false); code != 200 {
 			t.Errorf("redelivery: status %d", code)
 		}
 	}

@@ -100,13 +100,15 @@ func build(provider, target, secret, id, typ, body string) (*http.Request, error
 	switch provider {
 	case "github":
 		if id == "" {
-			id = randomID("")
+			id = github.NewDeliveryID() // a GUID, as GitHub sends
 		}
 		if typ == "" {
 			typ = "issues"
 		}
 		if body == "" {
-			body = `{"action":"opened","issue":{"number":1,"title":"Found a bug"},"repository":{"full_name":"octo/hello"}}`
+			// GitHub events are deduplicated by a hash of their body: a
+			// unique node_id makes each default delivery a new event.
+			body = fmt.Sprintf(`{"action":"opened","issue":{"number":1,"node_id":%q,"title":"Found a bug"},"repository":{"full_name":"octo/hello"}}`, randomID("I_"))
 		}
 		return github.NewRequest(target, secret, typ, id, []byte(body)), nil
 	case "stripe":

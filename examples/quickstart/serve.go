@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os/signal"
 	"sync"
@@ -101,10 +100,11 @@ func serve(ctx context.Context, log *slog.Logger, stdout io.Writer, getenv func(
 		}
 		delay = d
 	}
-	addr := getenv("ADDR")
-	if addr == "" {
-		addr = ":8080"
+	conns, err := maxConns(getenv)
+	if err != nil {
+		return err
 	}
+	addr := listenAddr(getenv, log)
 	backend, err := newBackend(ctx, getenv("REDIS_URL"), addr, log)
 	if err != nil {
 		return err
@@ -158,20 +158,12 @@ func serve(ctx context.Context, log *slog.Logger, stdout io.Writer, getenv func(
 		mux.Handle("POST "+ep.path, rc)
 	}
 
-	srv := &http.Server{
-		Addr:              addr,
-		Handler:           mux,
-		ReadHeaderTimeout: 5 * time.Second,  // slow-header clients
-		ReadTimeout:       30 * time.Second, // slow-body clients
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       90 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-	}
-	ln, err := net.Listen("tcp", addr)
+	srv := newServer(mux)
+	ln, err := listen(addr, conns)
 	if err != nil {
 		return err
 	}
-	log.Info("quickstart listening", "addr", ln.Addr().String(), "backend", backend.name)
+	log.Info("quickstart listening", "addr", ln.Addr().String(), "backend", backend.name, "max_conns", conns)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

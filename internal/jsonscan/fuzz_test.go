@@ -1,8 +1,11 @@
 package jsonscan
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -16,6 +19,9 @@ func FuzzGet(f *testing.F) {
 		`{"id":"\u0069\ud83d\ude00","\u0069d2":"\ud800","x":"\xff"}`,
 		`{"a":{"b":{"c":"d"}},"e":[true,false,null,-0.5e10]}`,
 		`{"id":"a","id":"b"}`,
+		`{"id":"a","ID":"b"}`,
+		`{"ID":"b","event":{"type":"x","Type":"y"}}`,
+		`{"\u212aind":"a","kind":"b","ſtatus":"c"}`,
 		`[[[[[[]]]]]]`,
 		`{"a" : "b" , "c" : { } }`,
 		`{"a":"\"\\\/\b\f\n\r\t"}`,
@@ -51,7 +57,7 @@ func FuzzGet(f *testing.F) {
 func checkKey(t *testing.T, doc []byte, want any, path ...string) {
 	t.Helper()
 	raw, found, err := Get(doc, path...)
-	if errors.Is(err, ErrDuplicateKey) || errors.Is(err, ErrDepth) {
+	if errors.Is(err, ErrDuplicateKey) || errors.Is(err, ErrKeyCase) || errors.Is(err, ErrDepth) {
 		return
 	}
 	if err != nil || !found {
@@ -68,5 +74,103 @@ func checkKey(t *testing.T, doc []byte, want any, path ...string) {
 		}
 	} else if _, err := String(raw); !errors.Is(err, ErrNotString) {
 		t.Fatalf("String of non-string %q: err = %v", raw, err)
+	}
+}
+
+// FuzzGetMatchesDecoder is the differential check behind the ambiguity
+// rules: whenever Get returns a value for a key (top-level or one level
+// down) without error, encoding/json decoding the document into a struct
+// with a field of that name, and into a map, reads the same value; and when
+// Get finds nothing, neither decoder does.
+func FuzzGetMatchesDecoder(f *testing.F) {
+	for _, s := range []string{
+		`{"id":"evt_1","type":"a.b"}`,
+		`{"id":"evt_1","ID":"evt_2","type":"a","type":"b"}`,
+		`{"Id":"x"}`,
+		`{"\u0069d":"x","\u0049d":"y"}`,
+		`{"kind":"a","\u212aind":"b"}`,
+		`{"\u212aind":"b"}`,
+		`{"status":1,"ſtatus":2}`,
+		`{"event":{"type":"x"},"Event":{"type":"y"}}`,
+		`{"event":{"type":"x","TYPE":"y"},"event_id":"Ev1"}`,
+		`{"event":null,"id":null}`,
+		`{"event":"str","id":[1,{"id":2}]}`,
+		`{"é":1,"É":2}`,
+		"{\"\xffd\":1,\"id\":\"\xff\"}",
+		`[{"id":1}]`,
+		`"id"`,
+		string(realisticBody(512)),
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		if !json.Valid(doc) {
+			return
+		}
+		keys := []string{"id", "type", "event", "kind", "status", "é"}
+		var top map[string]json.RawMessage
+		if json.Unmarshal(doc, &top) == nil {
+			for k := range top {
+				keys = append(keys, k, strings.ToUpper(k), strings.ToLower(k))
+			}
+		}
+		for _, k := range keys {
+			if !validTag(k) {
+				continue
+			}
+			compareDecoders(t, doc, k)
+			for _, k2 := range []string{"type", "id", "Type"} {
+				compareDecoders(t, doc, k, k2)
+			}
+		}
+	})
+}
+
+// compareDecoders checks Get(doc, path...) against encoding/json.
+func compareDecoders(t *testing.T, doc []byte, path ...string) {
+	t.Helper()
+	raw, found, err := Get(doc, path...)
+	if err != nil {
+		if !errors.Is(err, ErrDuplicateKey) && !errors.Is(err, ErrKeyCase) && !errors.Is(err, ErrDepth) {
+			t.Fatalf("Get(%q) on valid JSON: %v", path, err)
+		}
+		return
+	}
+	// The struct decoder: struct{ V json.RawMessage `json:"a"` }, or for a
+	// path a.b, struct{ V struct{ V json.RawMessage `json:"b"` } `json:"a"` }.
+	typ := reflect.TypeFor[json.RawMessage]()
+	for i := len(path) - 1; i >= 0; i-- {
+		typ = reflect.StructOf([]reflect.StructField{{
+			Name: "V", Type: typ, Tag: reflect.StructTag(`json:"` + path[i] + `"`),
+		}})
+	}
+	v := reflect.New(typ)
+	if json.Unmarshal(doc, v.Interface()) != nil {
+		return // not an object, or a type mismatch on the way: no field to compare
+	}
+	field := v.Elem()
+	for range path {
+		field = field.Field(0)
+	}
+	got := field.Interface().(json.RawMessage)
+	if found != (got != nil) || !bytes.Equal(got, raw) {
+		t.Fatalf("Get(%q) = %q, found=%v; encoding/json struct field = %q", path, raw, found, got)
+	}
+	if len(path) == 1 {
+		var m map[string]json.RawMessage
+		if json.Unmarshal(doc, &m) == nil {
+			mv, ok := m[path[0]]
+			if ok != found || !bytes.Equal(mv, raw) {
+				t.Fatalf("Get(%q) = %q, found=%v; encoding/json map entry = %q, %v", path, raw, found, mv, ok)
+			}
+		}
+	}
+	if found {
+		if s, err := String(raw); err == nil {
+			var std string
+			if err := json.Unmarshal(raw, &std); err != nil || std != s {
+				t.Fatalf("String(%q) = %q; encoding/json %q, %v", raw, s, std, err)
+			}
+		}
 	}
 }

@@ -8,20 +8,29 @@
 // documented ways:
 //
 //   - Nesting deeper than MaxDepth arrays and objects is ErrDepth.
-//   - A key that is looked up and appears twice in the same object is
-//     ErrDuplicateKey. encoding/json keeps the last of duplicate keys; taking
-//     either silently would let the routing read a different value than the
-//     handler decodes, so the ambiguity is refused. Duplicates of keys that
-//     are not looked up are accepted, as encoding/json accepts them.
+//   - A looked-up key must be unambiguous: every decoder of the document,
+//     encoding/json into a struct or into a map, must read the value Get
+//     returns. encoding/json matches a struct field to an object key exactly
+//     or, failing that, case-insensitively under its own folding (ASCII case,
+//     plus Unicode simple folding: "K", the Kelvin sign U+212A, folds to "k",
+//     "ſ", the long s U+017F, to "s"), and the last matching key wins. So a
+//     looked-up key that appears twice in one object under that folding
+//     ("id" and "ID", or "type" twice) is ErrDuplicateKey, and one present
+//     only in another spelling ("ID" alone, when "id" is looked up: a struct
+//     decodes it, a map does not) is ErrKeyCase. Taking any of them silently
+//     would let the routing read a different value than the handler decodes.
+//     Keys that are not looked up may repeat, as encoding/json accepts.
 //
-// Keys are compared after unescaping, so "\u0069d" matches "id". Invalid UTF-8
-// in strings is accepted and, when unquoted by String, replaced with U+FFFD,
-// exactly as encoding/json does.
+// Keys are compared after unescaping, so "\u0069d" matches "id" and
+// "\u0049D" is a case variant of it. Invalid UTF-8 in strings is accepted and,
+// when unquoted by String, replaced with U+FFFD, exactly as encoding/json
+// does.
 package jsonscan
 
 import (
 	"errors"
 	"strings"
+	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -38,8 +47,14 @@ var (
 	ErrSyntax = errors.New("jsonscan: invalid JSON")
 	// ErrDepth reports nesting deeper than MaxDepth.
 	ErrDepth = errors.New("jsonscan: nesting too deep")
-	// ErrDuplicateKey reports a looked-up key present twice in one object.
+	// ErrDuplicateKey reports a looked-up key present twice in one object,
+	// compared as encoding/json matches struct fields: case-insensitively,
+	// after unescaping.
 	ErrDuplicateKey = errors.New("jsonscan: duplicate key")
+	// ErrKeyCase reports a looked-up key present only in another case
+	// ("ID" for "id"): encoding/json decodes it into a struct field named by
+	// the key, not into a map entry, so the document has no single reading.
+	ErrKeyCase = errors.New("jsonscan: key in another case")
 	// ErrNotString is returned by String for a value that is not a string.
 	ErrNotString = errors.New("jsonscan: value is not a string")
 	// ErrTooManyPaths is returned by GetMany for more than 64 paths or when
@@ -78,21 +93,25 @@ func Get(doc []byte, path ...string) (raw []byte, found bool, err error) {
 // GetMany looks up several paths in one pass over doc: vals[i] receives the
 // raw value at paths[i], or nil when it is absent. It returns an error, and
 // leaves vals in an unspecified state, when doc is malformed, too deep, or
-// holds a looked-up key twice in one object. At most 64 paths are looked up
-// at once; every path must have at least one key.
+// holds a looked-up key ambiguously (ErrDuplicateKey, ErrKeyCase; see the
+// package documentation). At most 64 paths are looked up at once; every path
+// must have at least one key.
 func GetMany(doc []byte, paths [][]string, vals [][]byte) error {
 	if len(paths) > maxPaths || len(vals) < len(paths) {
 		return ErrTooManyPaths
 	}
-	var active uint64
+	var active, ascii uint64
 	for i, p := range paths {
 		vals[i] = nil
 		if len(p) == 0 {
 			return ErrTooManyPaths
 		}
 		active |= 1 << uint(i)
+		if allASCII(p) {
+			ascii |= 1 << uint(i)
+		}
 	}
-	s := scanner{doc: doc, paths: paths}
+	s := scanner{doc: doc, paths: paths, ascii: ascii}
 	s.ws()
 	if err := s.value(0, active); err != nil {
 		return err
@@ -113,6 +132,8 @@ type scanner struct {
 	doc   []byte
 	pos   int
 	paths [][]string
+	// ascii has bit i set when every key of paths[i] is ASCII.
+	ascii uint64
 	// spans[i] is the [start, end) offset of the value of paths[i] in doc;
 	// end is 0 while it is not found. Offsets rather than slices keep the
 	// caller's arguments on its stack.
@@ -142,7 +163,9 @@ func (s *scanner) value(depth int, active uint64) error {
 		return ErrDepth
 	}
 	s.pos++ // '{'
-	var matched uint64
+	// matched: paths whose key at depth was seen in this object; variant:
+	// those of them seen in another spelling than the path's.
+	var matched, variant uint64
 	s.ws()
 	if s.pos < len(s.doc) && s.doc[s.pos] == '}' {
 		s.pos++
@@ -164,17 +187,27 @@ func (s *scanner) value(depth int, active uint64) error {
 		}
 		s.pos++
 		s.ws()
+		plainASCII := !esc && isASCII(key)
 		var child, leaf uint64
 		for m := active; m != 0; m &= m - 1 {
 			i := trailingZeros(m)
 			p := s.paths[i]
-			if !keyEqual(key, esc, p[depth]) {
+			var match, exact bool
+			if plainASCII && s.ascii&(1<<uint(i)) != 0 {
+				match, exact = asciiKeyMatch(key, p[depth])
+			} else {
+				match, exact = keyMatch(key, p[depth])
+			}
+			if !match {
 				continue
 			}
 			if matched&(1<<uint(i)) != 0 {
 				return ErrDuplicateKey
 			}
 			matched |= 1 << uint(i)
+			if !exact {
+				variant |= 1 << uint(i)
+			}
 			if len(p) == depth+1 {
 				leaf |= 1 << uint(i)
 			} else {
@@ -198,6 +231,9 @@ func (s *scanner) value(depth int, active uint64) error {
 			s.ws()
 		case '}':
 			s.pos++
+			if variant != 0 {
+				return ErrKeyCase
+			}
 			return nil
 		default:
 			return ErrSyntax
@@ -214,21 +250,135 @@ func trailingZeros(m uint64) int {
 	return n
 }
 
-// keyEqual reports whether the raw key content (between the quotes) equals
-// want once unescaped.
-func keyEqual(key []byte, escaped bool, want string) bool {
-	if !escaped {
-		if string(key) == want {
-			// An invalid sequence in key decodes to U+FFFD, so it cannot
-			// equal want even when the raw bytes do.
-			return utf8.ValidString(want)
+func allASCII(keys []string) bool {
+	for _, k := range keys {
+		for i := 0; i < len(k); i++ {
+			if k[i] >= utf8.RuneSelf {
+				return false
+			}
 		}
-		if utf8.Valid(key) {
+	}
+	return true
+}
+
+func isASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= utf8.RuneSelf {
 			return false
 		}
 	}
-	// Rare path: escapes or invalid UTF-8 in the key.
-	return unquote(key) == want
+	return true
+}
+
+// asciiKeyMatch is keyMatch for a key without escapes and a wanted key, both
+// of ASCII bytes only: they fold together only byte for byte.
+func asciiKeyMatch(key []byte, want string) (match, exact bool) {
+	if len(key) != len(want) {
+		return false, false
+	}
+	if string(key) == want {
+		return true, true
+	}
+	for i := range len(key) {
+		a, b := key[i], want[i]
+		if a == b {
+			continue
+		}
+		if a|0x20 != b|0x20 || a|0x20 < 'a' || a|0x20 > 'z' {
+			return false, false
+		}
+	}
+	return true, false
+}
+
+// keyMatch reports whether the raw key content (between the quotes, escapes
+// and all) names want for encoding/json's struct decoding (match: equal
+// under its case folding, see foldRune) and whether it is want itself once
+// unquoted, as a map key (exact). A want that is not valid UTF-8 matches
+// nothing.
+func keyMatch(key []byte, want string) (match, exact bool) {
+	exact = true
+	i, j := 0, 0
+	for i < len(key) && j < len(want) {
+		var kr rune
+		kr, i = nextRune(key, i)
+		wr, size := utf8.DecodeRuneInString(want[j:])
+		if wr == utf8.RuneError && size == 1 {
+			return false, false
+		}
+		j += size
+		if kr != wr {
+			exact = false
+			if foldRune(kr) != foldRune(wr) {
+				return false, false
+			}
+		}
+	}
+	if i != len(key) || j != len(want) {
+		return false, false
+	}
+	return true, exact
+}
+
+// nextRune decodes the rune at b[i] of valid JSON string content as
+// encoding/json unquotes it (escapes, UTF-16 surrogate pairs; invalid UTF-8
+// and unpaired surrogates are U+FFFD) and returns it with the offset of the
+// next one.
+func nextRune(b []byte, i int) (rune, int) {
+	c := b[i]
+	if c != '\\' {
+		if c < utf8.RuneSelf {
+			return rune(c), i + 1
+		}
+		r, size := utf8.DecodeRune(b[i:])
+		return r, i + size
+	}
+	switch b[i+1] {
+	case 'b':
+		return '\b', i + 2
+	case 'f':
+		return '\f', i + 2
+	case 'n':
+		return '\n', i + 2
+	case 'r':
+		return '\r', i + 2
+	case 't':
+		return '\t', i + 2
+	case 'u':
+		r := hex4(b[i+2 : i+6])
+		i += 6
+		if !utf16.IsSurrogate(r) {
+			return r, i
+		}
+		if i+6 <= len(b) && b[i] == '\\' && b[i+1] == 'u' {
+			if dec := utf16.DecodeRune(r, hex4(b[i+2:i+6])); dec != utf8.RuneError {
+				return dec, i + 6
+			}
+		}
+		return utf8.RuneError, i
+	default: // '"', '\\', '/'
+		return rune(b[i+1]), i + 2
+	}
+}
+
+// foldRune maps r to the representative of its case-folding orbit, as
+// encoding/json's foldName does: ASCII letters to upper case, any other rune
+// to the smallest rune of its unicode.SimpleFold orbit (so the Kelvin sign
+// U+212A folds with "k" and "K", the long s U+017F with "s" and "S").
+func foldRune(r rune) rune {
+	if r < utf8.RuneSelf {
+		if 'a' <= r && r <= 'z' {
+			r -= 'a' - 'A'
+		}
+		return r
+	}
+	for {
+		r2 := unicode.SimpleFold(r)
+		if r2 <= r {
+			return r2
+		}
+		r = r2
+	}
 }
 
 // skipValue skips the value at s.pos, validating it.

@@ -29,7 +29,7 @@ func TestGet(t *testing.T) {
 		{[]string{"z"}, `null`, true},
 		{[]string{"empty"}, `{}`, true},
 		{[]string{"type"}, ``, false}, // only nested
-		{[]string{"ID"}, ``, false},   // case-sensitive
+		// "ID" would be ErrKeyCase: see TestGetCaseFoldedKeys.
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.path, "."), func(t *testing.T) {

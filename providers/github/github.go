@@ -6,13 +6,42 @@
 // the SHA-256 header is absent; by default a delivery carrying only the SHA-1
 // header fails with verify.ErrMissingSignature.
 //
-// The envelope:
+// What is authenticated: the body, and only the body. X-GitHub-Delivery and
+// X-GitHub-Event are not signed, and GitHub sends no timestamp, so a captured
+// delivery verifies forever, under any delivery ID and any event name. Parse
+// therefore takes nothing that matters from those headers on trust:
 //
-//   - ID is the X-GitHub-Delivery header, which GitHub keeps on redelivery.
+//   - ID, the dedupe key, is "sha256:" and the hex SHA-256 of the signed raw
+//     body (71 bytes; see EventID). A redelivery re-sends a delivery GitHub
+//     recorded (the "Redeliver" button and the REST endpoint ".../deliveries/
+//     {delivery_id}/attempts" act on a recorded delivery, whose request
+//     payload the deliveries API returns), so it carries the same body and
+//     is a duplicate. GitHub documents that "if you request a redelivery, the
+//     X-GitHub-Delivery header will be the same as in the original delivery"
+//     (docs.github.com/en/webhooks/using-webhooks/best-practices-for-using-webhooks,
+//     "Use the X-GitHub-Delivery header"); it does not state in so many words
+//     that the body is byte-identical. A replay under a fresh
+//     X-GitHub-Delivery is a duplicate too, for as long as the dedupe store
+//     remembers the ID (72 hours by default). Two events whose bodies are
+//     byte for byte the same are one event to the receiver: GitHub's payloads
+//     carry the IDs and timestamps of what they describe, so this does not
+//     happen in practice. WithDeliveryIDDedupe keys on X-GitHub-Delivery
+//     instead, as GitHub's documentation suggests, at the cost of accepting
+//     replays under new delivery IDs.
+//   - X-GitHub-Delivery must be a GUID as GitHub sends it (36 characters:
+//     hex digits and dashes, 8-4-4-4-12); any other value is a malformed
+//     envelope (400). It stays available to handlers in Event.Header.
 //   - Type is the X-GitHub-Event header, followed by "." and the payload's
-//     top-level action when it has one: "push", "issues.opened".
+//     top-level action when it has one: "push", "issues.opened". The action
+//     is signed, the event name is not: by default the payload's top-level
+//     keys must fit the event name (see WithEventCheck), so that an
+//     issues.deleted payload is not routed as repository.deleted.
 //   - The ping event GitHub sends when a hook is created is Optional: it is
 //     acknowledged without a handler unless one is registered for "ping".
+//
+// Replays are not bounded in time: a captured delivery older than the dedupe
+// store's retention is accepted again (promise kept by Stripe, Slack and
+// Standard Webhooks through their signed timestamps, not by GitHub's scheme).
 //
 // Deliveries may be application/json or, when the hook is configured so,
 // application/x-www-form-urlencoded with the JSON in the payload field. The
@@ -24,6 +53,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/hex"
@@ -52,6 +82,9 @@ const (
 type Provider struct {
 	sha256 *verify.HMAC
 	sha1   *verify.HMAC // nil unless WithSHA1
+
+	deliveryID bool // WithDeliveryIDDedupe: ID from X-GitHub-Delivery
+	eventCheck bool // WithEventCheck (default on)
 }
 
 var (
@@ -60,8 +93,10 @@ var (
 )
 
 type options struct {
-	secrets []string
-	sha1    bool
+	secrets      []string
+	sha1         bool
+	deliveryID   bool
+	noEventCheck bool
 }
 
 // Option configures a Provider.
@@ -78,6 +113,29 @@ func WithSecrets(more ...string) Option {
 // send the SHA-256 signature (old GitHub Enterprise Server versions).
 func WithSHA1() Option { return func(o *options) { o.sha1 = true } }
 
+// WithDeliveryIDDedupe makes the X-GitHub-Delivery header the event ID (the
+// dedupe key) instead of the hash of the body. GitHub keeps the header on a
+// redelivery, so redeliveries are still duplicates; but the header is not
+// signed: whoever captured one delivery can have it handled again and again
+// by sending it under fresh delivery IDs (GitHub has no timestamp to bound
+// it). Use it only when the deliveries reach you over a channel no one else
+// can replay into, or when distinct events may share a body byte for byte.
+func WithDeliveryIDDedupe() Option { return func(o *options) { o.deliveryID = true } }
+
+// WithEventCheck turns the check of the payload against X-GitHub-Event on
+// (the default) or off. With it, Parse refuses (400, matching
+// receiver.ErrMalformedEnvelope) a payload of a checked event (see
+// CheckedEvents) that lacks a top-level key every payload of that event
+// carries, or carries a key naming what another kind of event is about that
+// no payload of that event carries: an issues payload labelled "repository"
+// has "issue", which no repository payload has. It reads key names only, in
+// the pass that reads the action, and allocates nothing. It cannot tell
+// apart events whose payloads have the same keys (repository and public),
+// does not check events missing from its table, and does not check actions.
+// Turn it off only if GitHub starts sending a payload it refuses, and say so
+// in an issue.
+func WithEventCheck(on bool) Option { return func(o *options) { o.noEventCheck = !on } }
+
 // New returns a provider for the webhook secret. It returns an error matching
 // verify.ErrNoSecret when a secret is empty or blank.
 func New(secret string, opts ...Option) (*Provider, error) {
@@ -89,7 +147,7 @@ func New(secret string, opts ...Option) (*Provider, error) {
 	for i, s := range o.secrets {
 		keys[i] = []byte(s)
 	}
-	p := &Provider{}
+	p := &Provider{deliveryID: o.deliveryID, eventCheck: !o.noEventCheck}
 	var err error
 	if p.sha256, err = verify.NewHMAC(sha256.New, keys...); err != nil {
 		return nil, fmt.Errorf("github: %w", err)
@@ -124,27 +182,56 @@ func (p *Provider) Verify(r *http.Request, body []byte) error {
 	return fmt.Errorf("github: %w", verify.ErrMissingSignature)
 }
 
-// Parse reads the envelope: ID from X-GitHub-Delivery, Type from
-// X-GitHub-Event plus "." + the payload's action when present.
+// Parse reads the envelope: ID from the hash of the body (or the
+// X-GitHub-Delivery header with WithDeliveryIDDedupe), Type from
+// X-GitHub-Event plus "." + the payload's action when present, after
+// checking that the delivery ID is a GUID and, unless WithEventCheck(false),
+// that the payload fits the event. Every refusal matches
+// receiver.ErrMalformedEnvelope.
 func (p *Provider) Parse(r *http.Request, body []byte) (receiver.Envelope, error) {
-	event := r.Header.Get(HeaderEvent)
+	event := headerValue(r.Header, canonicalEvent)
 	if event == "" {
 		return receiver.Envelope{}, fmt.Errorf("github: missing %s header: %w", HeaderEvent, receiver.ErrMalformedEnvelope)
 	}
-	id := r.Header.Get(HeaderDelivery)
-	if id == "" {
+	delivery := headerValue(r.Header, canonicalDelivery)
+	if delivery == "" {
 		return receiver.Envelope{}, fmt.Errorf("github: missing %s header: %w", HeaderDelivery, receiver.ErrMalformedEnvelope)
+	}
+	if !IsDeliveryID(delivery) {
+		return receiver.Envelope{}, fmt.Errorf("github: %s header is not a GUID: %w", HeaderDelivery, receiver.ErrMalformedEnvelope)
 	}
 	doc, err := payload(r.Header, body)
 	if err != nil {
 		return receiver.Envelope{}, err
 	}
-	env := receiver.Envelope{ID: id, Type: event, Optional: event == "ping"}
-	raw, found, err := jsonscan.Get(doc, "action")
-	if err != nil {
+	paths := actionPaths
+	var rule *eventRule
+	if p.eventCheck {
+		if rule = eventRules[event]; rule != nil {
+			paths = rule.paths
+		}
+	}
+	var vals [maxRulePaths][]byte
+	if err := jsonscan.GetMany(doc, paths, vals[:len(paths)]); err != nil {
 		return receiver.Envelope{}, fmt.Errorf("github: payload: %w: %w", err, receiver.ErrMalformedEnvelope)
 	}
-	if found && !jsonscan.IsNull(raw) {
+	if rule != nil {
+		if err := rule.check(event, vals[:len(paths)]); err != nil {
+			return receiver.Envelope{}, err
+		}
+	}
+	env := receiver.Envelope{ID: delivery, Type: event, Optional: event == "ping"}
+	if !p.deliveryID {
+		env.ID = EventID(body)
+	}
+	if raw := vals[0]; raw != nil && !jsonscan.IsNull(raw) {
+		if plainString(raw) {
+			// The common case, in one allocation: "issues" + "." + opened.
+			if len(raw) > 2 {
+				env.Type = event + "." + string(raw[1:len(raw)-1])
+			}
+			return env, nil
+		}
 		action, err := jsonscan.String(raw)
 		if err != nil {
 			return receiver.Envelope{}, fmt.Errorf("github: action: %w: %w", err, receiver.ErrMalformedEnvelope)
@@ -154,6 +241,84 @@ func (p *Provider) Parse(r *http.Request, body []byte) (receiver.Envelope, error
 		}
 	}
 	return env, nil
+}
+
+// plainString reports whether raw is a JSON string of printable ASCII
+// without escapes, whose content is its value as it stands.
+func plainString(raw []byte) bool {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return false
+	}
+	for _, c := range raw[1 : len(raw)-1] {
+		if c < 0x20 || c > 0x7e || c == '\\' || c == '"' {
+			return false
+		}
+	}
+	return true
+}
+
+// The canonical forms of the header names, looked up without the
+// allocation Header.Get makes to canonicalize "X-GitHub-…".
+var (
+	canonicalEvent    = http.CanonicalHeaderKey(HeaderEvent)
+	canonicalDelivery = http.CanonicalHeaderKey(HeaderDelivery)
+)
+
+// headerValue is h.Get(key) for a canonical key.
+func headerValue(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// EventID returns the event ID Parse gives a delivery of body by default:
+// "sha256:" followed by the lower-case hex SHA-256 of the raw body as
+// signed (the form-encoded body itself for form deliveries).
+func EventID(body []byte) string {
+	sum := sha256.Sum256(body)
+	var b [len(idPrefix) + 2*sha256.Size]byte
+	copy(b[:], idPrefix)
+	hex.Encode(b[len(idPrefix):], sum[:])
+	return string(b[:])
+}
+
+const idPrefix = "sha256:"
+
+// IsDeliveryID reports whether s has the form of the GUID GitHub sends in
+// X-GitHub-Delivery: 36 characters, hex digits in groups of 8, 4, 4, 4 and
+// 12 separated by dashes ("72d3162e-cc78-11e3-81ab-4c9367dc0958"). Either
+// case of hex digit is accepted.
+func IsDeliveryID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// NewDeliveryID returns a random GUID of the form GitHub sends in
+// X-GitHub-Delivery (a version 4 UUID), for tests and senders of test
+// deliveries.
+func NewDeliveryID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }
 
 // Payload returns the JSON document of the delivery: the body itself, or the

@@ -11,6 +11,8 @@ import (
 	"github.com/hookwise/hookwise/providers/internal/vectortest"
 	"github.com/hookwise/hookwise/receiver"
 	"github.com/hookwise/hookwise/verify"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestVectors(t *testing.T) {
@@ -152,64 +154,77 @@ func readAll(t *testing.T, r *http.Request) []byte {
 	return b.Bytes()
 }
 
+const guid = "72d3162e-cc78-11e3-81ab-4c9367dc0958"
+
 func TestParse(t *testing.T) {
-	formBody := "payload=" + url.QueryEscape(`{"action":"closed","number":2}`)
+	prJSON := `{"action":"closed","number":2,"pull_request":{"number":2}}`
+	formBody := "payload=" + url.QueryEscape(prJSON)
+	form := "application/x-www-form-urlencoded"
+	push := `{"ref":"refs/heads/main","before":"a","after":"b","commits":[],"head_commit":null}`
 	tests := []struct {
 		name     string
-		header   map[string]string
+		event    string
+		delivery string
+		ctype    string
 		body     string
-		want     receiver.Envelope
+		wantType string
 		wantErr  bool
 		wantJSON string
 	}{
-		{"push", map[string]string{HeaderEvent: "push", HeaderDelivery: "d1"}, `{"ref":"refs/heads/main"}`,
-			receiver.Envelope{ID: "d1", Type: "push"}, false, `{"ref":"refs/heads/main"}`},
-		{"action", map[string]string{HeaderEvent: "issues", HeaderDelivery: "d2"}, `{"action":"opened","issue":{"action":"x"}}`,
-			receiver.Envelope{ID: "d2", Type: "issues.opened"}, false, ""},
-		{"escaped action", map[string]string{HeaderEvent: "issues", HeaderDelivery: "d2"}, `{"action":"re\u006fpened"}`,
-			receiver.Envelope{ID: "d2", Type: "issues.reopened"}, false, ""},
-		{"null action", map[string]string{HeaderEvent: "issues", HeaderDelivery: "d2"}, `{"action":null}`,
-			receiver.Envelope{ID: "d2", Type: "issues"}, false, ""},
-		{"ping", map[string]string{HeaderEvent: "ping", HeaderDelivery: "d3"}, `{"zen":"z","hook_id":1}`,
-			receiver.Envelope{ID: "d3", Type: "ping", Optional: true}, false, ""},
-		{"form", map[string]string{HeaderEvent: "pull_request", HeaderDelivery: "d4", "Content-Type": "application/x-www-form-urlencoded"}, formBody,
-			receiver.Envelope{ID: "d4", Type: "pull_request.closed"}, false, `{"action":"closed","number":2}`},
-		{"form with charset", map[string]string{HeaderEvent: "push", HeaderDelivery: "d5", "Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}, formBody,
-			receiver.Envelope{ID: "d5", Type: "push.closed"}, false, ""},
-		{"missing event", map[string]string{HeaderDelivery: "d"}, `{}`, receiver.Envelope{}, true, ""},
-		{"missing delivery", map[string]string{HeaderEvent: "push"}, `{}`, receiver.Envelope{}, true, ""},
-		{"bad json", map[string]string{HeaderEvent: "push", HeaderDelivery: "d"}, `{"action":`, receiver.Envelope{}, true, ""},
-		{"action not string", map[string]string{HeaderEvent: "push", HeaderDelivery: "d"}, `{"action":1}`, receiver.Envelope{}, true, ""},
-		{"duplicate action", map[string]string{HeaderEvent: "issues", HeaderDelivery: "d"}, `{"action":"opened","action":"closed"}`, receiver.Envelope{}, true, ""},
-		{"form without payload", map[string]string{HeaderEvent: "push", HeaderDelivery: "d", "Content-Type": "application/x-www-form-urlencoded"}, "x=1", receiver.Envelope{}, true, ""},
-		{"form with two payloads", map[string]string{HeaderEvent: "push", HeaderDelivery: "d", "Content-Type": "application/x-www-form-urlencoded"}, formBody + "&" + formBody, receiver.Envelope{}, true, ""},
-		{"bad form", map[string]string{HeaderEvent: "push", HeaderDelivery: "d", "Content-Type": "application/x-www-form-urlencoded"}, "payload=%zz", receiver.Envelope{}, true, ""},
+		{"push", "push", guid, "", push, "push", false, push},
+		{"action", "issues", guid, "", `{"action":"opened","issue":{"action":"x"}}`, "issues.opened", false, ""},
+		{"escaped action", "issues", guid, "", `{"action":"re\u006fpened","issue":{}}`, "issues.reopened", false, ""},
+		{"null action", "issues", guid, "", `{"action":null,"issue":{}}`, "issues", false, ""},
+		{"ping", "ping", guid, "", `{"zen":"z","hook_id":1}`, "ping", false, ""},
+		{"upper-case GUID", "ping", strings.ToUpper(guid), "", `{"zen":"z","hook_id":1}`, "ping", false, ""},
+		{"form", "pull_request", guid, form, formBody, "pull_request.closed", false, prJSON},
+		{"form with charset", "pull_request", guid, form + "; charset=utf-8", formBody, "pull_request.closed", false, ""},
+		{"unchecked event", "sub_issues", guid, "", `{"action":"sub_issue_added"}`, "sub_issues.sub_issue_added", false, ""},
+		{"missing event", "", guid, "", `{}`, "", true, ""},
+		{"missing delivery", "push", "", "", push, "", true, ""},
+		{"bad json", "issues", guid, "", `{"action":`, "", true, ""},
+		{"action not string", "issues", guid, "", `{"action":1,"issue":{}}`, "", true, ""},
+		{"duplicate action", "issues", guid, "", `{"action":"opened","action":"closed","issue":{}}`, "", true, ""},
+		{"case-variant action", "issues", guid, "", `{"action":"opened","Action":"deleted","issue":{}}`, "", true, ""},
+		{"form without payload", "push", guid, form, "x=1", "", true, ""},
+		{"form with two payloads", "push", guid, form, formBody + "&" + formBody, "", true, ""},
+		{"bad form", "push", guid, form, "payload=%zz", "", true, ""},
 	}
-	p, _ := New(secret)
+	p, err := New(secret)
+	require.NoError(t, err)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, _ := http.NewRequest(http.MethodPost, "/", nil)
-			for k, v := range tt.header {
-				r.Header.Set(k, v)
+			r := parseRequest(tt.event, tt.delivery, tt.body)
+			if tt.ctype != "" {
+				r.Header.Set("Content-Type", tt.ctype)
 			}
 			env, err := p.Parse(r, []byte(tt.body))
 			if tt.wantErr {
-				if !errors.Is(err, receiver.ErrMalformedEnvelope) {
-					t.Fatalf("Parse err = %v, want ErrMalformedEnvelope", err)
-				}
+				assert.ErrorIs(t, err, receiver.ErrMalformedEnvelope)
 				return
 			}
-			if err != nil || env.ID != tt.want.ID || env.Type != tt.want.Type || env.Optional != tt.want.Optional || env.Reply != nil {
-				t.Fatalf("Parse = %+v, %v; want %+v", env, err, tt.want)
-			}
+			require.NoError(t, err)
+			assert.Equal(t, receiver.Envelope{ID: EventID([]byte(tt.body)), Type: tt.wantType, Optional: tt.event == "ping"}, env)
 			if tt.wantJSON != "" {
 				doc, err := p.Payload(r.Header, []byte(tt.body))
-				if err != nil || string(doc) != tt.wantJSON {
-					t.Fatalf("Payload = %s, %v; want %s", doc, err, tt.wantJSON)
-				}
+				require.NoError(t, err)
+				assert.Equal(t, tt.wantJSON, string(doc))
 			}
 		})
 	}
+}
+
+// parseRequest returns a request with the given X-GitHub-Event and
+// X-GitHub-Delivery headers (absent when empty).
+func parseRequest(event, delivery, body string) *http.Request {
+	r := NewRequest("https://example.com/", secret, event, delivery, []byte(body))
+	if event == "" {
+		r.Header.Del(HeaderEvent)
+	}
+	if delivery == "" {
+		r.Header.Del(HeaderDelivery)
+	}
+	return r
 }
 
 func TestFormVectorParses(t *testing.T) {
@@ -219,7 +234,7 @@ func TestFormVectorParses(t *testing.T) {
 		}
 		r, body := v.Request()
 		r.Header.Set(HeaderEvent, "push")
-		r.Header.Set(HeaderDelivery, "d")
+		r.Header.Set(HeaderDelivery, guid)
 		p, _ := New(v.Secret, WithSHA1())
 		if err := p.Verify(r, body); err != nil {
 			t.Fatal(err)
@@ -254,7 +269,7 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("error %v does not match ErrVerification", err)
 		}
 		r.Header.Set(HeaderEvent, "push")
-		r.Header.Set(HeaderDelivery, "d")
+		r.Header.Set(HeaderDelivery, guid)
 		_, _ = p.Parse(r, b)
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		_, _ = p.Parse(r, b)
