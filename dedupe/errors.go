@@ -4,9 +4,14 @@ import "errors"
 
 // Sentinel errors of the stores, besides ErrClosed.
 var (
-	// ErrInvalidDuration is returned by Claim for a lease, and by Complete for
-	// a retention, that is not positive. The call changes nothing.
+	// ErrInvalidDuration is returned by Claim and Confirm for a lease, and
+	// by Complete for a retention, that is not positive. The call changes
+	// nothing.
 	ErrInvalidDuration = errors.New("dedupe: lease or retention not positive")
+	// ErrInvalidToken is returned by Claim and Confirm for an empty claim
+	// token. The call changes nothing. (Complete and Release take an empty
+	// token as "whatever holds the key".)
+	ErrInvalidToken = errors.New("dedupe: empty claim token")
 	// ErrUnavailable matches every error of a store that could not reach its
 	// backend (Redis down, a timeout, an error reply). The caller should
 	// answer the sender with a retryable failure (503), or wrap the store in

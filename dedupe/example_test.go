@@ -17,23 +17,38 @@ func ExampleMemory() {
 	ctx := context.Background()
 	key := dedupe.Key("stripe", "evt_1N2b3C")
 
-	first, _ := store.Claim(ctx, key, time.Minute)  // the first delivery takes it
-	second, _ := store.Claim(ctx, key, time.Minute) // a concurrent copy does not
-	fmt.Println(first, second)
+	// Each delivery attempt draws a token. The first delivery is admitted
+	// for a short lease; a re-run of its own claim still holds the key, and
+	// a concurrent copy is told to retry later.
+	first, other := dedupe.NewToken(), dedupe.NewToken()
+	o1, _ := store.Claim(ctx, key, first, 10*time.Second)
+	again, _ := store.Claim(ctx, key, first, 10*time.Second)
+	o2, _ := store.Claim(ctx, key, other, 10*time.Second)
+	fmt.Println(o1, again, o2)
+
+	// The event is queued: confirm the claim for the full lease. From now
+	// on a copy is a duplicate.
+	ok, _ := store.Confirm(ctx, key, first, time.Hour)
+	o2, _ = store.Claim(ctx, key, other, 10*time.Second)
+	fmt.Println(ok, o2)
 
 	// The handler failed: release, so that the sender's retry is processed.
-	_ = store.Release(ctx, key)
-	retry, _ := store.Claim(ctx, key, time.Minute)
-	fmt.Println(retry)
+	_ = store.Release(ctx, key, first)
+	retry := dedupe.NewToken()
+	o3, _ := store.Claim(ctx, key, retry, 10*time.Second)
+	fmt.Println(o3)
 
-	// The handler succeeded: remember the event for three days.
-	_ = store.Complete(ctx, key, 72*time.Hour)
-	redelivery, _ := store.Claim(ctx, key, time.Minute)
-	fmt.Println(redelivery)
+	// The handler succeeded: remember the event for three days. A late call
+	// of the first attempt cannot undo it.
+	_ = store.Complete(ctx, key, retry, 72*time.Hour)
+	_ = store.Release(ctx, key, first)
+	o4, _ := store.Claim(ctx, key, dedupe.NewToken(), 10*time.Second)
+	fmt.Println(o4)
 	// Output:
-	// true false
-	// true
-	// false
+	// claimed claimed pending
+	// true duplicate
+	// claimed
+	// duplicate
 }
 
 func ExampleNewRedis() {

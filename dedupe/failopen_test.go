@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/hookwise/hookwise/dedupe"
 	"github.com/hookwise/hookwise/dedupe/dedupetest"
 )
@@ -13,9 +16,14 @@ import (
 // failing is a store whose every call fails with err.
 type failing struct{ err error }
 
-func (f failing) Claim(context.Context, string, time.Duration) (bool, error) { return false, f.err }
-func (f failing) Complete(context.Context, string, time.Duration) error      { return f.err }
-func (f failing) Release(context.Context, string) error                      { return f.err }
+func (f failing) Claim(context.Context, string, string, time.Duration) (dedupe.Outcome, error) {
+	return 0, f.err
+}
+func (f failing) Confirm(context.Context, string, string, time.Duration) (bool, error) {
+	return false, f.err
+}
+func (f failing) Complete(context.Context, string, string, time.Duration) error { return f.err }
+func (f failing) Release(context.Context, string, string) error                 { return f.err }
 
 func TestFailOpenConformance(t *testing.T) {
 	// A healthy store behaves the same wrapped.
@@ -34,16 +42,17 @@ func TestFailOpen(t *testing.T) {
 		inner     error
 		ctx       context.Context
 		nilHook   bool
-		wantOK    bool
+		want      dedupe.Outcome
 		wantErr   error
 		wantCalls int
 	}{
-		{"outage fails open", outage, context.Background(), false, true, nil, 1},
-		{"full fails open", dedupe.ErrFull, context.Background(), false, true, nil, 1},
-		{"closed fails open", dedupe.ErrClosed, context.Background(), false, true, nil, 1},
-		{"nil onError", outage, context.Background(), true, true, nil, 0},
-		{"invalid duration is a bug", dedupe.ErrInvalidDuration, context.Background(), false, false, dedupe.ErrInvalidDuration, 0},
-		{"caller's context done", context.Canceled, cancelled, false, false, context.Canceled, 0},
+		{"outage fails open", outage, context.Background(), false, dedupe.Claimed, nil, 1},
+		{"full fails open", dedupe.ErrFull, context.Background(), false, dedupe.Claimed, nil, 1},
+		{"closed fails open", dedupe.ErrClosed, context.Background(), false, dedupe.Claimed, nil, 1},
+		{"nil onError", outage, context.Background(), true, dedupe.Claimed, nil, 0},
+		{"invalid duration is a bug", dedupe.ErrInvalidDuration, context.Background(), false, 0, dedupe.ErrInvalidDuration, 0},
+		{"invalid token is a bug", dedupe.ErrInvalidToken, context.Background(), false, 0, dedupe.ErrInvalidToken, 0},
+		{"caller's context done", context.Canceled, cancelled, false, 0, context.Canceled, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -52,40 +61,57 @@ func TestFailOpen(t *testing.T) {
 			if !tc.nilHook {
 				hook = func(err error) {
 					calls++
-					if !errors.Is(err, tc.inner) {
-						t.Errorf("onError(%v), want %v", err, tc.inner)
-					}
+					assert.ErrorIs(t, err, tc.inner, "onError")
 				}
 			}
 			s := dedupe.FailOpen(failing{tc.inner}, hook)
-			ok, err := s.Claim(tc.ctx, "k", time.Minute)
-			if ok != tc.wantOK || !errors.Is(err, tc.wantErr) || (tc.wantErr == nil) != (err == nil) {
-				t.Fatalf("Claim = %v, %v; want %v, %v", ok, err, tc.wantOK, tc.wantErr)
+			tok := dedupe.NewToken()
+			o, err := s.Claim(tc.ctx, "k", tok, time.Minute)
+			if tc.wantErr == nil {
+				require.NoError(t, err)
+			} else {
+				require.ErrorIs(t, err, tc.wantErr)
 			}
-			if calls != tc.wantCalls {
-				t.Fatalf("onError called %d times, want %d", calls, tc.wantCalls)
-			}
-			// Complete and Release errors pass through unchanged.
-			if err := s.Complete(tc.ctx, "k", time.Minute); !errors.Is(err, tc.inner) {
-				t.Fatalf("Complete = %v, want %v", err, tc.inner)
-			}
-			if err := s.Release(tc.ctx, "k"); !errors.Is(err, tc.inner) {
-				t.Fatalf("Release = %v, want %v", err, tc.inner)
-			}
-			if calls != tc.wantCalls {
-				t.Fatalf("onError called for Complete or Release")
-			}
+			require.Equal(t, tc.want, o, "Claim")
+			require.Equal(t, tc.wantCalls, calls, "onError calls")
+			// Confirm, Complete and Release errors pass through unchanged.
+			ok, err := s.Confirm(tc.ctx, "k", tok, time.Minute)
+			assert.ErrorIs(t, err, tc.inner, "Confirm")
+			assert.False(t, ok, "Confirm")
+			assert.ErrorIs(t, s.Complete(tc.ctx, "k", tok, time.Minute), tc.inner, "Complete")
+			assert.ErrorIs(t, s.Release(tc.ctx, "k", tok), tc.inner, "Release")
+			assert.Equal(t, tc.wantCalls, calls, "onError called for Confirm, Complete or Release")
 		})
 	}
+}
+
+func TestFailOpenPassesResults(t *testing.T) {
+	m, _ := newFakeMemory(t)
+	s := dedupe.FailOpen(m, func(err error) { t.Errorf("onError(%v)", err) })
+	ctx := context.Background()
+	a, b := dedupe.NewToken(), dedupe.NewToken()
+	o, err := s.Claim(ctx, "k", a, time.Minute)
+	require.NoError(t, err)
+	require.Equal(t, dedupe.Claimed, o)
+	o, err = s.Claim(ctx, "k", b, time.Minute)
+	require.NoError(t, err)
+	require.Equal(t, dedupe.Pending, o)
+	ok, err := s.Confirm(ctx, "k", b, time.Hour)
+	require.NoError(t, err)
+	require.False(t, ok)
+	ok, err = s.Confirm(ctx, "k", a, time.Hour)
+	require.NoError(t, err)
+	require.True(t, ok)
+	o, err = s.Claim(ctx, "k", b, time.Minute)
+	require.NoError(t, err)
+	require.Equal(t, dedupe.Duplicate, o)
 }
 
 func TestStoreError(t *testing.T) {
 	inner := context.DeadlineExceeded
 	err := error(&dedupe.StoreError{Op: "redis release", Err: inner})
-	if got, want := err.Error(), "dedupe: redis release: context deadline exceeded"; got != want {
-		t.Fatalf("Error() = %q, want %q", got, want)
-	}
-	if !errors.Is(err, dedupe.ErrUnavailable) || !errors.Is(err, inner) || errors.Is(err, dedupe.ErrClosed) {
-		t.Fatalf("errors.Is mismatch for %v", err)
-	}
+	assert.Equal(t, "dedupe: redis release: context deadline exceeded", err.Error())
+	assert.ErrorIs(t, err, dedupe.ErrUnavailable)
+	assert.ErrorIs(t, err, inner)
+	assert.NotErrorIs(t, err, dedupe.ErrClosed)
 }

@@ -31,26 +31,29 @@ const (
 // own lock, so concurrent calls scale with cores. Memory owns no goroutine:
 // an entry whose lease or retention has lapsed is reclaimed lazily, when its
 // key is used again, or by a bounded sweep that each operation runs over the
-// oldest entries of its shard.
+// oldest entries of its shard. A claim keeps a 56-bit hash of its token, not
+// the token (see Store for the states of a key).
 //
 // The store holds at most its maximum of entries (WithMemoryMaxEntries),
 // split evenly over the shards. A new key in a full shard evicts, in order:
 // the entry completed longest ago (even though its retention has not
 // lapsed, so a very late redelivery of that event may then be processed
-// again); otherwise the claim taken longest ago, if its lease has lapsed.
-// When the shard holds only live claims, Claim and Complete of a new key
+// again); otherwise the claim admitted longest ago, if its lease has lapsed;
+// otherwise the claim confirmed longest ago, if its lease has lapsed. An
+// admitted or confirmed claim whose lease has not lapsed is never evicted:
+// when the shard holds only such claims, Claim and Complete of a new key
 // return ErrFull rather than drop a claim in progress.
 //
-// An entry costs about 80 bytes besides its key: with a 43-byte key (a
-// provider name and a UUID), about 125 bytes as BenchmarkMemoryBytesPerEntry
-// measures it, up to half again as much just after a shard's map grew. The
-// default bound of a million entries is therefore about 125 to 190 MB at
-// most; set WithMemoryMaxEntries to the number of events received within
-// the retention, with some headroom.
+// An entry costs about 80 bytes besides its key, whatever its state: with a
+// 43-byte key (a provider name and a UUID), about 125 bytes as
+// BenchmarkMemoryBytesPerEntry measures it, up to half again as much just
+// after a shard's map grew. The default bound of a million entries is
+// therefore about 125 to 190 MB at most; set WithMemoryMaxEntries to the
+// number of events received within the retention, with some headroom.
 //
-// A context that is already done makes Claim, Complete and Release return its
-// error without doing anything, as Redis does; Memory never blocks otherwise.
-// After Close every call returns ErrClosed.
+// A context that is already done makes every call return its error without
+// doing anything, as Redis does; Memory never blocks otherwise. After Close
+// every call returns ErrClosed.
 type Memory struct {
 	now    func() time.Time
 	base   time.Time
@@ -114,8 +117,48 @@ func NewMemory(opts ...MemoryOption) *Memory {
 	return m
 }
 
-// Claim takes key for lease unless a live claim or a done marker holds it.
-func (m *Memory) Claim(ctx context.Context, key string, lease time.Duration) (bool, error) {
+// Claim admits key for token for lease, unless another token holds it or
+// it is done; see Store.
+func (m *Memory) Claim(ctx context.Context, key, token string, lease time.Duration) (Outcome, error) {
+	if token == "" {
+		return 0, ErrInvalidToken
+	}
+	if lease <= 0 {
+		return 0, ErrInvalidDuration
+	}
+	tok := m.tokenHash(token)
+	s, now, err := m.lock(ctx, key)
+	if err != nil {
+		return 0, err
+	}
+	defer s.mu.Unlock()
+	if i, ok := s.index[key]; ok {
+		e := &s.slots[i]
+		if now < e.exp {
+			switch {
+			case e.state() == stateDone:
+				return Duplicate, nil
+			case e.tok() == tok:
+				return Claimed, nil
+			case e.state() == stateAdmitted:
+				return Pending, nil
+			}
+			return Duplicate, nil
+		}
+		s.move(i, stateAdmitted, tok, addSat(now, lease))
+		return Claimed, nil
+	}
+	if err := s.insert(key, stateAdmitted, tok, now, addSat(now, lease)); err != nil {
+		return 0, err
+	}
+	return Claimed, nil
+}
+
+// Confirm extends token's claim of key to lease from now; see Store.
+func (m *Memory) Confirm(ctx context.Context, key, token string, lease time.Duration) (bool, error) {
+	if token == "" {
+		return false, ErrInvalidToken
+	}
 	if lease <= 0 {
 		return false, ErrInvalidDuration
 	}
@@ -124,22 +167,17 @@ func (m *Memory) Claim(ctx context.Context, key string, lease time.Duration) (bo
 		return false, err
 	}
 	defer s.mu.Unlock()
-	if i, ok := s.index[key]; ok {
-		e := &s.slots[i]
-		if now < e.exp {
-			return false, nil
-		}
-		s.move(i, stateClaimed, addSat(now, lease))
-		return true, nil
+	i, ok := s.holder(key, m.tokenHash(token), now)
+	if !ok {
+		return false, nil
 	}
-	if err := s.insert(key, stateClaimed, now, addSat(now, lease)); err != nil {
-		return false, err
-	}
+	s.move(i, stateConfirmed, s.slots[i].tok(), addSat(now, lease))
 	return true, nil
 }
 
-// Complete marks key done for retention, whether or not it is claimed.
-func (m *Memory) Complete(ctx context.Context, key string, retention time.Duration) error {
+// Complete marks key done for retention, unless another token holds it; see
+// Store.
+func (m *Memory) Complete(ctx context.Context, key, token string, retention time.Duration) error {
 	if retention <= 0 {
 		return ErrInvalidDuration
 	}
@@ -148,25 +186,39 @@ func (m *Memory) Complete(ctx context.Context, key string, retention time.Durati
 		return err
 	}
 	defer s.mu.Unlock()
-	if i, ok := s.index[key]; ok {
-		s.move(i, stateDone, addSat(now, retention))
-		return nil
+	i, ok := s.index[key]
+	if !ok {
+		return s.insert(key, stateDone, 0, now, addSat(now, retention))
 	}
-	return s.insert(key, stateDone, now, addSat(now, retention))
+	if e := &s.slots[i]; token != "" && now < e.exp && (e.state() == stateDone || e.tok() != m.tokenHash(token)) {
+		return nil // done already, or another token's claim
+	}
+	s.move(i, stateDone, 0, addSat(now, retention))
+	return nil
 }
 
-// Release forgets key. Releasing an unknown key does nothing.
-func (m *Memory) Release(ctx context.Context, key string) error {
-	s, _, err := m.lock(ctx, key)
+// Release forgets key if token holds it, or whatever holds it if token is
+// empty; see Store. Releasing an unknown key does nothing.
+func (m *Memory) Release(ctx context.Context, key, token string) error {
+	s, now, err := m.lock(ctx, key)
 	if err != nil {
 		return err
 	}
 	defer s.mu.Unlock()
-	if i, ok := s.index[key]; ok {
+	i, ok := s.index[key]
+	if !ok {
+		return nil
+	}
+	// A lapsed entry is as good as absent: removing it changes nothing.
+	if e := &s.slots[i]; token == "" || now >= e.exp || e.state() != stateDone && e.tok() == m.tokenHash(token) {
 		s.remove(i)
 	}
 	return nil
 }
+
+// tokenHash returns the 56-bit hash an entry keeps of a claim token, in the
+// high bits of a uint64 (the low byte holds the entry's state).
+func (m *Memory) tokenHash(token string) uint64 { return maphash.String(m.seed, token) &^ 0xff }
 
 // lock returns key's shard, locked and swept, and the time now; the caller
 // unlocks it. It fails with ctx's error or, after Close, ErrClosed.
@@ -205,7 +257,7 @@ func (m *Memory) Close() error {
 		s := &m.shards[i]
 		s.mu.Lock()
 		s.index, s.slots = nil, nil
-		s.claims, s.dones, s.free = memList{}, memList{}, 0
+		s.admitted, s.confirmed, s.dones, s.free = memList{}, memList{}, memList{}, 0
 		s.mu.Unlock()
 	}
 	return nil
@@ -231,39 +283,64 @@ func addSat(now int64, d time.Duration) int64 {
 
 const (
 	stateFree uint8 = iota
-	stateClaimed
+	stateAdmitted
+	stateConfirmed
 	stateDone
 )
 
 // memEntry is one key. Entries live in a shard's slot slice and link into
-// one of its two lists by slot index (0 is nil), which keeps them free of
+// one of its three lists by slot index (0 is nil), which keeps them free of
 // pointers besides the key and costs no allocation per entry beyond the key.
+//
+// A claim keeps a 56-bit hash of its token rather than the token, packed
+// with the state into one word so that an entry takes 40 bytes: two distinct
+// random tokens share a hash with probability 2^-56, which matters only when
+// two deliveries of one event overlap, and the hash is seeded per store, so
+// no one can choose tokens that collide.
 type memEntry struct {
 	key        string
-	exp        int64 // clock value from which the entry has lapsed
+	exp        int64  // clock value from which the entry has lapsed
+	tag        uint64 // hash of the claim's token (0 when done) | state
 	prev, next uint32
-	state      uint8
 }
+
+func (e *memEntry) state() uint8 { return uint8(e.tag) }
+func (e *memEntry) tok() uint64  { return e.tag &^ 0xff }
 
 // memList is a doubly linked list of slots, oldest first.
 type memList struct{ head, tail uint32 }
 
 type memShard struct {
-	mu     sync.Mutex
-	index  map[string]uint32 // key to slot; nil after Close
-	slots  []memEntry
-	free   uint32  // first free slot, linked by next
-	cap    int     // the most keys this shard holds
-	claims memList // claims, in the order they were taken
-	dones  memList // done markers, in the order they were completed
-	_      [48]byte
+	mu        sync.Mutex
+	index     map[string]uint32 // key to slot; nil after Close
+	slots     []memEntry
+	free      uint32  // first free slot, linked by next
+	cap       int     // the most keys this shard holds
+	admitted  memList // admitted claims, in the order they were admitted
+	confirmed memList // confirmed claims, in the order they were confirmed
+	dones     memList // done markers, in the order they were completed
+	_         [48]byte
 }
 
 func (s *memShard) list(state uint8) *memList {
-	if state == stateDone {
+	switch state {
+	case stateDone:
 		return &s.dones
+	case stateConfirmed:
+		return &s.confirmed
 	}
-	return &s.claims
+	return &s.admitted
+}
+
+// holder returns the slot of key if the token whose hash is tok holds it
+// (admitted or confirmed) at now.
+func (s *memShard) holder(key string, tok uint64, now int64) (uint32, bool) {
+	i, ok := s.index[key]
+	if !ok {
+		return 0, false
+	}
+	e := &s.slots[i]
+	return i, now < e.exp && e.state() != stateDone && e.tok() == tok
 }
 
 func (s *memShard) pushBack(l *memList, i uint32) {
@@ -292,25 +369,26 @@ func (s *memShard) unlink(l *memList, i uint32) {
 	e.prev, e.next = 0, 0
 }
 
-// move gives slot i a new state and expiry, at the back of its new list.
-func (s *memShard) move(i uint32, state uint8, exp int64) {
+// move gives slot i a new state, token hash and expiry, at the back of its
+// new list.
+func (s *memShard) move(i uint32, state uint8, tok uint64, exp int64) {
 	e := &s.slots[i]
-	s.unlink(s.list(e.state), i)
-	e.state, e.exp = state, exp
+	s.unlink(s.list(e.state()), i)
+	e.tag, e.exp = tok|uint64(state), exp
 	s.pushBack(s.list(state), i)
 }
 
 func (s *memShard) remove(i uint32) {
 	e := &s.slots[i]
-	s.unlink(s.list(e.state), i)
+	s.unlink(s.list(e.state()), i)
 	delete(s.index, e.key)
 	*e = memEntry{next: s.free}
 	s.free = i
 }
 
-// sweep reclaims lapsed entries at the front of both lists, a few at most.
+// sweep reclaims lapsed entries at the front of each list, a few at most.
 func (s *memShard) sweep(now int64) {
-	for _, l := range [...]*memList{&s.claims, &s.dones} {
+	for _, l := range [...]*memList{&s.admitted, &s.confirmed, &s.dones} {
 		for range sweepPerOp {
 			h := l.head
 			if h == 0 || s.slots[h].exp > now {
@@ -321,14 +399,17 @@ func (s *memShard) sweep(now int64) {
 	}
 }
 
-// insert adds a new key, evicting an entry if the shard is full.
-func (s *memShard) insert(key string, state uint8, now, exp int64) error {
+// insert adds a new key, evicting an entry if the shard is full: the oldest
+// done marker, else the oldest admitted or confirmed claim if it lapsed.
+func (s *memShard) insert(key string, state uint8, tok uint64, now, exp int64) error {
 	if len(s.index) >= s.cap {
 		switch {
 		case s.dones.head != 0:
 			s.remove(s.dones.head)
-		case s.claims.head != 0 && s.slots[s.claims.head].exp <= now:
-			s.remove(s.claims.head)
+		case s.admitted.head != 0 && s.slots[s.admitted.head].exp <= now:
+			s.remove(s.admitted.head)
+		case s.confirmed.head != 0 && s.slots[s.confirmed.head].exp <= now:
+			s.remove(s.confirmed.head)
 		default:
 			return ErrFull
 		}
@@ -343,7 +424,7 @@ func (s *memShard) insert(key string, state uint8, now, exp int64) error {
 	}
 	// Clone so that a key cut from a large body does not keep the body alive.
 	k := strings.Clone(key)
-	s.slots[i] = memEntry{key: k, exp: exp, state: state}
+	s.slots[i] = memEntry{key: k, exp: exp, tag: tok | uint64(state)}
 	s.index[k] = i
 	s.pushBack(s.list(state), i)
 	return nil

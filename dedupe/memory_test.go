@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/hookwise/hookwise/dedupe"
 	"github.com/hookwise/hookwise/dedupe/dedupetest"
 )
@@ -40,18 +42,17 @@ func TestMemoryRealClock(t *testing.T) {
 	m := dedupe.NewMemory()
 	defer m.Close()
 	ctx := context.Background()
-	if ok, err := m.Claim(ctx, "k", 20*time.Millisecond); !ok || err != nil {
-		t.Fatalf("Claim = %v, %v", ok, err)
-	}
+	o, err := m.Claim(ctx, "k", dedupe.NewToken(), 20*time.Millisecond)
+	require.NoError(t, err)
+	require.Equal(t, dedupe.Claimed, o)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		ok, err := m.Claim(ctx, "k", time.Hour)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ok {
+		o, err := m.Claim(ctx, "k", dedupe.NewToken(), time.Hour)
+		require.NoError(t, err)
+		if o == dedupe.Claimed {
 			break
 		}
+		require.Equal(t, dedupe.Pending, o)
 		if time.Now().After(deadline) {
 			t.Fatal("a 20ms lease did not lapse within 5s")
 		}
@@ -59,13 +60,12 @@ func TestMemoryRealClock(t *testing.T) {
 	}
 }
 
+// mustClaim claims key with a new token and reports whether it was Claimed.
 func mustClaim(t *testing.T, s dedupe.Store, key string, lease time.Duration) bool {
 	t.Helper()
-	ok, err := s.Claim(context.Background(), key, lease)
-	if err != nil {
-		t.Fatalf("Claim(%q): %v", key, err)
-	}
-	return ok
+	o, err := s.Claim(context.Background(), key, dedupe.NewToken(), lease)
+	require.NoError(t, err, "Claim(%q)", key)
+	return o == dedupe.Claimed
 }
 
 func TestMemoryEviction(t *testing.T) {
@@ -80,17 +80,17 @@ func TestMemoryEviction(t *testing.T) {
 					t.Fatalf("claim %d failed", i)
 				}
 			}
-			if ok, err := m.Claim(ctx, "new", time.Hour); !errors.Is(err, dedupe.ErrFull) || ok {
-				t.Fatalf("Claim in a full store = %v, %v; want false, ErrFull", ok, err)
-			}
-			if err := m.Complete(ctx, "new", time.Hour); !errors.Is(err, dedupe.ErrFull) {
+			o, err := m.Claim(ctx, "new", dedupe.NewToken(), time.Hour)
+			require.ErrorIs(t, err, dedupe.ErrFull, "Claim in a full store")
+			require.Zero(t, o)
+			if err := m.Complete(ctx, "new", "", time.Hour); !errors.Is(err, dedupe.ErrFull) {
 				t.Fatalf("Complete of a new key in a full store = %v, want ErrFull", err)
 			}
 			// Keys already held still work.
 			if mustClaim(t, m, "k3", time.Hour) {
 				t.Fatal("a live claim was taken again")
 			}
-			if err := m.Complete(ctx, "k3", time.Hour); err != nil {
+			if err := m.Complete(ctx, "k3", "", time.Hour); err != nil {
 				t.Fatal(err)
 			}
 			// Now one entry is done, and a new key evicts it.
@@ -98,7 +98,7 @@ func TestMemoryEviction(t *testing.T) {
 				t.Fatal("new key not claimed after a key was completed")
 			}
 			// k3 was evicted: once there is room, it can be claimed again.
-			if err := m.Release(ctx, "k0"); err != nil {
+			if err := m.Release(ctx, "k0", ""); err != nil {
 				t.Fatal(err)
 			}
 			if !mustClaim(t, m, "k3", time.Hour) {
@@ -110,7 +110,7 @@ func TestMemoryEviction(t *testing.T) {
 				mustClaim(t, m, "k"+strconv.Itoa(i), time.Hour)
 			}
 			for _, i := range []int{7, 2, 5} {
-				if err := m.Complete(ctx, "k"+strconv.Itoa(i), time.Hour); err != nil {
+				if err := m.Complete(ctx, "k"+strconv.Itoa(i), "", time.Hour); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -128,7 +128,7 @@ func TestMemoryEviction(t *testing.T) {
 				}
 			}
 			// k5 was evicted too, and no done entry is left to make room.
-			if _, err := m.Claim(ctx, "k5", time.Hour); !errors.Is(err, dedupe.ErrFull) {
+			if _, err := m.Claim(ctx, "k5", dedupe.NewToken(), time.Hour); !errors.Is(err, dedupe.ErrFull) {
 				t.Fatalf("Claim = %v, want ErrFull", err)
 			}
 		}},
@@ -137,7 +137,7 @@ func TestMemoryEviction(t *testing.T) {
 			for i := range 9 {
 				mustClaim(t, m, "k"+strconv.Itoa(i), time.Hour)
 			}
-			if _, err := m.Claim(ctx, "new", time.Hour); !errors.Is(err, dedupe.ErrFull) {
+			if _, err := m.Claim(ctx, "new", dedupe.NewToken(), time.Hour); !errors.Is(err, dedupe.ErrFull) {
 				t.Fatalf("Claim = %v, want ErrFull", err)
 			}
 			clock.Advance(2 * time.Second)
@@ -149,27 +149,79 @@ func TestMemoryEviction(t *testing.T) {
 			}
 		}},
 		{"lapsed entries swept lazily", func(t *testing.T, m *dedupe.Memory, clock *dedupetest.Clock) {
-			for i := range 4 {
-				mustClaim(t, m, "c"+strconv.Itoa(i), time.Second)
-				if err := m.Complete(ctx, "d"+strconv.Itoa(i), time.Second); err != nil {
-					t.Fatal(err)
-				}
+			for i := range 3 {
+				mustClaim(t, m, "a"+strconv.Itoa(i), time.Second)
+				tok := dedupe.NewToken()
+				c := "c" + strconv.Itoa(i)
+				_, err := m.Claim(ctx, c, tok, time.Second)
+				require.NoError(t, err)
+				ok, err := m.Confirm(ctx, c, tok, time.Second)
+				require.NoError(t, err)
+				require.True(t, ok)
+				require.NoError(t, m.Complete(ctx, "d"+strconv.Itoa(i), "", time.Second))
 			}
-			if n := m.Len(); n != 8 {
-				t.Fatalf("Len = %d, want 8", n)
-			}
+			require.Equal(t, 9, m.Len())
 			clock.Advance(2 * time.Second)
 			// Each operation sweeps two lapsed entries of each kind.
-			if err := m.Release(ctx, "other"); err != nil {
-				t.Fatal(err)
-			}
-			if n := m.Len(); n != 4 {
-				t.Fatalf("Len after one sweep = %d, want 4", n)
-			}
+			require.NoError(t, m.Release(ctx, "other", ""))
+			require.Equal(t, 3, m.Len(), "Len after one sweep")
 			mustClaim(t, m, "x", time.Hour)
-			if n := m.Len(); n != 1 {
-				t.Fatalf("Len after two sweeps = %d, want 1", n)
+			require.Equal(t, 1, m.Len(), "Len after two sweeps")
+		}},
+		{"live admitted and confirmed claims never evicted", func(t *testing.T, m *dedupe.Memory, clock *dedupetest.Clock) {
+			toks := map[string]string{}
+			for i := range 10 {
+				k := "k" + strconv.Itoa(i)
+				toks[k] = dedupe.NewToken()
+				o, err := m.Claim(ctx, k, toks[k], time.Minute)
+				require.NoError(t, err)
+				require.Equal(t, dedupe.Claimed, o)
+				if i%2 == 0 {
+					ok, err := m.Confirm(ctx, k, toks[k], time.Hour)
+					require.NoError(t, err)
+					require.True(t, ok)
+				}
 			}
+			clock.Advance(59 * time.Second)
+			_, err := m.Claim(ctx, "new", dedupe.NewToken(), time.Minute)
+			require.ErrorIs(t, err, dedupe.ErrFull)
+			require.ErrorIs(t, m.Complete(ctx, "new", dedupe.NewToken(), time.Hour), dedupe.ErrFull)
+			for k, tok := range toks {
+				o, err := m.Claim(ctx, k, tok, time.Minute)
+				require.NoError(t, err)
+				require.Equal(t, dedupe.Claimed, o, "%s still held by its token", k)
+			}
+			// The admitted claims lapse; the confirmed ones hold.
+			clock.Advance(2 * time.Second)
+			for i := range 5 {
+				require.True(t, mustClaim(t, m, "new"+strconv.Itoa(i), time.Minute), "new key %d", i)
+			}
+			_, err = m.Claim(ctx, "new5", dedupe.NewToken(), time.Minute)
+			require.ErrorIs(t, err, dedupe.ErrFull)
+			for i := 0; i < 10; i += 2 {
+				o, err := m.Claim(ctx, "k"+strconv.Itoa(i), dedupe.NewToken(), time.Minute)
+				require.NoError(t, err)
+				require.Equal(t, dedupe.Duplicate, o, "confirmed k%d", i)
+			}
+		}},
+		{"lapsed confirmed claim evicted when full", func(t *testing.T, m *dedupe.Memory, clock *dedupetest.Clock) {
+			tok := dedupe.NewToken()
+			_, err := m.Claim(ctx, "short", tok, time.Hour)
+			require.NoError(t, err)
+			ok, err := m.Confirm(ctx, "short", tok, time.Second)
+			require.NoError(t, err)
+			require.True(t, ok)
+			for i := range 9 {
+				mustClaim(t, m, "k"+strconv.Itoa(i), time.Hour)
+			}
+			_, err = m.Claim(ctx, "new", dedupe.NewToken(), time.Hour)
+			require.ErrorIs(t, err, dedupe.ErrFull)
+			clock.Advance(2 * time.Second)
+			require.True(t, mustClaim(t, m, "new", time.Hour), "lapsed confirmed claim not reclaimed")
+			require.Equal(t, 10, m.Len())
+			ok, err = m.Confirm(ctx, "short", tok, time.Hour)
+			require.NoError(t, err)
+			require.False(t, ok, "a lapsed claim cannot be confirmed")
 		}},
 	}
 	for _, tc := range tests {
@@ -188,16 +240,16 @@ func TestMemoryNeverExceedsBound(t *testing.T) {
 			var full int
 			for i := range 2 * max {
 				k := "k" + strconv.Itoa(i)
-				ok, err := m.Claim(ctx, k, time.Minute)
+				o, err := m.Claim(ctx, k, dedupe.NewToken(), time.Minute)
 				switch {
 				case errors.Is(err, dedupe.ErrFull):
 					full++
 					continue
-				case err != nil || !ok:
-					t.Fatalf("Claim(%s) = %v, %v", k, ok, err)
+				case err != nil || o != dedupe.Claimed:
+					t.Fatalf("Claim(%s) = %v, %v", k, o, err)
 				}
 				if i%2 == 0 {
-					if err := m.Complete(ctx, k, time.Hour); err != nil {
+					if err := m.Complete(ctx, k, "", time.Hour); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -227,16 +279,19 @@ func TestMemoryConcurrentMixed(t *testing.T) {
 		wg.Go(func() {
 			for i := range 3000 {
 				k := strconv.Itoa((g*7919 + i) % 6000)
-				ok, err := m.Claim(ctx, k, time.Second)
+				tok := dedupe.NewToken()
+				o, err := m.Claim(ctx, k, tok, time.Second)
 				if err != nil && !errors.Is(err, dedupe.ErrFull) {
 					t.Error(err)
 					return
 				}
 				switch {
-				case ok && i%3 == 0:
-					err = m.Release(ctx, k)
-				case ok:
-					err = m.Complete(ctx, k, time.Minute)
+				case o == dedupe.Claimed && i%3 == 0:
+					err = m.Release(ctx, k, tok)
+				case o == dedupe.Claimed && i%3 == 1:
+					_, err = m.Confirm(ctx, k, tok, time.Minute)
+				case o == dedupe.Claimed:
+					err = m.Complete(ctx, k, tok, time.Minute)
 				}
 				if err != nil && !errors.Is(err, dedupe.ErrFull) {
 					t.Error(err)
@@ -260,7 +315,7 @@ func TestMemoryHugeDurations(t *testing.T) {
 	if !mustClaim(t, m, "a", math.MaxInt64) {
 		t.Fatal("Claim failed")
 	}
-	if err := m.Complete(ctx, "b", math.MaxInt64); err != nil {
+	if err := m.Complete(ctx, "b", "", math.MaxInt64); err != nil {
 		t.Fatal(err)
 	}
 	clock.Advance(100_000 * time.Hour)
@@ -299,7 +354,7 @@ func TestMemoryNoGoroutines(t *testing.T) {
 	for i := range 1000 {
 		k := strconv.Itoa(i)
 		mustClaim(t, m, k, time.Millisecond)
-		if err := m.Complete(ctx, k, time.Millisecond); err != nil {
+		if err := m.Complete(ctx, k, "", time.Millisecond); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -2,24 +2,22 @@ package dedupe
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"reflect"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hookwise/hookwise/internal/redisbatch"
+	"github.com/hookwise/hookwise/internal/redisscript"
 )
 
 // Defaults of a Redis store.
 const (
 	DefaultRedisPrefix  = "hookwise:dedupe:"
 	DefaultRedisTimeout = 500 * time.Millisecond
-)
-
-// Values a Redis store writes under a key.
-const (
-	redisProcessing = "processing"
-	redisDone       = "done"
 )
 
 // RedisClient is the part of a go-redis client that a Redis store uses.
@@ -41,13 +39,27 @@ var (
 // goroutine or connection: the caller builds, configures (addresses,
 // credentials, TLS, retries) and closes the client.
 //
-// Each delivery key is one Redis string, the prefix followed by the key:
-// Claim is a single atomic SET key processing NX PX lease, Complete a SET key
-// done PX retention (unconditional, so it also marks a key whose claim has
-// lapsed or been taken again), and Release a DEL. Redis expires the keys
-// itself; leases and retentions are rounded up to whole milliseconds.
+// Each delivery key is one Redis string named by the prefix followed by 32
+// lowercase hex digits: the first 16 bytes of the SHA-256 digest of the key.
+// The name's length is therefore fixed whatever the event ID, and an
+// attacker who chooses IDs can neither make a huge key nor choose the key's
+// Cluster slot (no brace can appear after the prefix). Its value is
+// "a:<token>" while admitted, "c:<token>" once confirmed, and "d" when done;
+// Redis expires it itself after the lease or retention, rounded up to whole
+// milliseconds. Keys written by releases before claim tokens (the key in
+// clear, "processing" or "done") are not read.
 //
-// Because no command touches more than one key, the store works unchanged on
+// Each operation is one Lua script on its one key (so it runs atomically,
+// and on Redis Cluster on the key's own node): Claim admits the key with SET
+// PX only if it is absent, and otherwise reads who holds it; Confirm, Complete
+// and Release compare the value's token before they SET or DEL. Running a
+// script again with the same arguments, as go-redis does when a connection
+// drops before the reply, answers the same: a Claim re-run by its own token
+// is Claimed, not a duplicate of itself. Scripts go out with EVALSHA, and
+// with EVAL of their source once when a server answers NOSCRIPT (after a
+// restart, a SCRIPT FLUSH, or on a Cluster node that never ran them).
+//
+// Because no script touches more than one key, the store works unchanged on
 // Redis Cluster without hash tags: each key lives in the hash slot of its own
 // name (CRC16 of the whole name, modulo 16384), so the keys of different
 // events spread over all masters. Do not put braces in the prefix: a hash tag
@@ -59,18 +71,21 @@ var (
 // costs Redis a fraction of a read, a write and an fsync per call. A client
 // that has no Pipeline method gets one command per call.
 //
-// Every command is bounded by the store's timeout (WithRedisTimeout), within
-// the caller's context. go-redis applies a context deadline to socket reads
-// and writes only when the client's ContextTimeoutEnabled option is set;
-// without it, a server that stops answering holds a call for the client's
-// ReadTimeout (5s by default in go-redis v9.23), so set ContextTimeoutEnabled
-// or a short ReadTimeout. A failure returns a *StoreError matching
-// ErrUnavailable, except that when the caller's context is done, its error is
-// returned as is. A Claim that fails may still have taken the key (the reply
-// was lost), which then holds until its lease lapses; a failed Complete leaves
-// the claim to lapse, so a redelivery is processed again. When the store is
-// down, Claim does not report a key as taken; wrap the store in FailOpen to
-// process deliveries anyway.
+// Every call is bounded by the store's timeout (WithRedisTimeout), within
+// the caller's context, the NOSCRIPT fallback included. go-redis applies a
+// context deadline to socket reads and writes only when the client's
+// ContextTimeoutEnabled option is set; without it, a server that stops
+// answering holds a call for the client's ReadTimeout (5s by default in
+// go-redis v9.23), so set ContextTimeoutEnabled or a short ReadTimeout. A
+// failure returns a *StoreError matching ErrUnavailable, except that when
+// the caller's context is done, its error is returned as is. A Claim that
+// fails may still have admitted the key (the reply was lost): it then holds
+// only until the admission lease lapses, and a retry of the same delivery
+// attempt with the same token is Claimed. A failed Confirm leaves the
+// admission lease to lapse, and a failed Complete the claim, after which a
+// redelivery is processed again. When the store is down, Claim does not
+// report a key as taken; wrap the store in FailOpen to process deliveries
+// anyway.
 type Redis struct {
 	client  RedisClient
 	batch   *redisbatch.Batcher // nil when client cannot pipeline
@@ -112,49 +127,79 @@ func NewRedis(client RedisClient, opts ...RedisOption) *Redis {
 	return r
 }
 
-// Claim takes key for lease with SET NX PX.
-func (r *Redis) Claim(ctx context.Context, key string, lease time.Duration) (bool, error) {
+// Claim admits key for token for lease; see Store and claimScript.
+func (r *Redis) Claim(ctx context.Context, key, token string, lease time.Duration) (Outcome, error) {
+	if token == "" {
+		return 0, ErrInvalidToken
+	}
+	if lease <= 0 {
+		return 0, ErrInvalidDuration
+	}
+	n, err := r.run(ctx, "claim", claimScript, key, token, ceilMs(lease).Milliseconds())
+	if err != nil {
+		return 0, err
+	}
+	if o := Outcome(n); n == int64(o) && o >= Claimed && o <= Duplicate {
+		return o, nil
+	}
+	return 0, &StoreError{Op: "redis claim", Err: errUnexpectedReply}
+}
+
+// Confirm extends token's claim of key to lease from now; see Store and
+// confirmScript.
+func (r *Redis) Confirm(ctx context.Context, key, token string, lease time.Duration) (bool, error) {
+	if token == "" {
+		return false, ErrInvalidToken
+	}
 	if lease <= 0 {
 		return false, ErrInvalidDuration
 	}
-	cmd := redis.NewBoolCmd(ctx, "set", r.prefix+key, redisProcessing, "px", ceilMs(lease).Milliseconds(), "nx")
-	if err := r.do(ctx, "claim", cmd); err != nil {
-		return false, err
-	}
-	return cmd.Val(), nil
+	n, err := r.run(ctx, "confirm", confirmScript, key, token, ceilMs(lease).Milliseconds())
+	return n == 1, err
 }
 
-// Complete marks key done for retention with SET PX.
-func (r *Redis) Complete(ctx context.Context, key string, retention time.Duration) error {
+// Complete marks key done for retention unless another token holds it; see
+// Store and completeScript.
+func (r *Redis) Complete(ctx context.Context, key, token string, retention time.Duration) error {
 	if retention <= 0 {
 		return ErrInvalidDuration
 	}
-	return r.do(ctx, "complete", redis.NewStatusCmd(ctx, "set", r.prefix+key, redisDone, "px", ceilMs(retention).Milliseconds()))
+	_, err := r.run(ctx, "complete", completeScript, key, token, ceilMs(retention).Milliseconds())
+	return err
 }
 
-// Release forgets key with DEL.
-func (r *Redis) Release(ctx context.Context, key string) error {
-	return r.do(ctx, "release", redis.NewIntCmd(ctx, "del", r.prefix+key))
+// Release forgets key if token holds it, or whatever holds it if token is
+// empty; see Store and releaseScript.
+func (r *Redis) Release(ctx context.Context, key, token string) error {
+	_, err := r.run(ctx, "release", releaseScript, key, token)
+	return err
 }
 
-// do runs cmd within the store's timeout: batched with concurrent calls when
-// the client can pipeline, on its own otherwise.
-func (r *Redis) do(ctx context.Context, op string, cmd redis.Cmder) error {
+// redisKey returns the Redis key of key: the prefix and the hex of the first
+// 16 bytes of its SHA-256 digest.
+func (r *Redis) redisKey(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return r.prefix + hex.EncodeToString(sum[:16])
+}
+
+// run runs script on key's Redis key with args within the store's timeout
+// (batched with concurrent calls when the client can pipeline, on its own
+// otherwise) and returns its integer reply.
+func (r *Redis) run(ctx context.Context, op string, script *redisscript.Script, key string, args ...any) (int64, error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return 0, err
 	}
 	cctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
-	var err error
+	var do redisscript.Do
 	if r.batch != nil {
-		err = r.batch.Do(cctx, cmd)
-	} else {
-		err = r.client.Process(cctx, cmd)
+		do = r.batch.Do
 	}
+	n, err := script.Run(cctx, do, r.client.Process, []string{r.redisKey(key)}, args...).Int64()
 	if err != nil {
-		return r.fail(ctx, op, err)
+		return 0, r.fail(ctx, op, err)
 	}
-	return nil
+	return n, nil
 }
 
 // fail returns the caller's context error when its context is done, and
@@ -179,3 +224,88 @@ func ceilMs(d time.Duration) time.Duration {
 	}
 	return d
 }
+
+// errUnexpectedReply is the backend error of a script reply the store does
+// not know; it names no key or value.
+var errUnexpectedReply = errors.New("unexpected script reply")
+
+// The scripts of the store. Each touches only KEYS[1], the delivery's Redis
+// key; ARGV[1] is the claim token. A value is "a:<token>" (admitted),
+// "c:<token>" (confirmed) or "d" (done); any other value is taken as another
+// token's admitted claim, which is the safe reading: Claim answers Pending,
+// and the conditional calls leave it alone.
+
+// claimScript admits the key for a token.
+//
+//	ARGV[1]  the token (not empty)
+//	ARGV[2]  the admission lease in milliseconds (> 0)
+//
+// It returns 1 (Claimed): the key was absent and is now admitted by the
+// token, or the token already held it (unchanged, its lease not shortened);
+// 2 (Pending): another token admitted it; 3 (Duplicate): another token
+// confirmed it, or it is done.
+var claimScript = redisscript.New(`
+local v = redis.call('GET', KEYS[1])
+if not v then
+  redis.call('SET', KEYS[1], 'a:' .. ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+if v == 'a:' .. ARGV[1] or v == 'c:' .. ARGV[1] then
+  return 1
+end
+if v == 'd' or string.sub(v, 1, 2) == 'c:' then
+  return 3
+end
+return 2
+`)
+
+// confirmScript turns the token's claim into a confirmed one.
+//
+//	ARGV[1]  the token (not empty)
+//	ARGV[2]  the lease in milliseconds (> 0)
+//
+// It returns 1 when the token held the key, which is now confirmed for the
+// lease, and 0, changing nothing, otherwise.
+var confirmScript = redisscript.New(`
+local v = redis.call('GET', KEYS[1])
+if v == 'a:' .. ARGV[1] or v == 'c:' .. ARGV[1] then
+  redis.call('SET', KEYS[1], 'c:' .. ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+`)
+
+// completeScript marks the key done.
+//
+//	ARGV[1]  the token, or empty for "whatever holds the key"
+//	ARGV[2]  the retention in milliseconds (> 0)
+//
+// It returns 1 when the key is now done for the retention: the token held
+// it, nobody did, or the token is empty. It returns 0, changing nothing, when
+// the key is done already or another token holds it.
+var completeScript = redisscript.New(`
+if ARGV[1] ~= '' then
+  local v = redis.call('GET', KEYS[1])
+  if v and v ~= 'a:' .. ARGV[1] and v ~= 'c:' .. ARGV[1] then
+    return 0
+  end
+end
+redis.call('SET', KEYS[1], 'd', 'PX', ARGV[2])
+return 1
+`)
+
+// releaseScript forgets the key.
+//
+//	ARGV[1]  the token, or empty for "whatever holds the key"
+//
+// It returns 1 when it deleted the key: the token held it (admitted or
+// confirmed), or the token is empty and the key existed; 0 otherwise.
+var releaseScript = redisscript.New(`
+if ARGV[1] ~= '' then
+  local v = redis.call('GET', KEYS[1])
+  if v ~= 'a:' .. ARGV[1] and v ~= 'c:' .. ARGV[1] then
+    return 0
+  end
+end
+return redis.call('DEL', KEYS[1])
+`)

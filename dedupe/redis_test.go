@@ -2,6 +2,8 @@ package dedupe_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"net"
 	"runtime"
@@ -13,6 +15,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/hookwise/hookwise/dedupe"
 	"github.com/hookwise/hookwise/dedupe/dedupetest"
@@ -47,15 +51,17 @@ func TestRedisClusterConformance(t *testing.T) {
 
 	t.Run("KeysSpreadOverMasters", func(t *testing.T) {
 		ctx := context.Background()
+		// Event IDs that all carry the same hash tag still spread: the key
+		// names hold only a digest of them.
+		spread := dedupe.NewRedis(client, dedupe.WithRedisTimeout(testTimeout), dedupe.WithRedisPrefix("spread:"))
 		for i := range 64 {
-			if _, err := store.Claim(ctx, dedupe.Key("spread", strconv.Itoa(i)), time.Minute); err != nil {
-				t.Fatal(err)
-			}
+			_, err := spread.Claim(ctx, dedupe.Key("github", "{tag}"+strconv.Itoa(i)), dedupe.NewToken(), time.Minute)
+			require.NoError(t, err)
 		}
 		var masters, empty atomic.Int32
 		err := client.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
 			masters.Add(1)
-			n, err := m.Keys(ctx, dedupe.DefaultRedisPrefix+"spread:*").Result()
+			n, err := m.Keys(ctx, "spread:*").Result()
 			if err != nil {
 				return err
 			}
@@ -71,6 +77,13 @@ func TestRedisClusterConformance(t *testing.T) {
 			t.Fatalf("%d masters, %d without a key; want 3 masters all holding keys", masters.Load(), empty.Load())
 		}
 	})
+}
+
+// redisKey is the Redis key a store with prefix uses for key, computed here
+// independently of the store.
+func redisKey(prefix, key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return prefix + hex.EncodeToString(sum[:])[:32]
 }
 
 func TestRedisKeysAndValues(t *testing.T) {
@@ -90,33 +103,194 @@ func TestRedisKeysAndValues(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := dedupe.NewRedis(client, append([]dedupe.RedisOption{dedupe.WithRedisTimeout(testTimeout)}, tc.opts...)...)
 			key := dedupe.Key("github", tc.name)
-			rkey := tc.prefix + key
-			if ok, err := s.Claim(ctx, key, 90*time.Second+1500*time.Microsecond); !ok || err != nil {
-				t.Fatalf("Claim = %v, %v", ok, err)
-			}
-			if v := client.Get(ctx, rkey).Val(); v != "processing" {
-				t.Fatalf("value after Claim = %q, want processing", v)
-			}
-			if ttl := client.PTTL(ctx, rkey).Val(); ttl <= 85*time.Second || ttl > 90*time.Second+2*time.Millisecond {
-				t.Fatalf("PTTL after Claim = %v, want about 90s", ttl)
-			}
-			if err := s.Complete(ctx, key, 72*time.Hour); err != nil {
-				t.Fatal(err)
-			}
-			if v := client.Get(ctx, rkey).Val(); v != "done" {
-				t.Fatalf("value after Complete = %q, want done", v)
-			}
-			if ttl := client.PTTL(ctx, rkey).Val(); ttl <= 71*time.Hour || ttl > 72*time.Hour {
-				t.Fatalf("PTTL after Complete = %v, want about 72h", ttl)
-			}
-			if err := s.Release(ctx, key); err != nil {
-				t.Fatal(err)
-			}
-			if n := client.Exists(ctx, rkey).Val(); n != 0 {
-				t.Fatalf("key exists after Release")
-			}
+			rkey := redisKey(tc.prefix, key)
+			tok := dedupe.NewToken()
+			o, err := s.Claim(ctx, key, tok, 10*time.Second+1500*time.Microsecond)
+			require.NoError(t, err)
+			require.Equal(t, dedupe.Claimed, o)
+			assert.Equal(t, "a:"+tok, client.Get(ctx, rkey).Val(), "value after Claim")
+			ttl := client.PTTL(ctx, rkey).Val()
+			assert.True(t, ttl > 5*time.Second && ttl <= 10*time.Second+2*time.Millisecond, "PTTL after Claim = %v, want about 10s", ttl)
+
+			ok, err := s.Confirm(ctx, key, tok, 90*time.Second)
+			require.NoError(t, err)
+			require.True(t, ok)
+			assert.Equal(t, "c:"+tok, client.Get(ctx, rkey).Val(), "value after Confirm")
+			ttl = client.PTTL(ctx, rkey).Val()
+			assert.True(t, ttl > 85*time.Second && ttl <= 90*time.Second, "PTTL after Confirm = %v, want about 90s", ttl)
+
+			require.NoError(t, s.Complete(ctx, key, tok, 72*time.Hour))
+			assert.Equal(t, "d", client.Get(ctx, rkey).Val(), "value after Complete")
+			ttl = client.PTTL(ctx, rkey).Val()
+			assert.True(t, ttl > 71*time.Hour && ttl <= 72*time.Hour, "PTTL after Complete = %v, want about 72h", ttl)
+
+			require.NoError(t, s.Release(ctx, key, ""))
+			assert.Zero(t, client.Exists(ctx, rkey).Val(), "key exists after Release")
 		})
 	}
+}
+
+// TestRedisKeyNames checks that a Redis key name is the prefix and a fixed
+// length digest, whatever the event ID: no ID can choose the key's Cluster
+// slot with braces or make a huge key.
+func TestRedisKeyNames(t *testing.T) {
+	srv := redistest.Start(t)
+	client := newRedisClient(t, srv.Addr)
+	ctx := context.Background()
+	s := dedupe.NewRedis(client, dedupe.WithRedisTimeout(testTimeout), dedupe.WithRedisPrefix("names:"))
+	ids := []string{"{slot}", "}{", "a{b}c", strings.Repeat("x", 1<<20), "\x00\xff\r\n", ""}
+	want := map[string]bool{}
+	for _, id := range ids {
+		key := dedupe.Key("github", id)
+		_, err := s.Claim(ctx, key, dedupe.NewToken(), time.Minute)
+		require.NoError(t, err)
+		want[redisKey("names:", key)] = true
+	}
+	keys, err := client.Keys(ctx, "names:*").Result()
+	require.NoError(t, err)
+	require.Len(t, keys, len(ids))
+	for _, k := range keys {
+		assert.True(t, want[k], "unexpected key %q", k)
+		assert.Len(t, k, len("names:")+32)
+		assert.NotContains(t, k[len("names:"):], "{")
+		assert.NotContains(t, k[len("names:"):], "}")
+	}
+}
+
+// TestRedisForeignValue checks that a value the store did not write (such as
+// "processing" from a release before claim tokens) is read as another
+// token's admitted claim: Pending, and left alone by conditional calls.
+func TestRedisForeignValue(t *testing.T) {
+	srv := redistest.Start(t)
+	client := newRedisClient(t, srv.Addr)
+	ctx := context.Background()
+	s := dedupe.NewRedis(client, dedupe.WithRedisTimeout(testTimeout))
+	key := dedupe.Key("github", "foreign")
+	rkey := redisKey(dedupe.DefaultRedisPrefix, key)
+	require.NoError(t, client.Set(ctx, rkey, "processing", time.Hour).Err())
+	tok := dedupe.NewToken()
+	o, err := s.Claim(ctx, key, tok, time.Minute)
+	require.NoError(t, err)
+	assert.Equal(t, dedupe.Pending, o)
+	ok, err := s.Confirm(ctx, key, tok, time.Minute)
+	require.NoError(t, err)
+	assert.False(t, ok)
+	require.NoError(t, s.Complete(ctx, key, tok, time.Hour))
+	require.NoError(t, s.Release(ctx, key, tok))
+	assert.Equal(t, "processing", client.Get(ctx, rkey).Val())
+	require.NoError(t, s.Release(ctx, key, ""))
+	o, err = s.Claim(ctx, key, tok, time.Minute)
+	require.NoError(t, err)
+	assert.Equal(t, dedupe.Claimed, o)
+}
+
+// resend is a go-redis hook that sends every command or pipeline twice, as
+// go-redis does when a connection drops after the server applied a command
+// and before its reply arrived; the caller sees the second reply.
+type resend struct{ on atomic.Bool }
+
+func (r *resend) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (r *resend) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if r.on.Load() {
+			_ = next(ctx, cmd)
+		}
+		return next(ctx, cmd)
+	}
+}
+func (r *resend) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if r.on.Load() {
+			_ = next(ctx, cmds)
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// TestRedisResentCommands checks that a command resent after its reply was
+// lost answers as the first run would have: a resent Claim is Claimed (with
+// SET NX it found the key it had just written and reported the only delivery
+// of the event a duplicate), and resent Confirm, Complete and Release act
+// once.
+func TestRedisResentCommands(t *testing.T) {
+	srv := redistest.Start(t)
+	for _, tc := range []struct {
+		name string
+		wrap func(*redis.Client) dedupe.RedisClient
+	}{
+		{"pipelined", func(c *redis.Client) dedupe.RedisClient { return c }},
+		{"one command per call", func(c *redis.Client) dedupe.RedisClient { return onlyCommands{c} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			client := newRedisClient(t, srv.Addr)
+			hook := &resend{}
+			client.AddHook(hook)
+			s := dedupe.NewRedis(tc.wrap(client), dedupe.WithRedisTimeout(testTimeout), dedupe.WithRedisPrefix(tc.name+":"))
+			ctx := context.Background()
+			// Load the scripts, so that every call below is one EVALSHA.
+			warm := dedupe.NewToken()
+			_, err := s.Claim(ctx, "warm", warm, time.Minute)
+			require.NoError(t, err)
+			_, err = s.Confirm(ctx, "warm", warm, time.Minute)
+			require.NoError(t, err)
+			require.NoError(t, s.Complete(ctx, "warm", warm, time.Minute))
+			require.NoError(t, s.Release(ctx, "warm", warm))
+			hook.on.Store(true)
+
+			key, a, b := dedupe.Key("github", "resent"), dedupe.NewToken(), dedupe.NewToken()
+			o, err := s.Claim(ctx, key, a, time.Minute)
+			require.NoError(t, err)
+			require.Equal(t, dedupe.Claimed, o, "a resent Claim of a new key")
+			o, err = s.Claim(ctx, key, b, time.Minute)
+			require.NoError(t, err)
+			require.Equal(t, dedupe.Pending, o)
+			ok, err := s.Confirm(ctx, key, a, time.Hour)
+			require.NoError(t, err)
+			require.True(t, ok, "a resent Confirm")
+			require.NoError(t, s.Release(ctx, key, a))
+			o, err = s.Claim(ctx, key, b, time.Minute)
+			require.NoError(t, err)
+			require.Equal(t, dedupe.Claimed, o)
+			require.NoError(t, s.Complete(ctx, key, b, time.Hour))
+			o, err = s.Claim(ctx, key, a, time.Minute)
+			require.NoError(t, err)
+			require.Equal(t, dedupe.Duplicate, o)
+		})
+	}
+}
+
+// TestRedisNoScript checks that the store works on with a server that
+// forgot its scripts (SCRIPT FLUSH, as after a restart).
+func TestRedisNoScript(t *testing.T) {
+	srv := redistest.Start(t)
+	client := newRedisClient(t, srv.Addr)
+	ctx := context.Background()
+	s := dedupe.NewRedis(client, dedupe.WithRedisTimeout(testTimeout))
+	key, a, b := dedupe.Key("github", "noscript"), dedupe.NewToken(), dedupe.NewToken()
+	flush := func() { require.NoError(t, client.ScriptFlush(ctx).Err()) }
+	flush()
+	o, err := s.Claim(ctx, key, a, time.Minute)
+	require.NoError(t, err)
+	require.Equal(t, dedupe.Claimed, o)
+	flush()
+	o, err = s.Claim(ctx, key, a, time.Minute)
+	require.NoError(t, err)
+	require.Equal(t, dedupe.Claimed, o)
+	flush()
+	ok, err := s.Confirm(ctx, key, a, time.Hour)
+	require.NoError(t, err)
+	require.True(t, ok)
+	flush()
+	require.NoError(t, s.Complete(ctx, key, a, time.Hour))
+	flush()
+	o, err = s.Claim(ctx, key, b, time.Minute)
+	require.NoError(t, err)
+	require.Equal(t, dedupe.Duplicate, o)
+	flush()
+	require.NoError(t, s.Release(ctx, key, ""))
+	o, err = s.Claim(ctx, key, b, time.Minute)
+	require.NoError(t, err)
+	require.Equal(t, dedupe.Claimed, o)
 }
 
 // TestRedisDown checks that a store whose Redis is down returns
@@ -134,18 +308,18 @@ func TestRedisDown(t *testing.T) {
 	s := dedupe.NewRedis(client, dedupe.WithRedisTimeout(300*time.Millisecond))
 	patient := dedupe.NewRedis(client, dedupe.WithRedisTimeout(testTimeout))
 	ctx := context.Background()
-	held := dedupe.Key("github", "held")
-	if ok, err := patient.Claim(ctx, held, time.Hour); !ok || err != nil {
-		t.Fatalf("Claim = %v, %v", ok, err)
-	}
+	held, holder := dedupe.Key("github", "held"), dedupe.NewToken()
+	o, err := patient.Claim(ctx, held, holder, time.Hour)
+	require.NoError(t, err)
+	require.Equal(t, dedupe.Claimed, o)
 
 	srv.Stop()
 	secret := dedupe.Key("github", "key-must-not-leak")
+	tok := dedupe.NewToken()
 	start := time.Now()
-	ok, err := s.Claim(ctx, secret, time.Hour)
-	if ok || !errors.Is(err, dedupe.ErrUnavailable) {
-		t.Fatalf("Claim with Redis down = %v, %v; want false, ErrUnavailable", ok, err)
-	}
+	o, err = s.Claim(ctx, secret, tok, time.Hour)
+	require.ErrorIs(t, err, dedupe.ErrUnavailable, "Claim with Redis down")
+	require.Zero(t, o, "Claim with Redis down")
 	if d := time.Since(start); d > 3*time.Second {
 		t.Fatalf("Claim with Redis down took %v", d)
 	}
@@ -156,12 +330,11 @@ func TestRedisDown(t *testing.T) {
 	if strings.Contains(err.Error(), "key-must-not-leak") || !strings.HasPrefix(err.Error(), "dedupe: redis claim: ") {
 		t.Fatalf("error text %q", err)
 	}
-	if err := s.Complete(ctx, held, time.Hour); !errors.Is(err, dedupe.ErrUnavailable) {
-		t.Fatalf("Complete with Redis down = %v, want ErrUnavailable", err)
-	}
-	if err := s.Release(ctx, held); !errors.Is(err, dedupe.ErrUnavailable) {
-		t.Fatalf("Release with Redis down = %v, want ErrUnavailable", err)
-	}
+	ok, err := s.Confirm(ctx, held, holder, time.Hour)
+	require.ErrorIs(t, err, dedupe.ErrUnavailable, "Confirm with Redis down")
+	require.False(t, ok)
+	require.ErrorIs(t, s.Complete(ctx, held, holder, time.Hour), dedupe.ErrUnavailable, "Complete with Redis down")
+	require.ErrorIs(t, s.Release(ctx, held, holder), dedupe.ErrUnavailable, "Release with Redis down")
 
 	// Fail open: the Claim reports a key taken, and the error is reported.
 	var reported atomic.Int32
@@ -170,9 +343,9 @@ func TestRedisDown(t *testing.T) {
 			reported.Add(1)
 		}
 	})
-	if ok, err := fo.Claim(ctx, secret, time.Hour); !ok || err != nil {
-		t.Fatalf("FailOpen Claim with Redis down = %v, %v; want true, nil", ok, err)
-	}
+	o, err = fo.Claim(ctx, secret, tok, time.Hour)
+	require.NoError(t, err, "FailOpen Claim with Redis down")
+	require.Equal(t, dedupe.Claimed, o, "FailOpen Claim with Redis down")
 	if reported.Load() != 1 {
 		t.Fatalf("onError called %d times with ErrUnavailable, want 1", reported.Load())
 	}
@@ -180,19 +353,22 @@ func TestRedisDown(t *testing.T) {
 	srv.Restart(t)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		ok, err = patient.Claim(ctx, secret, time.Hour)
+		o, err = patient.Claim(ctx, secret, tok, time.Hour)
 		if err == nil || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if !ok || err != nil {
-		t.Fatalf("Claim after restart = %v, %v; want true, nil", ok, err)
-	}
-	// The claim taken before the crash survived it (append-only file).
-	if ok, err := patient.Claim(ctx, held, time.Hour); ok || err != nil {
-		t.Fatalf("Claim of a key held before the restart = %v, %v; want false, nil", ok, err)
-	}
+	require.NoError(t, err, "Claim after restart")
+	require.Equal(t, dedupe.Claimed, o, "Claim after restart")
+	// The claim taken before the crash survived it (append-only file), and
+	// the restarted server, which forgot the scripts, runs them again.
+	o, err = patient.Claim(ctx, held, dedupe.NewToken(), time.Hour)
+	require.NoError(t, err)
+	require.Equal(t, dedupe.Pending, o, "Claim of a key held before the restart")
+	ok, err = patient.Confirm(ctx, held, holder, time.Hour)
+	require.NoError(t, err)
+	require.True(t, ok, "Confirm of a claim taken before the restart")
 }
 
 // TestRedisTimeout checks that the store's timeout bounds a call to a server
@@ -228,10 +404,9 @@ func TestRedisTimeout(t *testing.T) {
 
 	t.Run("store timeout", func(t *testing.T) {
 		start := time.Now()
-		ok, err := s.Claim(context.Background(), "k", time.Hour)
-		if ok || !errors.Is(err, dedupe.ErrUnavailable) {
-			t.Fatalf("Claim = %v, %v; want false, ErrUnavailable", ok, err)
-		}
+		o, err := s.Claim(context.Background(), "k", dedupe.NewToken(), time.Hour)
+		require.ErrorIs(t, err, dedupe.ErrUnavailable)
+		require.Zero(t, o)
 		if d := time.Since(start); d > 5*time.Second {
 			t.Fatalf("Claim took %v with a 100ms timeout", d)
 		}
@@ -239,7 +414,7 @@ func TestRedisTimeout(t *testing.T) {
 	t.Run("caller deadline", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 		defer cancel()
-		err := s.Complete(ctx, "k", time.Hour)
+		err := s.Complete(ctx, "k", dedupe.NewToken(), time.Hour)
 		if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, dedupe.ErrUnavailable) {
 			t.Fatalf("Complete = %v; want the caller's context.DeadlineExceeded as is", err)
 		}
@@ -277,7 +452,7 @@ func TestRedisNoGoroutines(t *testing.T) {
 	s := dedupe.NewRedis(client)
 	ctx := context.Background()
 	for i := range 20 {
-		if _, err := s.Claim(ctx, strconv.Itoa(i), time.Minute); err != nil {
+		if _, err := s.Claim(ctx, strconv.Itoa(i), dedupe.NewToken(), time.Minute); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -334,24 +509,24 @@ func TestRedisBatched(t *testing.T) {
 				wg.Go(func() {
 					for k := range keys {
 						// Every worker claims every shared key; one wins each.
-						ok, err := s.Claim(ctx, dedupe.Key("shared", strconv.Itoa(k)), time.Minute)
+						o, err := s.Claim(ctx, dedupe.Key("shared", strconv.Itoa(k)), dedupe.NewToken(), time.Minute)
 						if err != nil {
 							t.Error(err)
 							return
 						}
-						if ok {
+						if o == dedupe.Claimed {
 							won.Add(1)
 						}
-						own := dedupe.Key("own", strconv.Itoa(w)+"-"+strconv.Itoa(k))
-						if ok, err := s.Claim(ctx, own, time.Minute); !ok || err != nil {
-							t.Errorf("Claim of a new key = %v, %v", ok, err)
+						own, tok := dedupe.Key("own", strconv.Itoa(w)+"-"+strconv.Itoa(k)), dedupe.NewToken()
+						if o, err := s.Claim(ctx, own, tok, time.Minute); o != dedupe.Claimed || err != nil {
+							t.Errorf("Claim of a new key = %v, %v", o, err)
 							return
 						}
-						if err := s.Complete(ctx, own, time.Hour); err != nil {
+						if err := s.Complete(ctx, own, tok, time.Hour); err != nil {
 							t.Error(err)
 							return
 						}
-						if err := s.Release(ctx, own); err != nil {
+						if err := s.Release(ctx, own, ""); err != nil {
 							t.Error(err)
 							return
 						}
@@ -413,8 +588,8 @@ func TestRedisTimeoutQueued(t *testing.T) {
 	var unavailable atomic.Int32
 	for i := range 16 {
 		wg.Go(func() {
-			ok, err := s.Claim(context.Background(), strconv.Itoa(i), time.Hour)
-			if !ok && errors.Is(err, dedupe.ErrUnavailable) {
+			o, err := s.Claim(context.Background(), strconv.Itoa(i), dedupe.NewToken(), time.Hour)
+			if o == 0 && errors.Is(err, dedupe.ErrUnavailable) {
 				unavailable.Add(1)
 			}
 		})

@@ -12,6 +12,11 @@
 //		})
 //	}
 //
+// The suite checks the whole contract of dedupe.Store: claims idempotent per
+// token, Pending versus Duplicate, Confirm, the token-conditional Complete
+// and Release and their empty-token forms, leases and retentions that lapse,
+// concurrent claims, argument errors, done contexts and Close.
+//
 // Subtests run in parallel, each with a store of its own from the
 // constructor, and use keys unique to the run, so stores built on one shared
 // server do not interfere. On real time the suite takes a little more than
@@ -22,11 +27,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/hookwise/hookwise/dedupe"
 )
@@ -145,182 +153,365 @@ func (e *env) within(start time.Time) bool {
 	return e.h.Advance != nil || time.Since(start) < ShortTTL*3/4
 }
 
-func (e *env) claim(key string, lease time.Duration, want bool) {
+// tok returns a new claim token.
+func tok() string { return dedupe.NewToken() }
+
+func (e *env) claim(key, token string, lease time.Duration, want dedupe.Outcome) {
 	e.t.Helper()
-	got, err := e.h.Store.Claim(e.ctx, key, lease)
-	if err != nil {
-		e.t.Fatalf("Claim(%q, %v): %v", key, lease, err)
-	}
-	if got != want {
-		e.t.Fatalf("Claim(%q, %v) = %v, want %v", key, lease, got, want)
+	got, err := e.h.Store.Claim(e.ctx, key, token, lease)
+	require.NoError(e.t, err, "Claim(%q, %v)", key, lease)
+	require.Equal(e.t, want, got, "Claim(%q, %v) = %v, want %v", key, lease, got, want)
+}
+
+// claimWithin checks that Claim answers want if a ShortTTL started at start
+// is surely still running; on real time, a late answer may differ.
+func (e *env) claimWithin(start time.Time, key, token string, lease time.Duration, want dedupe.Outcome) {
+	e.t.Helper()
+	got, err := e.h.Store.Claim(e.ctx, key, token, lease)
+	require.NoError(e.t, err, "Claim(%q, %v)", key, lease)
+	if e.within(start) {
+		require.Equal(e.t, want, got, "Claim(%q, %v) within a ShortTTL = %v, want %v", key, lease, got, want)
 	}
 }
 
-func (e *env) complete(key string, retention time.Duration) {
+func (e *env) confirm(key, token string, lease time.Duration, want bool) {
 	e.t.Helper()
-	if err := e.h.Store.Complete(e.ctx, key, retention); err != nil {
-		e.t.Fatalf("Complete(%q, %v): %v", key, retention, err)
-	}
+	got, err := e.h.Store.Confirm(e.ctx, key, token, lease)
+	require.NoError(e.t, err, "Confirm(%q, %v)", key, lease)
+	require.Equal(e.t, want, got, "Confirm(%q, %v)", key, lease)
 }
 
-func (e *env) release(key string) {
+func (e *env) complete(key, token string, retention time.Duration) {
 	e.t.Helper()
-	if err := e.h.Store.Release(e.ctx, key); err != nil {
-		e.t.Fatalf("Release(%q): %v", key, err)
-	}
+	require.NoError(e.t, e.h.Store.Complete(e.ctx, key, token, retention), "Complete(%q, %v)", key, retention)
 }
+
+func (e *env) release(key, token string) {
+	e.t.Helper()
+	require.NoError(e.t, e.h.Store.Release(e.ctx, key, token), "Release(%q)", key)
+}
+
+const (
+	claimed   = dedupe.Claimed
+	pending   = dedupe.Pending
+	duplicate = dedupe.Duplicate
+)
 
 var cases = []struct {
 	name string
 	f    func(e *env)
 }{
 	{"ClaimOnce", func(e *env) {
-		k := e.key("a")
-		e.claim(k, longTTL, true)
-		e.claim(k, longTTL, false)
-		e.claim(k, longTTL, false)
+		k, a, b, c := e.key("k"), tok(), tok(), tok()
+		e.claim(k, a, longTTL, claimed)
+		// A re-run of a's own claim (a client resending the command).
+		e.claim(k, a, longTTL, claimed)
+		e.claim(k, b, longTTL, pending)
+		e.claim(k, c, longTTL, pending)
+		e.claim(k, a, longTTL, claimed)
 	}},
-	{"ReleaseThenClaim", func(e *env) {
-		k := e.key("a")
-		e.claim(k, longTTL, true)
-		e.release(k)
-		e.claim(k, longTTL, true)
-		e.claim(k, longTTL, false)
+	{"PendingThenDuplicate", func(e *env) {
+		k, a, b := e.key("k"), tok(), tok()
+		e.claim(k, a, longTTL, claimed)
+		e.claim(k, b, longTTL, pending)
+		e.confirm(k, a, longTTL, true)
+		e.claim(k, b, longTTL, duplicate)
+		e.claim(k, a, longTTL, claimed)
 	}},
-	{"ReleaseUnknown", func(e *env) {
-		k := e.key("never")
-		e.release(k)
-		e.release(k)
-		e.claim(k, longTTL, true)
+	{"ReclaimKeepsLease", func(e *env) {
+		admitted, confirmed, a, b := e.key("admitted"), e.key("confirmed"), tok(), tok()
+		e.claim(admitted, a, longTTL, claimed)
+		e.claim(confirmed, a, ShortTTL, claimed)
+		e.confirm(confirmed, a, longTTL, true)
+		// Re-runs with a shorter lease do not shorten the claims.
+		e.claim(admitted, a, ShortTTL, claimed)
+		e.claim(confirmed, a, ShortTTL, claimed)
+		e.lapse()
+		e.claim(admitted, b, longTTL, pending)
+		e.claim(confirmed, b, longTTL, duplicate)
+		e.claim(admitted, a, longTTL, claimed)
+		e.claim(confirmed, a, longTTL, claimed)
 	}},
-	{"LeaseLapses", func(e *env) {
-		k := e.key("a")
+	{"ConfirmExtendsLease", func(e *env) {
+		k, a, b := e.key("k"), tok(), tok()
+		e.claim(k, a, ShortTTL, claimed)
+		e.confirm(k, a, longTTL, true)
+		e.confirm(k, a, longTTL, true) // confirming again is harmless
+		e.lapse()
+		e.claim(k, b, longTTL, duplicate)
+		e.claim(k, a, longTTL, claimed)
+		e.confirm(k, a, longTTL, true)
+	}},
+	{"ConfirmNotHeld", func(e *env) {
+		k, a, b, c := e.key("k"), tok(), tok(), tok()
+		e.confirm(k, a, longTTL, false) // absent: nothing is created
+		e.claim(k, b, longTTL, claimed)
+		e.confirm(k, a, longTTL, false) // another token's claim: untouched
+		e.claim(k, c, longTTL, pending)
+		e.complete(k, b, longTTL)
+		e.confirm(k, b, longTTL, false) // done
+		e.confirm(k, a, longTTL, false)
+		e.claim(k, c, longTTL, duplicate)
+
+		r := e.key("released")
+		e.claim(r, a, longTTL, claimed)
+		e.release(r, a)
+		e.confirm(r, a, longTTL, false)
+		e.claim(r, b, longTTL, claimed)
+	}},
+	{"AdmissionLapses", func(e *env) {
+		k, a, b, c := e.key("k"), tok(), tok(), tok()
 		start := time.Now()
-		e.claim(k, ShortTTL, true)
-		got, err := e.h.Store.Claim(e.ctx, k, ShortTTL)
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		if got && e.within(start) {
-			e.t.Fatal("second Claim within the lease took the key")
-		}
+		e.claim(k, a, ShortTTL, claimed)
+		e.claimWithin(start, k, b, ShortTTL, pending)
 		if e.h.Advance != nil {
 			e.wait(ShortTTL / 2)
-			e.claim(k, ShortTTL, false)
+			e.claim(k, b, ShortTTL, pending)
 		}
 		e.lapse()
-		e.claim(k, longTTL, true)
-		e.claim(k, longTTL, false)
+		// a's delivery never confirmed (its outcome was unknown): the
+		// sender's retry is admitted.
+		e.claim(k, b, longTTL, claimed)
+		// a's late calls leave b's claim alone.
+		e.confirm(k, a, longTTL, false)
+		e.complete(k, a, longTTL)
+		e.release(k, a)
+		e.claim(k, c, longTTL, pending)
+		e.confirm(k, b, longTTL, true)
+		e.claim(k, c, longTTL, duplicate)
 	}},
-	{"CompleteOutlastsLease", func(e *env) {
-		k := e.key("a")
-		e.claim(k, ShortTTL, true)
-		e.complete(k, longTTL)
-		e.claim(k, longTTL, false)
+	{"ConfirmedLeaseLapses", func(e *env) {
+		k, a, b := e.key("k"), tok(), tok()
+		e.claim(k, a, longTTL, claimed)
+		start := time.Now()
+		e.confirm(k, a, ShortTTL, true)
+		e.claimWithin(start, k, b, longTTL, duplicate)
 		e.lapse()
-		e.claim(k, longTTL, false)
+		// The holder crashed before it completed: a redelivery is taken.
+		e.claim(k, b, longTTL, claimed)
+		e.confirm(k, a, longTTL, false)
+	}},
+	{"CompleteOwnClaim", func(e *env) {
+		admitted, confirmed, a, b := e.key("admitted"), e.key("confirmed"), tok(), tok()
+		e.claim(admitted, a, longTTL, claimed)
+		e.complete(admitted, a, longTTL)
+		e.claim(confirmed, a, ShortTTL, claimed)
+		e.confirm(confirmed, a, ShortTTL, true)
+		e.complete(confirmed, a, longTTL)
+		e.lapse() // the retention outlasts the lease
+		for _, k := range []string{admitted, confirmed} {
+			e.claim(k, a, longTTL, duplicate)
+			e.claim(k, b, longTTL, duplicate)
+			e.confirm(k, a, longTTL, false)
+		}
+	}},
+	{"CompleteAbsent", func(e *env) {
+		k, lapsed, a, b := e.key("k"), e.key("lapsed"), tok(), tok()
+		e.complete(k, a, longTTL)
+		e.claim(k, a, longTTL, duplicate)
+		e.claim(k, b, longTTL, duplicate)
+		// A claim that lapsed is as good as absent.
+		e.claim(lapsed, b, ShortTTL, claimed)
+		e.lapse()
+		e.complete(lapsed, a, longTTL)
+		e.claim(lapsed, b, longTTL, duplicate)
+	}},
+	{"CompleteOtherTokensClaim", func(e *env) {
+		k, a, b, c := e.key("k"), tok(), tok(), tok()
+		e.claim(k, a, longTTL, claimed)
+		e.complete(k, b, longTTL) // not b's: nothing changes
+		e.claim(k, c, longTTL, pending)
+		e.confirm(k, a, longTTL, true)
+		e.complete(k, b, longTTL)
+		e.claim(k, a, longTTL, claimed)
+		// Still a's claim, not done: a can release it.
+		e.release(k, a)
+		e.claim(k, c, longTTL, claimed)
+	}},
+	{"LateCompleteAfterReclaim", func(e *env) {
+		k, a, b, c := e.key("k"), tok(), tok(), tok()
+		e.claim(k, a, ShortTTL, claimed)
+		e.lapse()
+		e.claim(k, b, longTTL, claimed)
+		// a's Complete comes late: it must not mark b's delivery done.
+		e.complete(k, a, longTTL)
+		e.claim(k, c, longTTL, pending)
+		e.release(k, b)
+		e.claim(k, c, longTTL, claimed)
+	}},
+	{"DoneStaysDone", func(e *env) {
+		k, a, b, c := e.key("k"), tok(), tok(), tok()
+		e.claim(k, a, longTTL, claimed)
+		e.complete(k, a, longTTL)
+		e.complete(k, a, longTTL) // completing again is harmless
+		e.claim(k, a, longTTL, duplicate)
+		e.confirm(k, a, longTTL, false)
+		e.release(k, a)
+		e.release(k, b)
+		e.claim(k, b, longTTL, duplicate)
+		// A later Complete with a token does not shorten the retention.
+		e.complete(k, b, ShortTTL)
+		e.lapse()
+		e.claim(k, c, longTTL, duplicate)
 	}},
 	{"RetentionLapses", func(e *env) {
-		k := e.key("a")
-		e.claim(k, longTTL, true)
+		k, a, b := e.key("k"), tok(), tok()
+		e.claim(k, a, longTTL, claimed)
 		start := time.Now()
-		e.complete(k, ShortTTL)
-		got, err := e.h.Store.Claim(e.ctx, k, longTTL)
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		if got && e.within(start) {
-			e.t.Fatal("Claim within the retention took a done key")
-		}
+		e.complete(k, a, ShortTTL)
+		e.claimWithin(start, k, b, longTTL, duplicate)
 		e.lapse()
-		e.claim(k, longTTL, true)
+		e.claim(k, b, longTTL, claimed)
 	}},
-	{"CompleteWithoutClaim", func(e *env) {
-		k := e.key("a")
-		e.complete(k, longTTL)
-		e.claim(k, longTTL, false)
-	}},
-	{"CompleteTwice", func(e *env) {
-		k := e.key("a")
-		e.claim(k, longTTL, true)
-		e.complete(k, longTTL)
-		e.complete(k, longTTL)
-		e.claim(k, longTTL, false)
-	}},
-	{"ReleaseDone", func(e *env) {
-		k := e.key("a")
-		e.claim(k, longTTL, true)
-		e.complete(k, longTTL)
-		e.release(k)
-		e.claim(k, longTTL, true)
-		e.claim(k, longTTL, false)
-	}},
-	{"LapsedClaimReclaimedThenCompleted", func(e *env) {
-		k := e.key("a")
-		e.claim(k, ShortTTL, true)
+	{"CompleteEmptyToken", func(e *env) {
+		admitted, confirmed, done, a, b := e.key("admitted"), e.key("confirmed"), e.key("done"), tok(), tok()
+		e.claim(admitted, a, longTTL, claimed)
+		e.complete(admitted, "", longTTL)
+		e.claim(confirmed, a, longTTL, claimed)
+		e.confirm(confirmed, a, longTTL, true)
+		e.complete(confirmed, "", longTTL)
+		e.complete(e.key("absent"), "", longTTL)
+		for _, k := range []string{admitted, confirmed, e.key("absent")} {
+			e.claim(k, a, longTTL, duplicate)
+			e.claim(k, b, longTTL, duplicate)
+		}
+		// Unconditional: it sets the retention of a done key too.
+		e.complete(done, a, longTTL)
+		e.complete(done, "", ShortTTL)
 		e.lapse()
-		e.claim(k, longTTL, true) // the first holder crashed
-		e.complete(k, longTTL)
-		e.claim(k, longTTL, false)
+		e.claim(done, b, longTTL, claimed)
+	}},
+	{"ReleaseOwnClaim", func(e *env) {
+		k, a, b, c := e.key("k"), tok(), tok(), tok()
+		e.claim(k, a, longTTL, claimed)
+		e.release(k, a)
+		e.claim(k, b, longTTL, claimed)
+		e.confirm(k, b, longTTL, true)
+		e.release(k, b)
+		e.claim(k, c, longTTL, claimed)
+		e.release(k, c)
+		e.release(k, c) // releasing again is harmless
+		e.claim(k, a, longTTL, claimed)
+	}},
+	{"ReleaseOtherTokensClaim", func(e *env) {
+		k, a, b, c := e.key("k"), tok(), tok(), tok()
+		e.claim(k, a, longTTL, claimed)
+		e.release(k, b)
+		e.claim(k, c, longTTL, pending)
+		e.confirm(k, a, longTTL, true)
+		e.release(k, b)
+		e.claim(k, c, longTTL, duplicate)
+	}},
+	{"ReleaseEmptyToken", func(e *env) {
+		k, a, b, c, d := e.key("k"), tok(), tok(), tok(), tok()
+		e.claim(k, a, longTTL, claimed)
+		e.release(k, "")
+		e.claim(k, b, longTTL, claimed)
+		e.confirm(k, b, longTTL, true)
+		e.release(k, "")
+		e.claim(k, c, longTTL, claimed)
+		e.complete(k, c, longTTL)
+		e.release(k, "") // even a done key
+		e.claim(k, d, longTTL, claimed)
+	}},
+	{"ReleaseUnknown", func(e *env) {
+		k, a := e.key("never"), tok()
+		e.release(k, a)
+		e.release(k, "")
+		e.claim(k, a, longTTL, claimed)
 	}},
 	{"DistinctKeys", func(e *env) {
-		a, b := e.key("a"), e.key("b")
-		e.claim(a, longTTL, true)
-		e.claim(b, longTTL, true)
-		e.complete(a, longTTL)
-		e.release(b)
-		e.claim(a, longTTL, false)
-		e.claim(b, longTTL, true)
+		a, b, t1, t2 := e.key("a"), e.key("b"), tok(), tok()
+		e.claim(a, t1, longTTL, claimed)
+		e.claim(b, t1, longTTL, claimed)
+		e.complete(a, t1, longTTL)
+		e.release(b, t1)
+		e.claim(a, t2, longTTL, duplicate)
+		e.claim(b, t2, longTTL, claimed)
 		// Keys that differ only slightly are different keys.
-		for _, k := range []string{a + " ", a + "\n", a[:len(a)-1], a + "é", dedupe.Key("x", "")} {
-			e.claim(k, longTTL, true)
+		for _, k := range []string{a + " ", a + "\n", a[:len(a)-1], a + "é", a + "\x00", dedupe.Key("x", "")} {
+			e.claim(k, t1, longTTL, claimed)
+			e.claim(k, t2, longTTL, pending)
 		}
-		e.claim(dedupe.Key("x", ""), longTTL, false)
+	}},
+	{"OddKeys", func(e *env) {
+		// Keys come from untrusted event IDs: braces, bytes that are not
+		// UTF-8, and very long keys work and stay distinct.
+		long := strings.Repeat("x", 64<<10)
+		keys := []string{
+			e.key("{a}"), e.key("{b}"), e.key("{"), e.key("}{"), e.key("\xff\xfe"),
+			e.key(long), e.key(long + "y"), e.key(""),
+		}
+		a, b := tok(), tok()
+		for _, k := range keys {
+			e.claim(k, a, longTTL, claimed)
+		}
+		for i, k := range keys {
+			if i%2 == 0 {
+				e.complete(k, a, longTTL)
+			}
+		}
+		for i, k := range keys {
+			want := pending
+			if i%2 == 0 {
+				want = duplicate
+			}
+			e.claim(k, b, longTTL, want)
+		}
 	}},
 	{"ConcurrentClaims", func(e *env) {
 		const n = 50
-		k := e.key("a")
+		k := e.key("k")
 		var (
-			wg     sync.WaitGroup
-			start  = make(chan struct{})
-			mu     sync.Mutex
-			wins   int
-			errs   []error
-			others = make(chan bool, n) // claims of keys of their own
+			wg       sync.WaitGroup
+			start    = make(chan struct{})
+			mu       sync.Mutex
+			outcomes = map[dedupe.Outcome]int{}
+			errs     []error
 		)
 		for i := range n {
 			wg.Go(func() {
 				<-start
-				got, err := e.h.Store.Claim(e.ctx, k, longTTL)
-				own, oerr := e.h.Store.Claim(e.ctx, e.key("own"+strconv.Itoa(i)), longTTL)
+				got, err := e.h.Store.Claim(e.ctx, k, tok(), longTTL)
+				own, oerr := e.h.Store.Claim(e.ctx, e.key("own"+strconv.Itoa(i)), tok(), longTTL)
 				mu.Lock()
 				defer mu.Unlock()
-				if err != nil || oerr != nil {
-					errs = append(errs, errors.Join(err, oerr))
+				for _, err := range []error{err, oerr} {
+					if err != nil {
+						errs = append(errs, err)
+					}
 				}
-				if got {
-					wins++
+				outcomes[got]++
+				if own != claimed {
+					outcomes[0]++ // a Claim of a key no one else claimed failed
 				}
-				others <- own
 			})
 		}
 		close(start)
 		wg.Wait()
-		close(others)
-		if len(errs) > 0 {
-			e.t.Fatalf("concurrent Claims failed: %v", errs)
+		require.Empty(e.t, errs, "concurrent Claims failed")
+		assert.Equal(e.t, map[dedupe.Outcome]int{claimed: 1, pending: n - 1}, outcomes,
+			"exactly one of %d concurrent tokens claims the key, every other finds it pending", n)
+	}},
+	{"ConcurrentSameToken", func(e *env) {
+		// Copies of one claim (a client resending it) all hold the key.
+		const n = 20
+		k, a := e.key("k"), tok()
+		var wg sync.WaitGroup
+		got := make([]dedupe.Outcome, n)
+		errs := make([]error, n)
+		for i := range n {
+			wg.Go(func() { got[i], errs[i] = e.h.Store.Claim(e.ctx, k, a, longTTL) })
 		}
-		if wins != 1 {
-			e.t.Fatalf("%d of %d concurrent Claims of one key won, want exactly 1", wins, n)
+		wg.Wait()
+		for i := range n {
+			require.NoError(e.t, errs[i])
+			assert.Equal(e.t, claimed, got[i], "claim %d of one token", i)
 		}
-		for own := range others {
-			if !own {
-				e.t.Fatal("a Claim of a key no one else claimed failed")
-			}
-		}
+		e.claim(k, tok(), longTTL, pending)
 	}},
 	{"ContextDone", func(e *env) {
-		k := e.key("a")
+		k, a, b := e.key("k"), tok(), tok()
 		cancelled, cancel := context.WithCancel(context.Background())
 		cancel()
 		expired, cancel2 := context.WithDeadline(context.Background(), time.Unix(1, 0))
@@ -329,62 +520,72 @@ var cases = []struct {
 			ctx  context.Context
 			want error
 		}{{cancelled, context.Canceled}, {expired, context.DeadlineExceeded}} {
-			got, err := e.h.Store.Claim(c.ctx, k, longTTL)
-			if !errors.Is(err, c.want) || got {
-				e.t.Fatalf("Claim with a done context = %v, %v; want false, %v", got, err, c.want)
-			}
-			if err := e.h.Store.Complete(c.ctx, k, longTTL); !errors.Is(err, c.want) {
-				e.t.Fatalf("Complete with a done context = %v, want %v", err, c.want)
-			}
+			got, err := e.h.Store.Claim(c.ctx, k, a, longTTL)
+			require.ErrorIs(e.t, err, c.want, "Claim with a done context")
+			require.Zero(e.t, got, "Claim with a done context")
+			require.ErrorIs(e.t, e.h.Store.Complete(c.ctx, k, a, longTTL), c.want, "Complete with a done context")
+			require.ErrorIs(e.t, e.h.Store.Complete(c.ctx, k, "", longTTL), c.want, "Complete with a done context")
 		}
 		// Nothing was written: the key is free.
-		e.claim(k, longTTL, true)
-		if err := e.h.Store.Release(cancelled, k); !errors.Is(err, context.Canceled) {
-			e.t.Fatalf("Release with a done context = %v, want %v", err, context.Canceled)
-		}
-		e.claim(k, longTTL, false)
+		e.claim(k, a, longTTL, claimed)
+		ok, err := e.h.Store.Confirm(cancelled, k, a, longTTL)
+		require.ErrorIs(e.t, err, context.Canceled, "Confirm with a done context")
+		require.False(e.t, ok)
+		require.ErrorIs(e.t, e.h.Store.Release(cancelled, k, a), context.Canceled, "Release with a done context")
+		require.ErrorIs(e.t, e.h.Store.Release(cancelled, k, ""), context.Canceled, "Release with a done context")
+		e.claim(k, b, longTTL, pending) // still admitted, not confirmed
 	}},
-	{"InvalidDuration", func(e *env) {
-		k := e.key("a")
+	{"InvalidArguments", func(e *env) {
+		k, a, b := e.key("k"), tok(), tok()
+		got, err := e.h.Store.Claim(e.ctx, k, "", longTTL)
+		require.ErrorIs(e.t, err, dedupe.ErrInvalidToken, "Claim with an empty token")
+		require.Zero(e.t, got)
+		ok, err := e.h.Store.Confirm(e.ctx, k, "", longTTL)
+		require.ErrorIs(e.t, err, dedupe.ErrInvalidToken, "Confirm with an empty token")
+		require.False(e.t, ok)
 		for _, d := range []time.Duration{0, -time.Second} {
-			if got, err := e.h.Store.Claim(e.ctx, k, d); !errors.Is(err, dedupe.ErrInvalidDuration) || got {
-				e.t.Fatalf("Claim(lease %v) = %v, %v; want false, ErrInvalidDuration", d, got, err)
-			}
-			if err := e.h.Store.Complete(e.ctx, k, d); !errors.Is(err, dedupe.ErrInvalidDuration) {
-				e.t.Fatalf("Complete(retention %v) = %v, want ErrInvalidDuration", d, err)
+			got, err := e.h.Store.Claim(e.ctx, k, a, d)
+			require.ErrorIs(e.t, err, dedupe.ErrInvalidDuration, "Claim(lease %v)", d)
+			require.Zero(e.t, got)
+			for _, t := range []string{a, ""} {
+				require.ErrorIs(e.t, e.h.Store.Complete(e.ctx, k, t, d), dedupe.ErrInvalidDuration, "Complete(retention %v)", d)
 			}
 		}
-		e.claim(k, longTTL, true)
+		e.claim(k, a, longTTL, claimed) // nothing was written
+		for _, d := range []time.Duration{0, -time.Second} {
+			ok, err := e.h.Store.Confirm(e.ctx, k, a, d)
+			require.ErrorIs(e.t, err, dedupe.ErrInvalidDuration, "Confirm(lease %v)", d)
+			require.False(e.t, ok)
+		}
+		e.claim(k, b, longTTL, pending) // not confirmed
 	}},
 	{"SubMillisecondLease", func(e *env) {
-		k := e.key("a")
+		k, a, b := e.key("k"), tok(), tok()
 		// Rounded up to 2ms by a store with millisecond precision, not
 		// down to 1ms or to 0 (no expiry).
-		e.claim(k, 1500*time.Microsecond, true)
+		e.claim(k, a, 1500*time.Microsecond, claimed)
 		e.wait(100 * time.Millisecond)
-		e.claim(k, longTTL, true)
+		e.claim(k, b, longTTL, claimed)
+		e.confirm(k, b, 1500*time.Microsecond, true)
+		e.wait(100 * time.Millisecond)
+		e.claim(k, a, longTTL, claimed)
 	}},
 	{"Close", func(e *env) {
 		c, ok := e.h.Store.(interface{ Close() error })
 		if !ok {
 			return // the store has no Close
 		}
-		k := e.key("a")
-		e.claim(k, longTTL, true)
-		if err := c.Close(); err != nil {
-			e.t.Fatalf("Close: %v", err)
-		}
-		if got, err := e.h.Store.Claim(e.ctx, e.key("b"), longTTL); !errors.Is(err, dedupe.ErrClosed) || got {
-			e.t.Fatalf("Claim after Close = %v, %v; want false, ErrClosed", got, err)
-		}
-		if err := e.h.Store.Complete(e.ctx, k, longTTL); !errors.Is(err, dedupe.ErrClosed) {
-			e.t.Fatalf("Complete after Close = %v, want ErrClosed", err)
-		}
-		if err := e.h.Store.Release(e.ctx, k); !errors.Is(err, dedupe.ErrClosed) {
-			e.t.Fatalf("Release after Close = %v, want ErrClosed", err)
-		}
-		if err := c.Close(); err != nil {
-			e.t.Fatalf("second Close: %v", err)
-		}
+		k, a := e.key("k"), tok()
+		e.claim(k, a, longTTL, claimed)
+		require.NoError(e.t, c.Close())
+		got, err := e.h.Store.Claim(e.ctx, e.key("b"), a, longTTL)
+		require.ErrorIs(e.t, err, dedupe.ErrClosed, "Claim after Close")
+		require.Zero(e.t, got)
+		confirmed, err := e.h.Store.Confirm(e.ctx, k, a, longTTL)
+		require.ErrorIs(e.t, err, dedupe.ErrClosed, "Confirm after Close")
+		require.False(e.t, confirmed)
+		require.ErrorIs(e.t, e.h.Store.Complete(e.ctx, k, a, longTTL), dedupe.ErrClosed, "Complete after Close")
+		require.ErrorIs(e.t, e.h.Store.Release(e.ctx, k, a), dedupe.ErrClosed, "Release after Close")
+		require.NoError(e.t, c.Close(), "second Close")
 	}},
 }

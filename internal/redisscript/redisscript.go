@@ -1,0 +1,92 @@
+// Package redisscript runs Lua scripts on Redis by their SHA1 digest
+// (EVALSHA), in a caller's shared pipelines when it has them, and falls back
+// to sending the source (EVAL) when the server does not know the script.
+//
+// A server forgets its scripts when it restarts or on SCRIPT FLUSH, and a
+// Redis Cluster node knows only the scripts that ran on it, so the first
+// EVALSHA of a script on a node answers NOSCRIPT. Run then sends the source
+// once with EVAL, which also loads the script, so that later calls go back to
+// EVALSHA. A script's effects apply whole or not at all, so running it again
+// after NOSCRIPT (which ran nothing) cannot apply it twice.
+package redisscript
+
+import (
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Script is a Lua script and the SHA1 digest Redis knows it by. It is
+// immutable and safe for concurrent use. Create it with New.
+type Script struct {
+	src  string
+	hash string
+}
+
+// New returns the script with Lua source src.
+func New(src string) *Script {
+	h := sha1.Sum([]byte(src))
+	return &Script{src: src, hash: hex.EncodeToString(h[:])}
+}
+
+// Source returns the script's Lua source.
+func (s *Script) Source() string { return s.src }
+
+// Hash returns the lowercase hex SHA1 digest of the source, the name EVALSHA
+// takes.
+func (s *Script) Hash() string { return s.hash }
+
+// Do runs commands, as redisbatch.Batcher.Do does: it returns the first of
+// their errors, and once it returns an error because ctx ended, the commands
+// must not be read again (they may still run).
+type Do func(ctx context.Context, cmds ...redis.Cmder) error
+
+// Process runs one command, as a go-redis client's Process method does.
+type Process func(ctx context.Context, cmd redis.Cmder) error
+
+// Run runs s with keys and args: EVALSHA through do (a shared pipeline), or
+// through proc when do is nil; then, if the server answered NOSCRIPT and ctx
+// is not done, EVAL of the source once through proc. Every key must hash to
+// the same Cluster slot. It panics if proc is nil.
+//
+// The returned command holds the script's reply or the error, as with any
+// go-redis command (a nil reply is redis.Nil). When the command sent through
+// do failed, the returned command is a new one holding the error, since do
+// may have given up on a command that still runs.
+func (s *Script) Run(ctx context.Context, do Do, proc Process, keys []string, args ...any) *redis.Cmd {
+	if proc == nil {
+		panic("redisscript: Run expects a non-nil Process")
+	}
+	cmd := s.cmd(ctx, "evalsha", s.hash, keys, args)
+	var err error
+	if do != nil {
+		err = do(ctx, cmd)
+	} else {
+		err = proc(ctx, cmd)
+	}
+	switch {
+	case err == nil:
+		return cmd
+	case ctx.Err() == nil && redis.HasErrorPrefix(err, "NOSCRIPT"):
+		cmd = s.cmd(ctx, "eval", s.src, keys, args)
+		if err := proc(ctx, cmd); err != nil {
+			cmd.SetErr(err)
+		}
+		return cmd
+	}
+	failed := redis.NewCmd(ctx)
+	failed.SetErr(err)
+	return failed
+}
+
+// cmd builds "name script numkeys key… arg…".
+func (s *Script) cmd(ctx context.Context, name, script string, keys []string, args []any) *redis.Cmd {
+	a := make([]any, 0, 3+len(keys)+len(args))
+	a = append(a, name, script, len(keys))
+	for _, k := range keys {
+		a = append(a, k)
+	}
+	return redis.NewCmd(ctx, append(a, args...)...)
+}
