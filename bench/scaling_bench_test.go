@@ -161,7 +161,7 @@ func BenchmarkDedupeMemory(b *testing.B) {
 			runtime.ReadMemStats(&before)
 			m := dedupe.NewMemory(dedupe.WithMemoryMaxEntries(2 * n))
 			for i := range n {
-				if err := m.Complete(ctx, kb.key(uint64(i)), 72*time.Hour); err != nil {
+				if err := m.Complete(ctx, kb.key(uint64(i)), "", 72*time.Hour); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -178,9 +178,9 @@ func BenchmarkDedupeMemory(b *testing.B) {
 					x ^= x << 13 // xorshift: a held key at random
 					x ^= x >> 7
 					x ^= x << 17
-					ok, err := m.Claim(ctx, kb.key(x%uint64(n)), time.Hour)
-					if err != nil || ok {
-						b.Fatalf("Claim of a held key = %v, %v", ok, err)
+					o, err := m.Claim(ctx, kb.key(x%uint64(n)), "tok", time.Hour)
+					if err != nil || o != dedupe.Duplicate {
+						b.Fatalf("Claim of a held key = %v, %v", o, err)
 					}
 				}
 				b.ReportMetric(bytesPerEntry, "bytes/entry")
@@ -191,11 +191,11 @@ func BenchmarkDedupeMemory(b *testing.B) {
 				for b.Loop() {
 					k := kb.key(next)
 					next++
-					ok, err := m.Claim(ctx, k, time.Hour)
-					if err != nil || !ok {
-						b.Fatalf("Claim = %v, %v", ok, err)
+					o, err := m.Claim(ctx, k, "tok", time.Hour)
+					if err != nil || o != dedupe.Claimed {
+						b.Fatalf("Claim = %v, %v", o, err)
 					}
-					if err := m.Complete(ctx, k, 72*time.Hour); err != nil {
+					if err := m.Complete(ctx, k, "tok", 72*time.Hour); err != nil {
 						b.Fatal(err)
 					}
 				}

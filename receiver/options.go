@@ -10,16 +10,17 @@ import (
 
 // Defaults of a Receiver, each overridable by an Option.
 const (
-	DefaultMaxBodyBytes  = 5 << 20          // 5 MiB: above every bundled provider's documented maximum but GitHub's 25 MB
-	DefaultLease         = time.Hour        // how long an accepted event's claim survives a crash of its holder
-	DefaultRetention     = 72 * time.Hour   // how long a handled event's ID is remembered
-	DefaultMaxAttempts   = 8                // handler attempts before dead-lettering
-	DefaultBackoffBase   = time.Second      // first retry delay ceiling
-	DefaultBackoffMax    = 5 * time.Minute  // retry delay ceiling
-	DefaultHandlerTimout = 30 * time.Second // per attempt
-	DefaultStoreTimeout  = time.Second      // per dedupe call on the request path
-	DefaultRetryAfter    = 5 * time.Second  // the Retry-After of a 503
-	DefaultQueueCapacity = 4096             // events buffered by the default in-memory queue
+	DefaultMaxBodyBytes   = 5 << 20          // 5 MiB: above every bundled provider's documented maximum but GitHub's 25 MB
+	DefaultLease          = time.Hour        // how long an accepted event's claim survives a crash of its holder
+	DefaultAdmissionLease = 30 * time.Second // how long a claim lives before its event is known to be stored
+	DefaultRetention      = 72 * time.Hour   // how long a handled event's ID is remembered
+	DefaultMaxAttempts    = 8                // handler attempts before dead-lettering
+	DefaultBackoffBase    = time.Second      // first retry delay ceiling
+	DefaultBackoffMax     = 5 * time.Minute  // retry delay ceiling
+	DefaultHandlerTimout  = 30 * time.Second // per attempt
+	DefaultStoreTimeout   = time.Second      // per dedupe call on the request path
+	DefaultRetryAfter     = 5 * time.Second  // the Retry-After of a 503
+	DefaultQueueCapacity  = 4096             // events buffered by the default in-memory queue
 )
 
 // InvalidPolicy says what the receiver does with an authentic delivery whose
@@ -40,6 +41,7 @@ type config struct {
 	store       dedupe.Store
 	ownStore    bool
 	lease       time.Duration
+	admission   time.Duration
 	retention   time.Duration
 	queue       Queue
 	deadLetters DeadLetterStore
@@ -86,6 +88,16 @@ func (c *config) markNil(isNil bool, option string) {
 // delivery of it may be taken (its holder is presumed crashed). It must
 // exceed the time an event can spend queued and retried. Default DefaultLease.
 func WithLease(d time.Duration) Option { return func(c *config) { c.lease = d } }
+
+// WithAdmissionLease sets how long a delivery's claim lives before its event
+// is known to be stored (default DefaultAdmissionLease). A claim whose
+// outcome is unknown (the dedupe store or the queue did not answer in time)
+// blocks redeliveries of the event (503) for at most this long, instead of
+// the full lease. It must exceed the time a delivery takes to be claimed and
+// queued (StoreTimeout plus the queue's call timeout). With a store or queue
+// that is not in memory, the worker that takes the event confirms the claim
+// for the full lease (WithLease).
+func WithAdmissionLease(d time.Duration) Option { return func(c *config) { c.admission = d } }
 
 // WithRetention sets how long the ID of a handled or dead-lettered event is
 // remembered, rejecting redeliveries as duplicates. Default 72 hours, longer

@@ -32,6 +32,7 @@ type Receiver struct {
 	log      *slog.Logger
 
 	memStore bool // the store never blocks: no per-call timeout needed
+	certain  bool // store and queue in memory: no call has an unknown outcome
 
 	bodies byteBudget // body bytes being read (body.go)
 
@@ -50,7 +51,7 @@ func New(p Provider, h Handler, opts ...Option) (*Receiver, error) {
 		return nil, errors.New("receiver: nil provider or handler")
 	}
 	c := config{
-		lease: DefaultLease, retention: DefaultRetention, maxBody: DefaultMaxBodyBytes,
+		lease: DefaultLease, admission: DefaultAdmissionLease, retention: DefaultRetention, maxBody: DefaultMaxBodyBytes,
 		now: time.Now, maxAttempts: DefaultMaxAttempts, backoffBase: DefaultBackoffBase,
 		backoffMax: DefaultBackoffMax, handlerTO: DefaultHandlerTimout, storeTO: DefaultStoreTimeout,
 		retryAfter: DefaultRetryAfter, workers: 4 * runtime.GOMAXPROCS(0), capacity: DefaultQueueCapacity,
@@ -66,8 +67,8 @@ func New(p Provider, h Handler, opts ...Option) (*Receiver, error) {
 		return nil, errors.New("receiver: max body bytes must be positive")
 	case c.maxAttempts < 1:
 		return nil, errors.New("receiver: max attempts must be at least 1")
-	case c.lease <= 0 || c.retention <= 0:
-		return nil, errors.New("receiver: lease and retention must be positive")
+	case c.lease <= 0 || c.retention <= 0 || c.admission <= 0:
+		return nil, errors.New("receiver: lease, admission lease and retention must be positive")
 	case c.workers < 1 || c.capacity < 1:
 		return nil, errors.New("receiver: workers and queue capacity must be positive")
 	case c.okStatus < 200 || c.okStatus > 299:
@@ -89,6 +90,8 @@ func New(p Provider, h Handler, opts ...Option) (*Receiver, error) {
 	r.payload, _ = p.(PayloadProvider)
 	r.unsigned, _ = p.(UnsignedHandshaker)
 	_, r.memStore = c.store.(*dedupe.Memory)
+	_, memQueue := c.queue.(*MemoryQueue)
+	r.certain = r.memStore && memQueue
 	if err := c.queue.Start(r); err != nil {
 		return nil, fmt.Errorf("receiver: start queue: %w", err)
 	}
@@ -150,17 +153,25 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		}
 	}
 	ctx := req.Context()
+	e.ClaimToken = dedupe.NewToken()
 	var key string
 	if e.ID != "" {
 		key = dedupe.Key(e.Provider, e.ID)
+		lease := r.cfg.admission
+		if r.certain {
+			lease = r.cfg.lease
+		}
 		sctx, cancel := r.storeContext(ctx)
-		claimed, err := r.cfg.store.Claim(sctx, key, r.cfg.lease)
+		outcome, err := r.cfg.store.Claim(sctx, key, e.ClaimToken, lease)
 		cancel()
-		if err != nil {
+		switch {
+		case err != nil:
 			r.unavailable(req, w, e, fmt.Errorf("%w: %w", ErrStore, err))
 			return
-		}
-		if !claimed {
+		case outcome == dedupe.Pending:
+			r.unavailable(req, w, e, ErrPending)
+			return
+		case outcome != dedupe.Claimed:
 			r.observe(ctx, Observation{Stage: StageDuplicate, Event: e, Status: r.cfg.okStatus})
 			r.log.LogAttrs(ctx, slog.LevelDebug, "duplicate delivery acknowledged", slog.String("id", e.ID), slog.String("type", e.Type))
 			w.WriteHeader(r.cfg.okStatus)
@@ -169,14 +180,24 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	if err := r.cfg.queue.Enqueue(context.WithoutCancel(ctx), e); err != nil {
 		if key != "" {
+			// Best effort, and only for this delivery's own claim: the
+			// sender's retry must find the key free. Should the event have
+			// been stored after all (a reply lost after the write), the
+			// worker that takes it checks the key first (see take).
 			sctx, cancel := r.storeContext(context.WithoutCancel(ctx))
-			if rerr := r.cfg.store.Release(sctx, key); rerr != nil {
+			if rerr := r.cfg.store.Release(sctx, key, e.ClaimToken); rerr != nil {
 				r.log.LogAttrs(ctx, slog.LevelWarn, "release after failed enqueue", slog.String("id", e.ID), slog.Any("error", rerr))
 			}
 			cancel()
 		}
 		r.unavailable(req, w, e, err)
 		return
+	}
+	if key != "" && r.certain {
+		// In memory the claim is confirmed at once: a redelivery is then a
+		// duplicate, not pending. With a store or queue that can leave an
+		// outcome unknown, the worker that takes the event confirms it.
+		_, _ = r.cfg.store.Confirm(ctx, key, e.ClaimToken, r.cfg.lease)
 	}
 	r.observe(ctx, Observation{Stage: StageEnqueued, Event: e, Status: r.cfg.okStatus})
 	w.WriteHeader(r.cfg.okStatus)
@@ -316,10 +337,13 @@ func (r *Receiver) extractPayload(e *Event) (p json.RawMessage, err error) {
 // default policy), the handler with its timeout and panic recovery, then
 // records the outcome. It is called by the queue; users rarely call it.
 func (r *Receiver) Process(ctx context.Context, e *Event) Result {
+	if res, ok := r.take(ctx, e); !ok {
+		return res
+	}
 	if err := r.setPayload(e); err != nil {
 		return r.invalid(ctx, e, err)
 	}
-	if r.cfg.validator != nil && r.cfg.invalid == AcknowledgeInvalid && e.Attempt <= 1 {
+	if r.cfg.validator != nil && r.cfg.invalid == AcknowledgeInvalid {
 		switch err := r.runValidator(ctx, e); {
 		case errors.Is(err, ErrInvalidPayload):
 			return r.invalid(ctx, e, err)
@@ -359,6 +383,47 @@ func (r *Receiver) failed(ctx context.Context, e *Event, err error, took time.Du
 	return Result{Retry: true, Delay: d, Err: err}
 }
 
+// take makes sure, before an attempt runs, that e's delivery still holds
+// its dedupe key, and confirms the claim for the full lease. It reports
+// false, with the result to return, when the attempt must not run:
+//   - the key is done (the event was handled, and this is a copy left
+//     pending by a crash before its acknowledgement), or confirmed by another
+//     delivery whose event is stored: this copy is a duplicate;
+//   - another delivery is being admitted: this attempt waits for the
+//     admission lease, after which the key is settled.
+//
+// A key that is free (released after an enqueue whose outcome was unknown,
+// or lapsed) is taken for this copy. A store error lets the attempt run:
+// the request path already deduplicated the delivery. When the store and
+// the queue are both in memory no outcome is ever unknown and nothing is
+// checked.
+func (r *Receiver) take(ctx context.Context, e *Event) (Result, bool) {
+	if r.certain || e.ID == "" || e.ClaimToken == "" {
+		return Result{}, true
+	}
+	key := dedupe.Key(e.Provider, e.ID)
+	sctx, cancel := r.storeContext(context.WithoutCancel(ctx))
+	defer cancel()
+	held, err := r.cfg.store.Confirm(sctx, key, e.ClaimToken, r.cfg.lease)
+	if err != nil || held {
+		return Result{}, true
+	}
+	outcome, err := r.cfg.store.Claim(sctx, key, e.ClaimToken, r.cfg.lease)
+	switch {
+	case err != nil:
+		return Result{}, true
+	case outcome == dedupe.Claimed:
+		_, _ = r.cfg.store.Confirm(sctx, key, e.ClaimToken, r.cfg.lease)
+		return Result{}, true
+	case outcome == dedupe.Pending:
+		r.logEvent(ctx, slog.LevelDebug, "another delivery of the event is being admitted; waiting", e)
+		return Result{Retry: true, Delay: r.cfg.admission, Err: ErrPending}, false
+	}
+	r.observe(ctx, Observation{Stage: StageDuplicate, Event: e})
+	r.logEvent(ctx, slog.LevelDebug, "event already handled or held by another delivery; not run again", e)
+	return Result{}, false
+}
+
 // logEvent logs msg with the event's ID, type and attempt, building nothing
 // when the level is disabled.
 func (r *Receiver) logEvent(ctx context.Context, level slog.Level, msg string, e *Event, attrs ...slog.Attr) {
@@ -396,7 +461,7 @@ func (r *Receiver) release(ctx context.Context, e *Event) {
 	}
 	sctx, cancel := r.storeContext(context.WithoutCancel(ctx))
 	defer cancel()
-	if err := r.cfg.store.Release(sctx, dedupe.Key(e.Provider, e.ID)); err != nil {
+	if err := r.cfg.store.Release(sctx, dedupe.Key(e.Provider, e.ID), e.ClaimToken); err != nil {
 		r.log.LogAttrs(ctx, slog.LevelWarn, "could not release dead-lettered event", slog.String("id", e.ID), slog.Any("error", err))
 	}
 }
@@ -407,7 +472,7 @@ func (r *Receiver) complete(ctx context.Context, e *Event) {
 	}
 	sctx, cancel := r.storeContext(context.WithoutCancel(ctx))
 	defer cancel()
-	if err := r.cfg.store.Complete(sctx, dedupe.Key(e.Provider, e.ID), r.cfg.retention); err != nil {
+	if err := r.cfg.store.Complete(sctx, dedupe.Key(e.Provider, e.ID), e.ClaimToken, r.cfg.retention); err != nil {
 		// The claim's lease still guards the key; a redelivery after it lapses
 		// would be handled again, which idempotent handlers tolerate.
 		r.log.LogAttrs(ctx, slog.LevelWarn, "could not mark event done", slog.String("id", e.ID), slog.Any("error", err))
@@ -471,6 +536,17 @@ func (r *Receiver) Replay(ctx context.Context, d DeadLetter) error {
 	}
 	e := *d.Event
 	e.Attempt = 1
+	e.ClaimToken = dedupe.NewToken()
+	if e.ID != "" {
+		// A replay is deliberate: the event's done mark, if any, must not
+		// make the worker skip it.
+		sctx, cancel := r.storeContext(ctx)
+		err := r.cfg.store.Release(sctx, dedupe.Key(e.Provider, e.ID), "")
+		cancel()
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrStore, err)
+		}
+	}
 	if err := r.cfg.queue.Enqueue(ctx, &e); err != nil {
 		return err
 	}

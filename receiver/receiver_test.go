@@ -274,11 +274,14 @@ func TestDuplicatesHandledOnce(t *testing.T) {
 // failingStore fails every call.
 type failingStore struct{}
 
-func (failingStore) Claim(context.Context, string, time.Duration) (bool, error) {
+func (failingStore) Claim(context.Context, string, string, time.Duration) (dedupe.Outcome, error) {
+	return 0, errors.New("store down")
+}
+func (failingStore) Confirm(context.Context, string, string, time.Duration) (bool, error) {
 	return false, errors.New("store down")
 }
-func (failingStore) Complete(context.Context, string, time.Duration) error { return nil }
-func (failingStore) Release(context.Context, string) error                 { return nil }
+func (failingStore) Complete(context.Context, string, string, time.Duration) error { return nil }
+func (failingStore) Release(context.Context, string, string) error                 { return nil }
 
 func TestStoreFailureIs503(t *testing.T) {
 	rec := newRecorder(nil)
