@@ -9,11 +9,20 @@
 //
 // # Guarantees
 //
-// Enqueue returns nil only after Redis accepted the XADD, so an event the
+// Enqueue returns nil only after Redis added the entry, so an event the
 // receiver acknowledged is in Redis (as durable as Redis is configured to be:
 // use appendonly with appendfsync always or everysec, and replicas). If Redis
 // is down or slow, Enqueue fails within the call timeout with an error
 // matching receiver.ErrQueueFull, and the sender is told to retry.
+//
+// Enqueue adds the entry with a script keyed by the event's claim token: a
+// script that go-redis re-sends after a broken connection, when Redis had
+// applied the first send, finds the token's key and adds nothing. The key
+// lives ten call timeouts (at least 10 s), longer than any re-send. An Enqueue
+// that failed may still have added its entry (its reply was lost); the
+// receiver then releases its claim so that the sender's retry is processed,
+// and the worker that takes either copy checks the event's dedupe key first,
+// so only one of them runs.
 //
 // Every event is handed to the processor at least once, and normally exactly
 // once: each stream entry goes to one consumer of the group, and is deleted
@@ -39,7 +48,8 @@
 //
 //	hookwise:{events}:stream             the stream: entries not yet done
 //	hookwise:{events}:stream:delayed     sorted set of scheduled retries, scored by due time (ms)
-//	hookwise:{events}:stream:dead        hash of dead letters by "provider:id" (DeadLetters)
+//	hookwise:{events}:stream:enq:<token> the entry ID added for a claim token (Enqueue), for 10 s or more
+//	hookwise:{events}:stream:dead        hash of dead letters by "provider:key" (DeadLetters; key as DeadLetter.Key)
 //	hookwise:{events}:stream:dead:order  sorted set of dead letters by failure time
 //
 // All share the hash tag "{events}", so on Redis Cluster they live in one
@@ -64,8 +74,7 @@
 // that empties the stream, the reader waits a millisecond before the next,
 // so that new entries gather.
 //
-// Concurrent calls share round trips: Enqueue's XADD (or its MaxLen script)
-// and the workers' acknowledgement and retry scripts go out in pipelines
+// Concurrent calls share round trips: Enqueue's script and the workers' acknowledgement and retry scripts go out in pipelines
 // holding every such command queued while the previous pipeline was in
 // flight (at most 256), so Redis reads, writes and, with appendfsync always,
 // fsyncs once for many of them. No goroutine is added for this: the caller
@@ -85,9 +94,19 @@
 //
 // The stream is never trimmed: an entry is deleted (XDEL) when it is
 // acknowledged, so the stream holds exactly the entries not yet done, and
-// no trimming can drop one of those. MaxLen bounds that backlog by refusing
-// new events instead. Use the stream for this queue only: other consumer
-// groups would see entries vanish once this group is done with them.
+// no trimming can drop one of those. MaxLen (default DefaultMaxLen) bounds
+// that backlog, the stream's entries plus the retries scheduled in the
+// delayed set, by refusing new events instead: the sender is answered 503 and
+// retries. Use the stream for this queue only: other consumer groups would
+// see entries vanish once this group is done with them.
+//
+// Dead letters are bounded by MaxDeadLetters (default DefaultMaxDeadLetters):
+// a full store refuses a new one with receiver.ErrDeadLettersFull, and the
+// receiver keeps the event queued until there is room. An entry and a dead
+// letter carry the delivery's headers as the receiver kept them (credentials
+// and hop-by-hop headers dropped, see receiver.WithHeaders), bounded by the
+// HTTP server's MaxHeaderBytes; an entry's leave Redis when it is
+// acknowledged, a dead letter's when it is replayed or deleted.
 //
 // # Throughput and partitioning
 //
