@@ -589,7 +589,8 @@ func StatusCode(err error) int {
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, ErrInvalidPayload):
 		return http.StatusUnprocessableEntity
-	case errors.Is(err, ErrQueueFull), errors.Is(err, ErrClosed), errors.Is(err, ErrStore), errors.Is(err, ErrOverloaded):
+	case errors.Is(err, ErrQueueFull), errors.Is(err, ErrClosed), errors.Is(err, ErrStore), errors.Is(err, ErrOverloaded),
+		errors.Is(err, ErrPending):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, errMethod):
 		return http.StatusMethodNotAllowed

@@ -626,6 +626,7 @@ func TestStatusCode(t *testing.T) {
 		nil: 200, verify.ErrSignatureMismatch: 401, fmt.Errorf("x: %w", receiver.ErrMalformedEnvelope): 400,
 		&http.MaxBytesError{Limit: 1}: 413, receiver.ErrQueueFull: 503, receiver.ErrClosed: 503,
 		&receiver.InvalidPayloadError{}: 422, errors.New("other"): 500,
+		receiver.ErrStore: 503, receiver.ErrOverloaded: 503, receiver.ErrPending: 503,
 	} {
 		if got := receiver.StatusCode(err); got != want {
 			t.Errorf("StatusCode(%v) = %d, want %d", err, got, want)
