@@ -329,4 +329,7 @@ func TestQuickstartDrainsOnSIGTERM(t *testing.T) {
 	if len(seen) != n {
 		t.Errorf("handled %d of %d acknowledged events before exiting", len(seen), n)
 	}
+	if !strings.Contains(p.stderr.String(), "stopped: queues drained") {
+		t.Errorf("stderr does not say the queues were drained:\n%s", p.stderr.String())
+	}
 }

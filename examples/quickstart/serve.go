@@ -183,7 +183,9 @@ func serve(ctx context.Context, log *slog.Logger, stdout io.Writer, getenv func(
 		errs = append(errs, rc.Shutdown(sctx))
 	}
 	if err := errors.Join(errs...); err != nil {
-		log.Warn("receiver shutdown", "error", err)
+		// The receivers logged each unfinished event's ID at ERROR.
+		return fmt.Errorf("shutdown did not drain the queues: %w", err)
 	}
+	log.Info("stopped: queues drained")
 	return nil
 }
