@@ -61,16 +61,24 @@ func TestRedeliveryOfDeadLetteredEvent(t *testing.T) {
 				}
 				return nil
 			})
-			var opts []receiver.Option
+			// The dead-lettered stage is observed once the dead letter is
+			// stored and the event's dedupe key settled.
+			dead := make(chan struct{}, 1)
+			opts := []receiver.Option{receiver.WithObserver(receiver.ObserverFunc(func(_ context.Context, o receiver.Observation) {
+				if o.Stage == receiver.StageDeadLettered {
+					dead <- struct{}{}
+				}
+			}))}
 			if !reprocess {
 				opts = append(opts, receiver.ReprocessDeadLettered(false))
 			}
 			rc := newReceiver(t, rec, opts...)
 			require.Equal(t, 200, serve(rc, request("rd1", "t", []byte(`{}`))).Code)
-			require.Eventually(t, func() bool {
-				list, _ := rc.DeadLetters().List(context.Background(), 0)
-				return len(list) == 1
-			}, 5*time.Second, 2*time.Millisecond)
+			select {
+			case <-dead:
+			case <-time.After(5 * time.Second):
+				t.Fatal("not dead-lettered")
+			}
 			fail.Store(false)
 			require.Equal(t, 200, serve(rc, request("rd1", "t", []byte(`{}`))).Code)
 			require.NoError(t, rc.Shutdown(ctxTimeout(t, 5*time.Second)))

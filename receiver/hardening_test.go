@@ -1,12 +1,10 @@
 package receiver_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -102,29 +100,15 @@ func TestValidatorPanicRecovered(t *testing.T) {
 
 // An observer that panics is recovered and logged; the pipeline goes on.
 func TestObserverPanicRecovered(t *testing.T) {
-	var logs bytes.Buffer
-	var mu sync.Mutex
+	var logs syncBuffer
 	rec := newRecorder(nil)
 	rc := newReceiver(t, rec,
 		receiver.WithObserver(receiver.ObserverFunc(func(context.Context, receiver.Observation) { panic("observer bug") })),
-		receiver.WithLogger(slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &mu}, nil))))
+		receiver.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	require.Equal(t, 200, serve(rc, request("op1", "t", []byte(`{}`))).Code)
 	rec.wait(t, 1)
 	require.NoError(t, rc.Shutdown(ctxTimeout(t, 5*time.Second)))
-	mu.Lock()
-	defer mu.Unlock()
 	assert.Contains(t, logs.String(), "observer panicked")
-}
-
-type lockedWriter struct {
-	w  *bytes.Buffer
-	mu *sync.Mutex
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 // Nil dependencies are refused at construction, not discovered after the
@@ -155,16 +139,13 @@ func TestNilDependenciesRefused(t *testing.T) {
 // Rejections of unauthenticated requests are logged at DEBUG only: a flood
 // of forged requests costs no log volume at the default level.
 func TestRejectionsNotLoggedAtInfo(t *testing.T) {
-	var logs bytes.Buffer
-	var mu sync.Mutex
+	var logs syncBuffer
 	rc := newReceiver(t, newRecorder(nil),
-		receiver.WithLogger(slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &mu}, &slog.HandlerOptions{Level: slog.LevelInfo}))))
+		receiver.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))))
 	for range 100 {
 		r := request("f1", "t", []byte(`{}`))
 		r.Header.Set("X-Sig", "sha256=00")
 		require.Equal(t, 401, serve(rc, r).Code)
 	}
-	mu.Lock()
-	defer mu.Unlock()
 	assert.Empty(t, logs.String())
 }

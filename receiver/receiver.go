@@ -230,8 +230,13 @@ func (r *Receiver) handles(eventType string) bool {
 func (r *Receiver) reject(req *http.Request, w http.ResponseWriter, status int, err error, e *Event) {
 	http.Error(w, http.StatusText(status), status)
 	// Anyone can send requests that fail here: at DEBUG, so a flood of them
-	// costs no log volume unless asked for. Observers count them all.
-	r.log.LogAttrs(req.Context(), slog.LevelDebug, "delivery rejected", slog.Int("status", status), slog.String("reason", err.Error()))
+	// costs no log volume unless asked for, and the reason bounded and
+	// escaped, since a provider's error may quote the request. Observers
+	// count them all.
+	if r.log.Enabled(req.Context(), slog.LevelDebug) {
+		r.log.LogAttrs(req.Context(), slog.LevelDebug, "delivery rejected", slog.Int("status", status),
+			slog.String("reason", logText(err.Error(), maxReasonBytes)))
+	}
 	r.observe(req.Context(), Observation{Stage: StageRejected, Event: e, Status: status, Err: err})
 }
 

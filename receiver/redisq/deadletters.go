@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/hookwise/hookwise/internal/redisscript"
 	"github.com/hookwise/hookwise/receiver"
 )
 
@@ -85,7 +86,7 @@ func (s *DeadLetters) Put(ctx context.Context, d receiver.DeadLetter) error {
 	member := deadLetterKey(e.Provider, d.Key())
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	n, err := putDeadLetterScript.Run(ctx, s.rdb, []string{s.hash, s.order},
+	n, err := putDeadLetterScript.Run(ctx, nil, s.rdb.Process, []string{s.hash, s.order},
 		member, data, d.FailedAt.UnixMilli(), s.max).Int()
 	if err != nil {
 		return fmt.Errorf("redisq: put dead letter: %w", err)
@@ -106,7 +107,7 @@ func (s *DeadLetters) Put(ctx context.Context, d receiver.DeadLetter) error {
 //	ARGV[4]  the bound (0: none)
 //
 // It returns 1, or 0 when the store holds the bound and the member is new.
-var putDeadLetterScript = redis.NewScript(`
+var putDeadLetterScript = redisscript.New(`
 local bound = tonumber(ARGV[4])
 if bound > 0 and redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 and redis.call('HLEN', KEYS[1]) >= bound then
   return 0

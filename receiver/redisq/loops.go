@@ -235,7 +235,7 @@ func (q *Queue) moveLoop(ctx context.Context) {
 		}
 		for ctx.Err() == nil {
 			cctx, cancel := context.WithTimeout(ctx, q.cfg.callTimeout)
-			res, err := moveScript.Run(cctx, q.rdb, []string{q.stream, q.delayed}, moveBatch).Int64Slice()
+			res, err := moveScript.Run(cctx, nil, q.rdb.Process, []string{q.stream, q.delayed}, moveBatch).Int64Slice()
 			cancel()
 			if err != nil {
 				if ctx.Err() == nil {
@@ -345,7 +345,7 @@ func (q *Queue) worker() {
 func (q *Queue) handle(m redis.XMessage) {
 	if len(m.Values) == 0 { // deleted while pending: nothing to handle
 		q.finish(m.ID, func(ctx context.Context) error {
-			return q.runScript(ctx, ackScript, []string{q.stream}, q.cfg.group, m.ID).Err()
+			return ackScript.Run(ctx, q.batch.Do, q.rdb.Process, []string{q.stream}, q.cfg.group, m.ID).Err()
 		})
 		return
 	}
@@ -356,14 +356,14 @@ func (q *Queue) handle(m redis.XMessage) {
 		q.log.Error("redisq: abandoning unreadable entry", "entry", m.ID, "err", err)
 		q.proc.Abandon(q.procCtx, partialEvent(m.Values), err)
 		q.finish(m.ID, func(ctx context.Context) error {
-			return q.runScript(ctx, ackScript, []string{q.stream}, q.cfg.group, m.ID).Err()
+			return ackScript.Run(ctx, q.batch.Do, q.rdb.Process, []string{q.stream}, q.cfg.group, m.ID).Err()
 		})
 		return
 	}
 	res := q.proc.Process(q.procCtx, e)
 	if !res.Retry {
 		q.finish(m.ID, func(ctx context.Context) error {
-			return q.runScript(ctx, ackScript, []string{q.stream}, q.cfg.group, m.ID).Err()
+			return ackScript.Run(ctx, q.batch.Do, q.rdb.Process, []string{q.stream}, q.cfg.group, m.ID).Err()
 		})
 		return
 	}
@@ -376,7 +376,7 @@ func (q *Queue) handle(m redis.XMessage) {
 	ms := int64((delay + time.Millisecond - 1) / time.Millisecond)
 	args := append([]any{q.cfg.group, m.ID, ms}, retryFields(m.Values, e.Attempt+1)...)
 	q.finish(m.ID, func(ctx context.Context) error {
-		n, err := q.runScript(ctx, retryScript, []string{q.stream, q.delayed}, args...).Int()
+		n, err := retryScript.Run(ctx, q.batch.Do, q.rdb.Process, []string{q.stream, q.delayed}, args...).Int()
 		if err == nil && n == 0 {
 			q.log.Info("redisq: entry finished elsewhere, retry not scheduled", "entry", m.ID)
 		}

@@ -119,7 +119,7 @@ func (q *Queue) Enqueue(ctx context.Context, e *receiver.Event) error {
 	defer cancel()
 	keys := []string{q.stream, q.delayed, q.enqueued + token}
 	args := append([]any{q.cfg.maxLen, q.idemTTL.Milliseconds()}, fields...)
-	err = q.runScript(cctx, enqueueScript, keys, args...).Err()
+	err = enqueueScript.Run(cctx, q.batch.Do, q.rdb.Process, keys, args...).Err()
 	if errors.Is(err, redis.Nil) {
 		return fmt.Errorf("redisq: backlog at max length: %w", receiver.ErrQueueFull)
 	}

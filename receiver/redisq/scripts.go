@@ -1,39 +1,13 @@
 package redisq
 
-import (
-	"context"
-
-	"github.com/redis/go-redis/v9"
-)
-
-// runScript runs s with EVALSHA in the queue's shared pipelines, and, when
-// the server does not know the script (a restart or SCRIPT FLUSH emptied its
-// cache, or it is a Cluster node that never ran it), once more on its own
-// with s.Run, which sends the source. A script's effects apply whole or not
-// at all, so running it again after NOSCRIPT cannot apply it twice.
-func (q *Queue) runScript(ctx context.Context, s *redis.Script, keys []string, args ...any) *redis.Cmd {
-	cmdArgs := make([]any, 0, 3+len(keys)+len(args))
-	cmdArgs = append(cmdArgs, "evalsha", s.Hash(), len(keys))
-	for _, k := range keys {
-		cmdArgs = append(cmdArgs, k)
-	}
-	cmd := redis.NewCmd(ctx, append(cmdArgs, args...)...)
-	err := q.batch.Do(ctx, cmd)
-	switch {
-	case err == nil:
-		return cmd
-	case ctx.Err() == nil && redis.HasErrorPrefix(err, "NOSCRIPT"):
-		return s.Run(ctx, q.rdb, keys, args...)
-	}
-	// cmd is not read again: after Do gave up waiting, it may still run.
-	failed := redis.NewCmd(ctx)
-	failed.SetErr(err)
-	return failed
-}
+import "github.com/hookwise/hookwise/internal/redisscript"
 
 // Every script touches only the keys it is given, which share one hash tag,
 // so each runs on one Cluster node. Times come from the server's clock
 // (TIME), so instances with skewed clocks agree on when a retry is due.
+// Enqueue's and the workers' scripts run with EVALSHA in the queue's shared
+// pipelines (redisscript.Script.Run through q.batch.Do), the others on their
+// own; both send the source once when the server answers NOSCRIPT.
 
 // enqueueScript adds an entry once per delivery attempt, unless the backlog
 // is at its bound.
@@ -51,7 +25,7 @@ func (q *Queue) runScript(ctx context.Context, s *redis.Script, keys []string, a
 // whose connection broke before the reply, and Redis may have applied the
 // first send: the re-sent script then adds nothing. It returns false when
 // the backlog is full.
-var enqueueScript = redis.NewScript(`
+var enqueueScript = redisscript.New(`
 local id = redis.call('GET', KEYS[3])
 if id then
   return id
@@ -73,7 +47,7 @@ return id
 //	ARGV[2…] entry IDs
 //
 // It returns how many entries were still pending.
-var ackScript = redis.NewScript(`
+var ackScript = redisscript.New(`
 local n = redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, 2))
 redis.call('XDEL', KEYS[1], unpack(ARGV, 2))
 return n
@@ -93,7 +67,7 @@ return n
 // never collapse) and the fields. It returns 1, or 0 when the entry was no
 // longer pending: another consumer that had reclaimed it already finished
 // it, and scheduling a second retry would duplicate the event.
-var retryScript = redis.NewScript(`
+var retryScript = redisscript.New(`
 if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then
   return 0
 end
@@ -114,7 +88,7 @@ return 1
 //
 // It returns {moved, unreadable}: members that do not decode are removed and
 // counted, since no later call could move them either.
-var moveScript = redis.NewScript(`
+var moveScript = redisscript.New(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
