@@ -1,5 +1,8 @@
 // Package providers documents the bundled providers; each lives in its own
-// package below this one and implements receiver.Provider.
+// package below this one and implements provider.Provider (which
+// receiver.Provider names too). A provider package imports package provider
+// for the contract, never package receiver, and links no third-party
+// module; a test here holds every package below to that.
 //
 //	package            Name        signature                                  ID                      Type
 //	providers/github   "github"    X-Hub-Signature-256: sha256=<hex>,         sha256:<hex> of body    X-GitHub-Event [+ "." + action]
@@ -17,7 +20,10 @@
 // an error matching verify.ErrNoSecret for an empty or blank secret, and
 // accepts WithSecrets for a rotation (and WithClock and WithTolerance where
 // a timestamp is signed). Verify errors match verify.ErrVerification; Parse
-// errors match receiver.ErrMalformedEnvelope. Each package also exports Sign
+// errors match provider.ErrMalformedEnvelope (the same value as
+// receiver.ErrMalformedEnvelope). Slack also implements provider.Handshaker,
+// answering its unsigned SSL check before verification, in a receiver and
+// in verify.Middleware alike. Each package also exports Sign
 // and NewRequest to build signed deliveries in tests.
 //
 // A sender the bundle does not cover is a few lines on verify.NewScheme; see

@@ -7,71 +7,48 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/hookwise/hookwise/verify"
+	"github.com/hookwise/hookwise/provider"
 )
 
-// Envelope is what a provider reads from a delivery on the request path,
-// without decoding the whole body: the event's ID and type, and how to answer
-// a handshake.
-type Envelope struct {
-	// ID identifies the event across redeliveries; it is the dedupe key. It
-	// comes only from signed material or the provider's own delivery header.
-	// An empty ID disables dedupe for the delivery.
-	ID string
-	// Type routes the event to handlers ("invoice.paid", "issues.opened").
-	Type string
-	// Version is the payload version when the provider states one (Stripe's
-	// api_version); schema validation may use it.
-	Version string
-	// Reply, when not nil, is sent as the answer and the delivery never
-	// reaches a handler (Slack's url_verification and ssl_check).
-	Reply *Reply
-	// Optional marks an event acknowledged without handling unless a handler
-	// is registered for exactly its type (GitHub's ping).
-	Optional bool
-}
+// The provider contract lives in package provider, which the providers
+// import instead of this package; the names below are the same types and
+// values, kept so that code written against package receiver compiles.
 
-// Reply is a complete HTTP answer a provider requires for a handshake.
-type Reply struct {
-	Status      int
-	ContentType string
-	Body        []byte
-}
+// Envelope is provider.Envelope: the event ID, type and version a provider
+// reads from a delivery, and a signed handshake's answer.
+type Envelope = provider.Envelope
 
-// Provider knows how one sender signs its deliveries and where their ID and
-// type live. Implementations are safe for concurrent use. See the packages
-// under providers/ for the bundled ones.
-type Provider interface {
-	// Name is the provider's short name ("github", "stripe"): it prefixes
-	// dedupe keys and appears in events, logs and metrics.
-	Name() string
-	// Verify authenticates a delivery over its raw body; a failure matches
-	// verify.ErrVerification.
-	verify.Verifier
-	// Parse reads the envelope from a verified delivery. It must not decode
-	// more of the body than it needs; an error means 400.
-	Parse(r *http.Request, body []byte) (Envelope, error)
-}
+// Reply is provider.Reply: a complete HTTP answer to a handshake.
+type Reply = provider.Reply
 
-// PayloadProvider is implemented by providers whose deliveries are not plain
-// JSON bodies (form-encoded GitHub and Slack deliveries). Payload returns the
-// JSON document a handler decodes; it runs after the acknowledgement.
-type PayloadProvider interface {
-	Payload(header http.Header, body []byte) (json.RawMessage, error)
-}
+// Provider is provider.Provider: how one sender signs its deliveries and
+// where their ID and type live.
+type Provider = provider.Provider
 
-// UnsignedHandshaker is implemented by providers whose sender does not sign
-// some handshake (Slack's ssl_check). UnsignedReply runs before Verify and
-// returns the answer to such a request, or nil to verify it as usual. The
-// reply carries nothing derived from secrets, and the request never reaches
-// a handler, the dedupe store or the queue.
-type UnsignedHandshaker interface {
-	UnsignedReply(r *http.Request, body []byte) *Reply
-}
+// PayloadProvider is provider.PayloadProvider, for providers whose
+// deliveries are not plain JSON bodies.
+type PayloadProvider = provider.PayloadProvider
 
-// ErrMalformedEnvelope is returned (wrapped) by Provider.Parse when a
-// verified delivery cannot be read; the receiver answers 400.
-var ErrMalformedEnvelope = errors.New("receiver: malformed envelope")
+// Handshaker is provider.Handshaker: the handshake stage a Receiver runs
+// before its method check and before verification.
+type Handshaker = provider.Handshaker
+
+// ErrMalformedEnvelope is provider.ErrMalformedEnvelope, the same value:
+// Provider.Parse failed and the receiver answers 400.
+var ErrMalformedEnvelope = provider.ErrMalformedEnvelope
+
+// TypeHandler is implemented by handlers that can tell whether they take an
+// event type, as *Mux does. The receiver acknowledges an optional event
+// (Envelope.Optional, such as GitHub's ping) at once without queueing it,
+// unless the receiver's handler implements TypeHandler and Handles reports
+// true for the event's type. A handler wrapped in middleware of one's own
+// should implement it too (by asking the wrapped handler), or registered
+// handlers of optional events never run.
+type TypeHandler interface {
+	// Handles reports whether a handler is registered for eventType, other
+	// than a catch-all.
+	Handles(eventType string) bool
+}
 
 // Event is one verified delivery as handlers see it. Handlers must not
 // modify Header or Body.

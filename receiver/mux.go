@@ -22,12 +22,19 @@ import (
 // family or prefix, then "*". An event no pattern takes gets ErrNoHandler,
 // which the receiver acknowledges without retrying.
 //
+// A Mux is a TypeHandler: the receiver asks its Handles method whether an
+// optional event (GitHub's ping) has a handler of its own before queueing it.
+// Middleware wrapping a Mux should pass Handles through, or such handlers
+// never run.
+//
 // The zero value is ready to use. A Mux is safe for concurrent use;
 // registering while events are handled is allowed.
 type Mux struct {
 	mu       sync.RWMutex
 	handlers map[string]Handler // by pattern
 }
+
+var _ TypeHandler = (*Mux)(nil)
 
 // NewMux returns an empty Mux.
 func NewMux() *Mux { return new(Mux) }
@@ -88,7 +95,8 @@ func (m *Mux) Handler(eventType string) (Handler, string) {
 	return nil, ""
 }
 
-// Handles reports whether a pattern other than "*" takes eventType.
+// Handles reports whether a pattern other than "*" takes eventType; it
+// implements TypeHandler.
 func (m *Mux) Handles(eventType string) bool {
 	_, p := m.Handler(eventType)
 	return p != "" && p != "*"

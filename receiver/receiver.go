@@ -24,12 +24,13 @@ import (
 // A Receiver is safe for concurrent use. Call Shutdown after the HTTP
 // server's own Shutdown, so no request arrives while the queue drains.
 type Receiver struct {
-	p        Provider
-	payload  PayloadProvider
-	unsigned UnsignedHandshaker
-	h        Handler
-	cfg      config
-	log      *slog.Logger
+	p       Provider
+	payload PayloadProvider
+	hs      Handshaker  // the provider's handshake stage, or nil
+	types   TypeHandler // the handler's, or nil
+	h       Handler
+	cfg     config
+	log     *slog.Logger
 
 	memStore bool // the store never blocks: no per-call timeout needed
 	certain  bool // store and queue in memory: no call has an unknown outcome
@@ -88,7 +89,8 @@ func New(p Provider, h Handler, opts ...Option) (*Receiver, error) {
 	}
 	r := &Receiver{p: p, h: h, cfg: c, log: c.logger.With("provider", p.Name())}
 	r.payload, _ = p.(PayloadProvider)
-	r.unsigned, _ = p.(UnsignedHandshaker)
+	r.hs, _ = p.(Handshaker)
+	r.types, _ = h.(TypeHandler)
 	_, r.memStore = c.store.(*dedupe.Memory)
 	_, memQueue := c.queue.(*MemoryQueue)
 	r.certain = r.memStore && memQueue
@@ -101,11 +103,22 @@ func New(p Provider, h Handler, opts ...Option) (*Receiver, error) {
 // DeadLetters returns the receiver's dead-letter store, to list dead letters.
 func (r *Receiver) DeadLetters() DeadLetterStore { return r.cfg.deadLetters }
 
-// ServeHTTP runs the request path: method check, bounded body read, verify,
-// envelope, handshake, dedupe claim, enqueue, answer. Nothing else: the
-// payload is decoded, validated and handled after the answer.
+// ServeHTTP runs the request path: handshake stage (any method), method
+// check, bounded body read, handshake stage (POST), verify, envelope, signed
+// handshake, dedupe claim, enqueue, answer. Nothing else: the payload is
+// decoded, validated and handled after the answer.
+//
+// The handshake stage is the provider's Handshake, when it implements
+// Handshaker (see package provider): a request other than POST is offered to
+// it with a nil body, and only when it does not answer is the request
+// refused with 405; a POST is offered to it with its body, read through the
+// body limit, before verification. A handshake never reaches the dedupe
+// store, the queue or the handler.
 func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if req.Method != http.MethodPost {
+		if r.handshake(req, w, nil) {
+			return
+		}
 		w.Header().Set("Allow", http.MethodPost)
 		r.reject(req, w, http.StatusMethodNotAllowed, errMethod, nil)
 		return
@@ -116,11 +129,8 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	defer release()
-	if r.unsigned != nil {
-		if rep := r.unsigned.UnsignedReply(req, body); rep != nil {
-			writeReply(w, rep)
-			return
-		}
+	if r.handshake(req, w, body) {
+		return
 	}
 	if err := r.p.Verify(req, body); err != nil {
 		r.reject(req, w, http.StatusUnauthorized, err, nil)
@@ -135,7 +145,7 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	if env.Reply != nil {
-		writeReply(w, env.Reply)
+		env.Reply.ServeHTTP(w, req)
 		return
 	}
 	if env.Optional && !r.handles(env.Type) {
@@ -205,23 +215,31 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 
 var errMethod = errors.New("receiver: method not allowed")
 
-func writeReply(w http.ResponseWriter, rep *Reply) {
-	if rep.ContentType != "" {
-		w.Header().Set("Content-Type", rep.ContentType)
+// handshake runs the provider's handshake stage on req (body nil for a
+// request other than POST) and reports whether it answered: with the
+// provider's reply, or 401 for a reply marked VerifyFirst to a request that
+// fails verification.
+func (r *Receiver) handshake(req *http.Request, w http.ResponseWriter, body []byte) bool {
+	if r.hs == nil {
+		return false
 	}
-	status := rep.Status
-	if status == 0 {
-		status = http.StatusOK
+	rep := r.hs.Handshake(req, body)
+	if rep == nil {
+		return false
 	}
-	w.WriteHeader(status)
-	_, _ = w.Write(rep.Body)
+	if rep.VerifyFirst {
+		if err := r.p.Verify(req, body); err != nil {
+			r.reject(req, w, http.StatusUnauthorized, err, nil)
+			return true
+		}
+	}
+	rep.ServeHTTP(w, req)
+	return true
 }
 
+// handles reports whether the handler takes eventType, through TypeHandler.
 func (r *Receiver) handles(eventType string) bool {
-	if m, ok := r.h.(interface{ Handles(string) bool }); ok {
-		return m.Handles(eventType)
-	}
-	return false
+	return r.types != nil && r.types.Handles(eventType)
 }
 
 // reject answers a request refused before enqueueing. The body is the

@@ -16,6 +16,8 @@ type MiddlewareOption func(*middleware)
 type middleware struct {
 	max    int64
 	reject func(w http.ResponseWriter, r *http.Request, status int, err error)
+	hs     Handshaker // the handshake stage, nil for none
+	hsSet  bool       // hs set by WithHandshaker
 }
 
 // MaxBodyBytes sets the largest body Middleware reads (default
@@ -34,6 +36,13 @@ func OnReject(f func(w http.ResponseWriter, r *http.Request, status int, err err
 // the raw bytes, and hands the next handler a request whose Body reads those
 // same bytes. Use it to add verification to handlers of your own; a
 // receiver.Receiver verifies by itself.
+//
+// When v implements Handshaker (or WithHandshaker sets one), Middleware
+// first runs the handshake stage, as a Receiver does: a request other than
+// POST is offered to Handshake with a nil body, a POST with its body read
+// through the limit, and a non-nil Reply is sent instead of calling next.
+// Signed challenges a provider answers only from Parse (Envelope.Reply)
+// are not answered here: they reach next once verified, like events.
 func Middleware(v Verifier, opts ...MiddlewareOption) func(http.Handler) http.Handler {
 	m := &middleware{max: DefaultMaxBodyBytes, reject: func(w http.ResponseWriter, _ *http.Request, status int, _ error) {
 		http.Error(w, http.StatusText(status), status)
@@ -41,8 +50,14 @@ func Middleware(v Verifier, opts ...MiddlewareOption) func(http.Handler) http.Ha
 	for _, o := range opts {
 		o(m)
 	}
+	if !m.hsSet {
+		m.hs, _ = v.(Handshaker)
+	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodPost && m.handshake(w, r, v, nil) {
+				return
+			}
 			if r.ContentLength > m.max {
 				m.reject(w, r, http.StatusRequestEntityTooLarge, &http.MaxBytesError{Limit: m.max})
 				return
@@ -55,6 +70,9 @@ func Middleware(v Verifier, opts ...MiddlewareOption) func(http.Handler) http.Ha
 					status = http.StatusRequestEntityTooLarge
 				}
 				m.reject(w, r, status, err)
+				return
+			}
+			if r.Method == http.MethodPost && m.handshake(w, r, v, body) {
 				return
 			}
 			if err := v.Verify(r, body); err != nil {

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/hookwise/hookwise/receiver"
+	"github.com/hookwise/hookwise/provider"
 )
 
 // The event check. X-GitHub-Event is not signed, so a captured payload can
@@ -167,11 +167,11 @@ func (r *eventRule) check(event string, vals [][]byte) error {
 		present := vals[i] != nil
 		if i <= r.required && !present {
 			return fmt.Errorf("github: payload does not fit %s %q: it lacks %q: %w",
-				HeaderEvent, event, strings.Join(r.paths[i], "."), receiver.ErrMalformedEnvelope)
+				HeaderEvent, event, strings.Join(r.paths[i], "."), provider.ErrMalformedEnvelope)
 		}
 		if i > r.required && present {
 			return fmt.Errorf("github: payload does not fit %s %q: it has %q: %w",
-				HeaderEvent, event, r.paths[i][0], receiver.ErrMalformedEnvelope)
+				HeaderEvent, event, r.paths[i][0], provider.ErrMalformedEnvelope)
 		}
 	}
 	return nil

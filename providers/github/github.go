@@ -62,8 +62,8 @@ import (
 	"net/http"
 
 	"github.com/hookwise/hookwise/internal/jsonscan"
+	"github.com/hookwise/hookwise/provider"
 	"github.com/hookwise/hookwise/providers/internal/form"
-	"github.com/hookwise/hookwise/receiver"
 	"github.com/hookwise/hookwise/verify"
 )
 
@@ -88,8 +88,8 @@ type Provider struct {
 }
 
 var (
-	_ receiver.Provider        = (*Provider)(nil)
-	_ receiver.PayloadProvider = (*Provider)(nil)
+	_ provider.Provider        = (*Provider)(nil)
+	_ provider.PayloadProvider = (*Provider)(nil)
 )
 
 type options struct {
@@ -124,7 +124,7 @@ func WithDeliveryIDDedupe() Option { return func(o *options) { o.deliveryID = tr
 
 // WithEventCheck turns the check of the payload against X-GitHub-Event on
 // (the default) or off. With it, Parse refuses (400, matching
-// receiver.ErrMalformedEnvelope) a payload of a checked event (see
+// provider.ErrMalformedEnvelope) a payload of a checked event (see
 // CheckedEvents) that lacks a top-level key every payload of that event
 // carries, or carries a key naming what another kind of event is about that
 // no payload of that event carries: an issues payload labelled "repository"
@@ -187,22 +187,22 @@ func (p *Provider) Verify(r *http.Request, body []byte) error {
 // X-GitHub-Event plus "." + the payload's action when present, after
 // checking that the delivery ID is a GUID and, unless WithEventCheck(false),
 // that the payload fits the event. Every refusal matches
-// receiver.ErrMalformedEnvelope.
-func (p *Provider) Parse(r *http.Request, body []byte) (receiver.Envelope, error) {
+// provider.ErrMalformedEnvelope.
+func (p *Provider) Parse(r *http.Request, body []byte) (provider.Envelope, error) {
 	event := headerValue(r.Header, canonicalEvent)
 	if event == "" {
-		return receiver.Envelope{}, fmt.Errorf("github: missing %s header: %w", HeaderEvent, receiver.ErrMalformedEnvelope)
+		return provider.Envelope{}, fmt.Errorf("github: missing %s header: %w", HeaderEvent, provider.ErrMalformedEnvelope)
 	}
 	delivery := headerValue(r.Header, canonicalDelivery)
 	if delivery == "" {
-		return receiver.Envelope{}, fmt.Errorf("github: missing %s header: %w", HeaderDelivery, receiver.ErrMalformedEnvelope)
+		return provider.Envelope{}, fmt.Errorf("github: missing %s header: %w", HeaderDelivery, provider.ErrMalformedEnvelope)
 	}
 	if !IsDeliveryID(delivery) {
-		return receiver.Envelope{}, fmt.Errorf("github: %s header is not a GUID: %w", HeaderDelivery, receiver.ErrMalformedEnvelope)
+		return provider.Envelope{}, fmt.Errorf("github: %s header is not a GUID: %w", HeaderDelivery, provider.ErrMalformedEnvelope)
 	}
 	doc, err := payload(r.Header, body)
 	if err != nil {
-		return receiver.Envelope{}, err
+		return provider.Envelope{}, err
 	}
 	paths := actionPaths
 	var rule *eventRule
@@ -213,14 +213,14 @@ func (p *Provider) Parse(r *http.Request, body []byte) (receiver.Envelope, error
 	}
 	var vals [maxRulePaths][]byte
 	if err := jsonscan.GetMany(doc, paths, vals[:len(paths)]); err != nil {
-		return receiver.Envelope{}, fmt.Errorf("github: payload: %w: %w", err, receiver.ErrMalformedEnvelope)
+		return provider.Envelope{}, fmt.Errorf("github: payload: %w: %w", err, provider.ErrMalformedEnvelope)
 	}
 	if rule != nil {
 		if err := rule.check(event, vals[:len(paths)]); err != nil {
-			return receiver.Envelope{}, err
+			return provider.Envelope{}, err
 		}
 	}
-	env := receiver.Envelope{ID: delivery, Type: event, Optional: event == "ping"}
+	env := provider.Envelope{ID: delivery, Type: event, Optional: event == "ping"}
 	if !p.deliveryID {
 		env.ID = EventID(body)
 	}
@@ -234,7 +234,7 @@ func (p *Provider) Parse(r *http.Request, body []byte) (receiver.Envelope, error
 		}
 		action, err := jsonscan.String(raw)
 		if err != nil {
-			return receiver.Envelope{}, fmt.Errorf("github: action: %w: %w", err, receiver.ErrMalformedEnvelope)
+			return provider.Envelope{}, fmt.Errorf("github: action: %w: %w", err, provider.ErrMalformedEnvelope)
 		}
 		if action != "" {
 			env.Type = event + "." + action
@@ -337,10 +337,10 @@ func payload(h http.Header, body []byte) ([]byte, error) {
 	}
 	vals, err := form.Parse(body)
 	if err != nil {
-		return nil, fmt.Errorf("github: form body: %w", receiver.ErrMalformedEnvelope)
+		return nil, fmt.Errorf("github: form body: %w", provider.ErrMalformedEnvelope)
 	}
 	if len(vals["payload"]) != 1 {
-		return nil, fmt.Errorf("github: form body needs exactly one payload field: %w", receiver.ErrMalformedEnvelope)
+		return nil, fmt.Errorf("github: form body needs exactly one payload field: %w", provider.ErrMalformedEnvelope)
 	}
 	return []byte(vals.Get("payload")), nil
 }

@@ -24,8 +24,8 @@
 // Replies never reach a handler. Every request must be signed, with one
 // exception: Slack's SSL check (a form body with ssl_check=1), which tests
 // the endpoint's TLS certificate and may arrive without signature headers.
-// UnsignedReply answers such a request 200 with an empty body before
-// verification; it reads nothing else, touches no state and reaches no
+// Handshake answers such a request 200 with an empty body before
+// verification (see package provider); it reads nothing else, touches no state and reaches no
 // handler, so an attacker gains nothing by sending one. A signed ssl_check
 // gets the same answer from Parse.
 //
@@ -49,8 +49,8 @@ import (
 	"time"
 
 	"github.com/hookwise/hookwise/internal/jsonscan"
+	"github.com/hookwise/hookwise/provider"
 	"github.com/hookwise/hookwise/providers/internal/form"
-	"github.com/hookwise/hookwise/receiver"
 	"github.com/hookwise/hookwise/verify"
 )
 
@@ -72,8 +72,8 @@ type Provider struct {
 }
 
 var (
-	_ receiver.Provider        = (*Provider)(nil)
-	_ receiver.PayloadProvider = (*Provider)(nil)
+	_ provider.Provider        = (*Provider)(nil)
+	_ provider.PayloadProvider = (*Provider)(nil)
 )
 
 type options struct {
@@ -141,57 +141,57 @@ func (p *Provider) Verify(r *http.Request, body []byte) error {
 }
 
 func malformed(format string, args ...any) error {
-	return fmt.Errorf("slack: "+format+": %w", append(args, receiver.ErrMalformedEnvelope)...)
+	return fmt.Errorf("slack: "+format+": %w", append(args, provider.ErrMalformedEnvelope)...)
 }
 
 var eventPaths = [][]string{{"type"}, {"event_id"}, {"challenge"}, {"event", "type"}}
 
 // Parse reads the envelope; see the package documentation for the mapping.
-func (p *Provider) Parse(r *http.Request, body []byte) (receiver.Envelope, error) {
+func (p *Provider) Parse(r *http.Request, body []byte) (provider.Envelope, error) {
 	if form.IsForm(r.Header) {
 		return parseForm(body)
 	}
 	var vals [4][]byte
 	if err := jsonscan.GetMany(body, eventPaths, vals[:]); err != nil {
-		return receiver.Envelope{}, malformed("body: %w", err)
+		return provider.Envelope{}, malformed("body: %w", err)
 	}
 	typ, err := str(vals[0], "type")
 	if err != nil {
-		return receiver.Envelope{}, err
+		return provider.Envelope{}, err
 	}
 	switch typ {
 	case "":
-		return receiver.Envelope{}, malformed("body has no type")
+		return provider.Envelope{}, malformed("body has no type")
 	case "url_verification":
 		challenge, err := str(vals[2], "challenge")
 		if err != nil {
-			return receiver.Envelope{}, err
+			return provider.Envelope{}, err
 		}
 		if challenge == "" {
-			return receiver.Envelope{}, malformed("url_verification without challenge")
+			return provider.Envelope{}, malformed("url_verification without challenge")
 		}
-		return receiver.Envelope{Type: typ, Reply: &receiver.Reply{
+		return provider.Envelope{Type: typ, Reply: &provider.Reply{
 			Status: http.StatusOK, ContentType: "text/plain", Body: []byte(challenge),
 		}}, nil
 	case "app_rate_limited":
-		return receiver.Envelope{Type: typ, Reply: &receiver.Reply{
+		return provider.Envelope{Type: typ, Reply: &provider.Reply{
 			Status: http.StatusOK, ContentType: "text/plain",
 		}}, nil
 	}
 	id, err := str(vals[1], "event_id")
 	if err != nil {
-		return receiver.Envelope{}, err
+		return provider.Envelope{}, err
 	}
-	env := receiver.Envelope{ID: id, Type: typ}
+	env := provider.Envelope{ID: id, Type: typ}
 	if typ == "event_callback" {
 		if env.Type, err = str(vals[3], "event.type"); err != nil {
-			return receiver.Envelope{}, err
+			return provider.Envelope{}, err
 		}
 		if env.Type == "" {
-			return receiver.Envelope{}, malformed("event_callback without event.type")
+			return provider.Envelope{}, malformed("event_callback without event.type")
 		}
 		if id == "" {
-			return receiver.Envelope{}, malformed("event_callback without event_id")
+			return provider.Envelope{}, malformed("event_callback without event_id")
 		}
 	}
 	return env, nil
@@ -211,30 +211,30 @@ func str(raw []byte, name string) (string, error) {
 
 var interactivePaths = [][]string{{"type"}, {"trigger_id"}, {"view", "id"}, {"view", "hash"}}
 
-func parseForm(body []byte) (receiver.Envelope, error) {
+func parseForm(body []byte) (provider.Envelope, error) {
 	vals, err := form.Parse(body)
 	if err != nil {
-		return receiver.Envelope{}, malformed("form body")
+		return provider.Envelope{}, malformed("form body")
 	}
 	switch {
 	case vals.Has("payload"):
 		if len(vals["payload"]) != 1 {
-			return receiver.Envelope{}, malformed("form body with several payload fields")
+			return provider.Envelope{}, malformed("form body with several payload fields")
 		}
 		var f [4][]byte
 		if err := jsonscan.GetMany([]byte(vals.Get("payload")), interactivePaths, f[:]); err != nil {
-			return receiver.Envelope{}, malformed("payload: %w", err)
+			return provider.Envelope{}, malformed("payload: %w", err)
 		}
 		var s [4]string
 		for i := range f {
 			if s[i], err = str(f[i], strings.Join(interactivePaths[i], ".")); err != nil {
-				return receiver.Envelope{}, err
+				return provider.Envelope{}, err
 			}
 		}
 		if s[0] == "" {
-			return receiver.Envelope{}, malformed("payload has no type")
+			return provider.Envelope{}, malformed("payload has no type")
 		}
-		env := receiver.Envelope{Type: "interactive." + s[0], ID: s[1]}
+		env := provider.Envelope{Type: "interactive." + s[0], ID: s[1]}
 		if env.ID == "" && s[2] != "" && s[3] != "" {
 			env.ID = s[2] + ":" + s[3]
 		}
@@ -242,32 +242,33 @@ func parseForm(body []byte) (receiver.Envelope, error) {
 	case vals.Has("command"):
 		cmd := strings.TrimPrefix(vals.Get("command"), "/")
 		if cmd == "" {
-			return receiver.Envelope{}, malformed("empty command")
+			return provider.Envelope{}, malformed("empty command")
 		}
-		return receiver.Envelope{Type: "command." + cmd, ID: vals.Get("trigger_id")}, nil
+		return provider.Envelope{Type: "command." + cmd, ID: vals.Get("trigger_id")}, nil
 	case vals.Get("ssl_check") == "1":
-		return receiver.Envelope{Type: "ssl_check", Reply: &receiver.Reply{
+		return provider.Envelope{Type: "ssl_check", Reply: &provider.Reply{
 			Status: http.StatusOK, ContentType: "text/plain",
 		}}, nil
 	}
-	return receiver.Envelope{}, malformed("unknown form request")
+	return provider.Envelope{}, malformed("unknown form request")
 }
 
-// UnsignedReply answers Slack's unsigned SSL check (a form body with
+// Handshake answers Slack's unsigned SSL check (a POST of a form body with
 // ssl_check=1 and no X-Slack-Signature) with 200 and an empty body. It
-// returns nil for every other request, which is then verified as usual.
-func (p *Provider) UnsignedReply(r *http.Request, body []byte) *receiver.Reply {
-	if r.Header.Get(HeaderSignature) != "" || !form.IsForm(r.Header) || len(body) > 4096 {
+// returns nil for every other request, which is then verified as usual
+// (other methods are refused).
+func (p *Provider) Handshake(r *http.Request, body []byte) *provider.Reply {
+	if r.Method != http.MethodPost || r.Header.Get(HeaderSignature) != "" || !form.IsForm(r.Header) || len(body) > 4096 {
 		return nil
 	}
 	vals, err := url.ParseQuery(string(body))
 	if err != nil || vals.Get("ssl_check") != "1" {
 		return nil
 	}
-	return &receiver.Reply{Status: http.StatusOK, ContentType: "text/plain"}
+	return &provider.Reply{Status: http.StatusOK, ContentType: "text/plain"}
 }
 
-var _ receiver.UnsignedHandshaker = (*Provider)(nil)
+var _ provider.Handshaker = (*Provider)(nil)
 
 // Payload returns the JSON document of the request: the body of Events API
 // requests, the payload field of interactive ones, and an object of the

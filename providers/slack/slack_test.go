@@ -5,11 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/hookwise/hookwise/providers/internal/vectortest"
 	"github.com/hookwise/hookwise/receiver"
@@ -285,35 +289,60 @@ func FuzzVerify(f *testing.F) {
 	})
 }
 
-func TestUnsignedReply(t *testing.T) {
+func TestHandshake(t *testing.T) {
 	p, err := New("secret")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	tests := []struct {
-		name, contentType, body, sig string
-		want                         bool
+		name, method, contentType, body, sig string
+		want                                 bool
 	}{
-		{"unsigned ssl_check", formType, "ssl_check=1&token=abc", "", true},
-		{"signed ssl_check goes through verification", formType, "ssl_check=1&token=abc", "v0=00", false},
-		{"json body", "application/json", `{"ssl_check":"1"}`, "", false},
-		{"ssl_check=0", formType, "ssl_check=0", "", false},
-		{"slash command", formType, "command=%2Fdeploy&trigger_id=1", "", false},
+		{"unsigned ssl_check", http.MethodPost, formType, "ssl_check=1&token=abc", "", true},
+		{"signed ssl_check goes through verification", http.MethodPost, formType, "ssl_check=1&token=abc", "v0=00", false},
+		{"json body", http.MethodPost, "application/json", `{"ssl_check":"1"}`, "", false},
+		{"ssl_check=0", http.MethodPost, formType, "ssl_check=0", "", false},
+		{"slash command", http.MethodPost, formType, "command=%2Fdeploy&trigger_id=1", "", false},
+		{"GET", http.MethodGet, formType, "", "", false},
+		{"larger than an SSL check", http.MethodPost, formType, "ssl_check=1&pad=" + strings.Repeat("a", 4096), "", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, _ := http.NewRequest(http.MethodPost, "/", nil)
+			r, _ := http.NewRequest(tt.method, "/", nil)
 			r.Header.Set("Content-Type", tt.contentType)
 			if tt.sig != "" {
 				r.Header.Set(HeaderSignature, tt.sig)
 			}
-			rep := p.UnsignedReply(r, []byte(tt.body))
-			if (rep != nil) != tt.want {
-				t.Fatalf("UnsignedReply = %v, want reply %v", rep, tt.want)
+			var body []byte
+			if tt.method == http.MethodPost {
+				body = []byte(tt.body)
 			}
-			if rep != nil && (rep.Status != http.StatusOK || len(rep.Body) != 0) {
-				t.Errorf("reply = %+v, want 200 with an empty body", rep)
+			rep := p.Handshake(r, body)
+			require.Equal(t, tt.want, rep != nil, "Handshake = %v", rep)
+			if rep != nil {
+				assert.Equal(t, http.StatusOK, rep.Status)
+				assert.Empty(t, rep.Body)
+				assert.False(t, rep.VerifyFirst, "an unsigned SSL check is answered without verification")
 			}
 		})
 	}
+}
+
+func TestSSLCheckThroughMiddleware(t *testing.T) {
+	p, err := New("secret")
+	require.NoError(t, err)
+	calls := 0
+	h := verify.Middleware(p)(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { calls++ }))
+	r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader("ssl_check=1&token=abc"))
+	r.Header.Set("Content-Type", formType)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	assert.Equal(t, http.StatusOK, w.Code)
+	assert.Empty(t, w.Body.String())
+	assert.Zero(t, calls, "the SSL check never reaches the next handler")
+
+	r = httptest.NewRequest(http.MethodPost, "/", strings.NewReader("command=%2Fdeploy&trigger_id=1"))
+	r.Header.Set("Content-Type", formType)
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	assert.Equal(t, http.StatusUnauthorized, w.Code)
+	assert.Zero(t, calls)
 }

@@ -44,7 +44,7 @@ import (
 	"time"
 
 	"github.com/hookwise/hookwise/internal/jsonscan"
-	"github.com/hookwise/hookwise/receiver"
+	"github.com/hookwise/hookwise/provider"
 	"github.com/hookwise/hookwise/verify"
 )
 
@@ -73,7 +73,7 @@ type Provider struct {
 	typePaths [][]string
 }
 
-var _ receiver.Provider = (*Provider)(nil)
+var _ provider.Provider = (*Provider)(nil)
 
 type options struct {
 	secrets   []string
@@ -262,20 +262,20 @@ func (p *Provider) Verify(r *http.Request, body []byte) error {
 }
 
 // Parse reads the envelope: ID from the id header, Type from the body.
-func (p *Provider) Parse(r *http.Request, body []byte) (receiver.Envelope, error) {
+func (p *Provider) Parse(r *http.Request, body []byte) (provider.Envelope, error) {
 	id, _, _ := headers(r.Header)
 	if id == "" {
-		return receiver.Envelope{}, fmt.Errorf("standardwebhooks: missing id header: %w", receiver.ErrMalformedEnvelope)
+		return provider.Envelope{}, fmt.Errorf("standardwebhooks: missing id header: %w", provider.ErrMalformedEnvelope)
 	}
 	var vals [1][]byte
 	if err := jsonscan.GetMany(body, p.typePaths, vals[:]); err != nil {
-		return receiver.Envelope{}, fmt.Errorf("standardwebhooks: body: %w: %w", err, receiver.ErrMalformedEnvelope)
+		return provider.Envelope{}, fmt.Errorf("standardwebhooks: body: %w: %w", err, provider.ErrMalformedEnvelope)
 	}
-	env := receiver.Envelope{ID: id}
+	env := provider.Envelope{ID: id}
 	if vals[0] != nil && !jsonscan.IsNull(vals[0]) {
 		t, err := jsonscan.String(vals[0])
 		if err != nil {
-			return receiver.Envelope{}, fmt.Errorf("standardwebhooks: type: %w: %w", err, receiver.ErrMalformedEnvelope)
+			return provider.Envelope{}, fmt.Errorf("standardwebhooks: type: %w: %w", err, provider.ErrMalformedEnvelope)
 		}
 		env.Type = t
 	}

@@ -40,7 +40,7 @@ import (
 	"time"
 
 	"github.com/hookwise/hookwise/internal/jsonscan"
-	"github.com/hookwise/hookwise/receiver"
+	"github.com/hookwise/hookwise/provider"
 	"github.com/hookwise/hookwise/verify"
 )
 
@@ -60,7 +60,7 @@ type Provider struct {
 	tolerance time.Duration
 }
 
-var _ receiver.Provider = (*Provider)(nil)
+var _ provider.Provider = (*Provider)(nil)
 
 type options struct {
 	secrets   []string
@@ -165,21 +165,21 @@ func timestamp(header string) (string, error) {
 var envelopePaths = [][]string{{"id"}, {"type"}, {"api_version"}}
 
 // Parse reads the envelope from the body's id, type and api_version.
-func (p *Provider) Parse(_ *http.Request, body []byte) (receiver.Envelope, error) {
+func (p *Provider) Parse(_ *http.Request, body []byte) (provider.Envelope, error) {
 	var vals [3][]byte
 	if err := jsonscan.GetMany(body, envelopePaths, vals[:]); err != nil {
-		return receiver.Envelope{}, fmt.Errorf("stripe: body: %w: %w", err, receiver.ErrMalformedEnvelope)
+		return provider.Envelope{}, fmt.Errorf("stripe: body: %w: %w", err, provider.ErrMalformedEnvelope)
 	}
-	var env receiver.Envelope
+	var env provider.Envelope
 	var err error
 	if env.ID, err = field(vals[0], "id", true); err != nil {
 		return env, err
 	}
 	if env.Type, err = field(vals[1], "type", true); err != nil {
-		return receiver.Envelope{}, err
+		return provider.Envelope{}, err
 	}
 	if env.Version, err = field(vals[2], "api_version", false); err != nil {
-		return receiver.Envelope{}, err
+		return provider.Envelope{}, err
 	}
 	return env, nil
 }
@@ -187,16 +187,16 @@ func (p *Provider) Parse(_ *http.Request, body []byte) (receiver.Envelope, error
 func field(raw []byte, name string, required bool) (string, error) {
 	if raw == nil || jsonscan.IsNull(raw) {
 		if required {
-			return "", fmt.Errorf("stripe: body has no %s: %w", name, receiver.ErrMalformedEnvelope)
+			return "", fmt.Errorf("stripe: body has no %s: %w", name, provider.ErrMalformedEnvelope)
 		}
 		return "", nil
 	}
 	s, err := jsonscan.String(raw)
 	if err != nil {
-		return "", fmt.Errorf("stripe: %s: %w: %w", name, err, receiver.ErrMalformedEnvelope)
+		return "", fmt.Errorf("stripe: %s: %w: %w", name, err, provider.ErrMalformedEnvelope)
 	}
 	if required && s == "" {
-		return "", fmt.Errorf("stripe: body has an empty %s: %w", name, receiver.ErrMalformedEnvelope)
+		return "", fmt.Errorf("stripe: body has an empty %s: %w", name, provider.ErrMalformedEnvelope)
 	}
 	return s, nil
 }
