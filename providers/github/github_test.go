@@ -1,14 +1,15 @@
 package github
 
 import (
-	"bytes"
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
-	"github.com/hookwise/hookwise/providers/internal/vectortest"
+	"github.com/hookwise/hookwise/providers/providertest"
 	"github.com/hookwise/hookwise/receiver"
 	"github.com/hookwise/hookwise/verify"
 	"github.com/stretchr/testify/assert"
@@ -16,7 +17,7 @@ import (
 )
 
 func TestVectors(t *testing.T) {
-	for _, v := range vectortest.Load(t, "github") {
+	for _, v := range providertest.LoadVectors(t, "../testdata/vectors.json", "github") {
 		t.Run(v.ID, func(t *testing.T) {
 			r, body := v.Request()
 			var opts []Option
@@ -25,22 +26,17 @@ func TestVectors(t *testing.T) {
 				opts = append(opts, WithSHA1())
 			}
 			p, err := New(v.Secret, opts...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			err = p.Verify(r, body)
-			if v.Valid() != (err == nil) {
-				t.Fatalf("Verify = %v, want valid=%v", err, v.Valid())
-			}
-			if err != nil && !errors.Is(err, verify.ErrVerification) {
-				t.Fatalf("error %v does not match verify.ErrVerification", err)
+			require.NoError(t, err)
+			if err := p.Verify(r, body); v.Valid() {
+				assert.NoError(t, err)
+			} else {
+				assert.ErrorIs(t, err, verify.ErrVerification)
 			}
 			if sha1Only {
 				// Without the opt-in, the SHA-1 header alone is never enough.
-				p, _ := New(v.Secret)
-				if err := p.Verify(r, body); !errors.Is(err, verify.ErrMissingSignature) {
-					t.Fatalf("default provider: Verify = %v, want ErrMissingSignature", err)
-				}
+				p, err := New(v.Secret)
+				require.NoError(t, err)
+				assert.ErrorIs(t, p.Verify(r, body), verify.ErrMissingSignature, "default provider")
 			}
 		})
 	}
@@ -75,22 +71,20 @@ func TestVerify(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p, err := New(secret, tt.opts...)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			r, _ := http.NewRequest(http.MethodPost, "/", nil)
 			for k, v := range tt.header {
 				r.Header.Set(k, v)
 			}
 			err = p.Verify(r, body)
 			if tt.want == nil {
-				if err != nil {
-					t.Fatalf("Verify = %v", err)
-				}
+				assert.NoError(t, err)
 				return
 			}
-			if !errors.Is(err, tt.want) || !errors.Is(err, verify.ErrVerification) || !strings.HasPrefix(err.Error(), "github: ") {
-				t.Fatalf("Verify = %v, want %v", err, tt.want)
+			assert.ErrorIs(t, err, tt.want)
+			assert.ErrorIs(t, err, verify.ErrVerification)
+			if assert.Error(t, err) {
+				assert.True(t, strings.HasPrefix(err.Error(), "github: "), err.Error())
 			}
 		})
 	}
@@ -108,50 +102,33 @@ func TestNewErrors(t *testing.T) {
 		{"empty with sha1", "", []Option{WithSHA1()}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := New(tt.secret, tt.opts...); !errors.Is(err, verify.ErrNoSecret) {
-				t.Fatalf("New err = %v, want ErrNoSecret", err)
-			}
+			_, err := New(tt.secret, tt.opts...)
+			assert.ErrorIs(t, err, verify.ErrNoSecret)
 		})
 	}
 	p, err := New("s")
-	if err != nil || p.Name() != "github" {
-		t.Fatalf("New: %v, %v", p, err)
-	}
+	require.NoError(t, err)
+	assert.Equal(t, "github", p.Name())
 }
 
 func TestNewRequest(t *testing.T) {
 	body := []byte(`{"zen":"Keep it logically awesome."}`)
 	r := NewRequest("https://example.com/hook", secret, "ping", "d-1", body)
-	p, _ := New(secret)
-	if err := p.Verify(r, body); err != nil {
-		t.Fatal(err)
-	}
+	p, err := New(secret)
+	require.NoError(t, err)
+	assert.NoError(t, p.Verify(r, body))
 	for k, want := range map[string]string{
 		"Content-Type": "application/json", HeaderEvent: "ping", HeaderDelivery: "d-1",
 		HeaderSignature256: Sign(secret, body), HeaderSignature1: SignSHA1(secret, body),
 	} {
-		if got := r.Header.Get(k); got != want {
-			t.Errorf("%s = %q, want %q", k, got, want)
-		}
+		assert.Equal(t, want, r.Header.Get(k), k)
 	}
-	if ua := r.Header.Get("User-Agent"); !strings.HasPrefix(ua, "GitHub-Hookshot/") {
-		t.Errorf("User-Agent = %q", ua)
-	}
-	if r.Method != http.MethodPost || r.URL.String() != "https://example.com/hook" {
-		t.Errorf("request %s %s", r.Method, r.URL)
-	}
-	if got := readAll(t, r); !bytes.Equal(got, body) {
-		t.Errorf("body = %q", got)
-	}
-}
-
-func readAll(t *testing.T, r *http.Request) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	if _, err := b.ReadFrom(r.Body); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
+	assert.True(t, strings.HasPrefix(r.Header.Get("User-Agent"), "GitHub-Hookshot/"), r.Header.Get("User-Agent"))
+	assert.Equal(t, http.MethodPost, r.Method)
+	assert.Equal(t, "https://example.com/hook", r.URL.String())
+	got, err := io.ReadAll(r.Body)
+	require.NoError(t, err)
+	assert.Equal(t, body, got)
 }
 
 const guid = "72d3162e-cc78-11e3-81ab-4c9367dc0958"
@@ -228,24 +205,19 @@ func parseRequest(event, delivery, body string) *http.Request {
 }
 
 func TestFormVectorParses(t *testing.T) {
-	for _, v := range vectortest.Load(t, "github") {
-		if v.ID != "github-go-github-form" {
-			continue
-		}
-		r, body := v.Request()
-		r.Header.Set(HeaderEvent, "push")
-		r.Header.Set(HeaderDelivery, guid)
-		p, _ := New(v.Secret, WithSHA1())
-		if err := p.Verify(r, body); err != nil {
-			t.Fatal(err)
-		}
-		doc, err := p.Payload(r.Header, body)
-		if err != nil || string(doc) != `{"yo":true}` {
-			t.Fatalf("Payload = %s, %v", doc, err)
-		}
-		return
-	}
-	t.Fatal("vector github-go-github-form not found")
+	vectors := providertest.LoadVectors(t, "../testdata/vectors.json", "github")
+	i := slices.IndexFunc(vectors, func(v providertest.Vector) bool { return v.ID == "github-go-github-form" })
+	require.GreaterOrEqual(t, i, 0, "vector github-go-github-form not found")
+	v := vectors[i]
+	r, body := v.Request()
+	r.Header.Set(HeaderEvent, "push")
+	r.Header.Set(HeaderDelivery, guid)
+	p, err := New(v.Secret, WithSHA1())
+	require.NoError(t, err)
+	require.NoError(t, p.Verify(r, body))
+	doc, err := p.Payload(r.Header, body)
+	require.NoError(t, err)
+	assert.Equal(t, `{"yo":true}`, string(doc))
 }
 
 // FuzzVerify checks that any change to a signed body or its signature header

@@ -2,7 +2,6 @@ package slack
 
 import (
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -15,25 +14,21 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hookwise/hookwise/providers/internal/vectortest"
+	"github.com/hookwise/hookwise/providers/providertest"
 	"github.com/hookwise/hookwise/receiver"
 	"github.com/hookwise/hookwise/verify"
 )
 
 func TestVectors(t *testing.T) {
-	for _, v := range vectortest.Load(t, "slack") {
+	for _, v := range providertest.LoadVectors(t, "../testdata/vectors.json", "slack") {
 		t.Run(v.ID, func(t *testing.T) {
 			r, body := v.Request()
 			p, err := New(v.Secret, WithClock(v.Clock()), WithTolerance(v.ToleranceDuration()))
-			if err != nil {
-				t.Fatal(err)
-			}
-			err = p.Verify(r, body)
-			if v.Valid() != (err == nil) {
-				t.Fatalf("Verify = %v, want valid=%v", err, v.Valid())
-			}
-			if err != nil && !errors.Is(err, verify.ErrVerification) {
-				t.Fatalf("error %v does not match verify.ErrVerification", err)
+			require.NoError(t, err)
+			if err := p.Verify(r, body); v.Valid() {
+				assert.NoError(t, err)
+			} else {
+				assert.ErrorIs(t, err, verify.ErrVerification)
 			}
 		})
 	}
@@ -77,9 +72,7 @@ func TestVerify(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			at := tt.at
 			p, err := New(secret, append([]Option{WithClock(func() time.Time { return at })}, tt.opts...)...)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			b := body
 			r, _ := http.NewRequest(http.MethodPost, "/", nil)
 			if tt.noHeaders {
@@ -94,13 +87,13 @@ func TestVerify(t *testing.T) {
 			}
 			err = p.Verify(r, b)
 			if tt.want == nil {
-				if err != nil {
-					t.Fatalf("Verify = %v", err)
-				}
+				assert.NoError(t, err)
 				return
 			}
-			if !errors.Is(err, tt.want) || !errors.Is(err, verify.ErrVerification) || !strings.HasPrefix(err.Error(), "slack: ") {
-				t.Fatalf("Verify = %v, want %v", err, tt.want)
+			assert.ErrorIs(t, err, tt.want)
+			assert.ErrorIs(t, err, verify.ErrVerification)
+			if assert.Error(t, err) {
+				assert.True(t, strings.HasPrefix(err.Error(), "slack: "), err.Error())
 			}
 		})
 	}
@@ -118,28 +111,25 @@ func signRaw(secret, ts string, body []byte) string {
 
 func TestNewErrors(t *testing.T) {
 	for _, s := range []string{"", "  "} {
-		if _, err := New(s); !errors.Is(err, verify.ErrNoSecret) {
-			t.Errorf("New(%q) err = %v", s, err)
-		}
+		_, err := New(s)
+		assert.ErrorIs(t, err, verify.ErrNoSecret, "New(%q)", s)
 	}
-	if _, err := New(secret, WithSecrets("")); !errors.Is(err, verify.ErrNoSecret) {
-		t.Errorf("blank extra secret: err = %v", err)
-	}
-	if p, err := New(secret); err != nil || p.Name() != "slack" {
-		t.Fatal(err)
-	}
+	_, err := New(secret, WithSecrets(""))
+	assert.ErrorIs(t, err, verify.ErrNoSecret, "blank extra secret")
+	p, err := New(secret)
+	require.NoError(t, err)
+	assert.Equal(t, "slack", p.Name())
 }
 
 func TestNewRequest(t *testing.T) {
 	body := []byte("command=%2Fdeploy&trigger_id=1.2.3")
 	r := NewRequest("https://example.com/slack", secret, now, body, formType)
-	if r.Header.Get("Content-Type") != formType || r.Header.Get(HeaderTimestamp) != "1531420618" || r.Header.Get(HeaderSignature) != Sign(secret, now, body) {
-		t.Fatalf("headers %v", r.Header)
-	}
-	p, _ := New(secret, WithClock(func() time.Time { return now }))
-	if err := p.Verify(r, body); err != nil {
-		t.Fatal(err)
-	}
+	assert.Equal(t, formType, r.Header.Get("Content-Type"))
+	assert.Equal(t, "1531420618", r.Header.Get(HeaderTimestamp))
+	assert.Equal(t, Sign(secret, now, body), r.Header.Get(HeaderSignature))
+	p, err := New(secret, WithClock(func() time.Time { return now }))
+	require.NoError(t, err)
+	assert.NoError(t, p.Verify(r, body))
 }
 
 func TestParse(t *testing.T) {
@@ -199,35 +189,15 @@ func TestParse(t *testing.T) {
 			}
 			env, err := p.Parse(r, []byte(tt.body))
 			if tt.wantErr {
-				if !errors.Is(err, receiver.ErrMalformedEnvelope) {
-					t.Fatalf("Parse err = %v", err)
-				}
+				assert.ErrorIs(t, err, receiver.ErrMalformedEnvelope)
 				return
 			}
-			if err != nil || env.ID != tt.want.ID || env.Type != tt.want.Type || env.Optional {
-				t.Fatalf("Parse = %+v, %v; want %+v", env, err, tt.want)
-			}
-			if (env.Reply == nil) != (tt.want.Reply == nil) {
-				t.Fatalf("Reply = %+v, want %+v", env.Reply, tt.want.Reply)
-			}
-			if w := tt.want.Reply; w != nil && (env.Reply.Status != w.Status || env.Reply.ContentType != w.ContentType || string(env.Reply.Body) != string(w.Body)) {
-				t.Fatalf("Reply = %+v, want %+v", env.Reply, w)
-			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, env)
 			if tt.wantPayload != "" {
 				doc, err := p.Payload(r.Header, []byte(tt.body))
-				if err != nil {
-					t.Fatal(err)
-				}
-				var got, want any
-				if err := json.Unmarshal(doc, &got); err != nil {
-					t.Fatalf("Payload %s: %v", doc, err)
-				}
-				_ = json.Unmarshal([]byte(tt.wantPayload), &want)
-				gb, _ := json.Marshal(got)
-				wb, _ := json.Marshal(want)
-				if string(gb) != string(wb) {
-					t.Fatalf("Payload = %s, want %s", gb, wb)
-				}
+				require.NoError(t, err)
+				assert.JSONEq(t, tt.wantPayload, string(doc))
 			}
 		})
 	}
@@ -239,25 +209,21 @@ func TestVectorsParse(t *testing.T) {
 		"slack-go-event-callback":  {ID: "TvBP7LRED7", Type: "app_mention"},
 	}
 	seen := 0
-	for _, v := range vectortest.Load(t, "slack") {
+	for _, v := range providertest.LoadVectors(t, "../testdata/vectors.json", "slack") {
 		w, ok := want[v.ID]
 		if !ok {
 			continue
 		}
 		seen++
 		r, body := v.Request()
-		p, _ := New(v.Secret, WithClock(v.Clock()))
-		if err := p.Verify(r, body); err != nil {
-			t.Fatal(err)
-		}
+		p, err := New(v.Secret, WithClock(v.Clock()))
+		require.NoError(t, err)
+		require.NoError(t, p.Verify(r, body), v.ID)
 		env, err := p.Parse(r, body)
-		if err != nil || env.ID != w.ID || env.Type != w.Type {
-			t.Errorf("%s: Parse = %+v, %v; want %+v", v.ID, env, err, w)
-		}
+		require.NoError(t, err, v.ID)
+		assert.Equal(t, w, env, v.ID)
 	}
-	if seen != len(want) {
-		t.Fatalf("found %d of %d vectors", seen, len(want))
-	}
+	assert.Equal(t, len(want), seen, "vectors found")
 }
 
 // FuzzVerify mutates body, signature and timestamp of a valid request: only

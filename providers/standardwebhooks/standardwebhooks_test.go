@@ -14,13 +14,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hookwise/hookwise/providers/internal/vectortest"
+	"github.com/hookwise/hookwise/providers/providertest"
 	"github.com/hookwise/hookwise/receiver"
 	"github.com/hookwise/hookwise/verify"
 )
 
 func TestVectors(t *testing.T) {
-	for _, v := range vectortest.Load(t, "standard-webhooks", "svix") {
+	for _, v := range providertest.LoadVectors(t, "../testdata/vectors.json", "standard-webhooks", "svix") {
 		t.Run(v.ID, func(t *testing.T) {
 			r, body := v.Request()
 			opts := []Option{WithClock(v.Clock()), WithTolerance(v.ToleranceDuration())}
@@ -31,22 +31,16 @@ func TestVectors(t *testing.T) {
 			} else {
 				p, err = NewAsymmetric(v.PublicKey, opts...)
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			err = p.Verify(r, body)
-			if v.Valid() != (err == nil) {
-				t.Fatalf("Verify = %v, want valid=%v", err, v.Valid())
+			if !v.Valid() {
+				assert.ErrorIs(t, err, verify.ErrVerification)
+				return
 			}
-			if err != nil && !errors.Is(err, verify.ErrVerification) {
-				t.Fatalf("error %v does not match verify.ErrVerification", err)
-			}
-			if v.Valid() {
-				env, err := p.Parse(r, body)
-				if err != nil || env.ID != "msg_p5jXN8AQM9LWM0D4loKWxJek" {
-					t.Fatalf("Parse = %+v, %v", env, err)
-				}
-			}
+			require.NoError(t, err)
+			env, err := p.Parse(r, body)
+			require.NoError(t, err)
+			assert.Equal(t, "msg_p5jXN8AQM9LWM0D4loKWxJek", env.ID)
 		})
 	}
 }
@@ -66,17 +60,14 @@ var (
 func mustSign(t *testing.T, secret string) string {
 	t.Helper()
 	s, err := Sign(secret, msgID, now, body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return s
 }
 
 func TestSignKnownAnswer(t *testing.T) {
 	got, err := Sign(secret, msgID, now, []byte(`{"test": 2432232314}`))
-	if err != nil || got != "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=" {
-		t.Fatalf("Sign = %q, %v", got, err)
-	}
+	require.NoError(t, err)
+	assert.Equal(t, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=", got)
 }
 
 func TestVerify(t *testing.T) {
@@ -127,26 +118,23 @@ func TestVerify(t *testing.T) {
 			} else {
 				p, err = New(secret, opts...)
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			r, _ := http.NewRequest(http.MethodPost, "/", nil)
 			for k, v := range tt.headers {
 				r.Header.Set(k, v)
 			}
 			err = p.Verify(r, body)
 			if tt.want == nil {
-				if err != nil {
-					t.Fatalf("Verify = %v", err)
-				}
+				require.NoError(t, err)
 				env, err := p.Parse(r, body)
-				if err != nil || env.ID != msgID || env.Type != "user.created" {
-					t.Fatalf("Parse = %+v, %v", env, err)
-				}
+				require.NoError(t, err)
+				assert.Equal(t, receiver.Envelope{ID: msgID, Type: "user.created"}, env)
 				return
 			}
-			if !errors.Is(err, tt.want) || !errors.Is(err, verify.ErrVerification) || !strings.HasPrefix(err.Error(), "standardwebhooks: ") {
-				t.Fatalf("Verify = %v, want %v", err, tt.want)
+			assert.ErrorIs(t, err, tt.want)
+			assert.ErrorIs(t, err, verify.ErrVerification)
+			if assert.Error(t, err) {
+				assert.True(t, strings.HasPrefix(err.Error(), "standardwebhooks: "), err.Error())
 			}
 		})
 	}
@@ -190,40 +178,34 @@ func TestNewErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := tt.fn(); !errors.Is(err, verify.ErrNoSecret) {
-				t.Fatalf("err = %v, want ErrNoSecret", err)
-			}
+			_, err := tt.fn()
+			assert.ErrorIs(t, err, verify.ErrNoSecret)
 		})
 	}
-	if _, err := Sign("", msgID, now, body); !errors.Is(err, verify.ErrNoSecret) {
-		t.Fatalf("Sign with empty secret: %v", err)
-	}
-	if _, err := NewRequest("http://x", "bad!", msgID, now, body); !errors.Is(err, verify.ErrNoSecret) {
-		t.Fatalf("NewRequest with bad secret: %v", err)
-	}
+	_, err := Sign("", msgID, now, body)
+	assert.ErrorIs(t, err, verify.ErrNoSecret, "Sign with empty secret")
+	_, err = NewRequest("http://x", "bad!", msgID, now, body)
+	assert.ErrorIs(t, err, verify.ErrNoSecret, "NewRequest with bad secret")
 	// The whsec_ prefix is optional (Brex), and unpadded base64 is accepted.
 	for _, s := range []string{"MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_" + base64.RawStdEncoding.EncodeToString([]byte("12345"))} {
-		if p, err := New(s); err != nil || p.Name() != "standard" {
-			t.Fatalf("New(%q): %v", s, err)
+		p, err := New(s)
+		if assert.NoError(t, err, "New(%q)", s) {
+			assert.Equal(t, "standard", p.Name())
 		}
 	}
 }
 
 func TestNewRequest(t *testing.T) {
 	r, err := NewRequest("https://example.com/hook", secret, msgID, now, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.Header.Get("webhook-id") != msgID || r.Header.Get("webhook-timestamp") != "1614265330" || r.Header.Get("Content-Type") != "application/json" {
-		t.Fatalf("headers %v", r.Header)
-	}
-	p, _ := New(secret, WithClock(func() time.Time { return now }))
-	if err := p.Verify(r, body); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := NewRequest("://bad", secret, msgID, now, body); err == nil {
-		t.Fatal("bad url accepted")
-	}
+	require.NoError(t, err)
+	assert.Equal(t, msgID, r.Header.Get("webhook-id"))
+	assert.Equal(t, "1614265330", r.Header.Get("webhook-timestamp"))
+	assert.Equal(t, "application/json", r.Header.Get("Content-Type"))
+	p, err := New(secret, WithClock(func() time.Time { return now }))
+	require.NoError(t, err)
+	assert.NoError(t, p.Verify(r, body))
+	_, err = NewRequest("://bad", secret, msgID, now, body)
+	assert.Error(t, err, "bad url accepted")
 }
 
 func TestParse(t *testing.T) {
@@ -247,28 +229,22 @@ func TestParse(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p, err := New(secret, tt.opts...)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			r, _ := http.NewRequest(http.MethodPost, "/", nil)
 			if tt.id != "" {
 				r.Header.Set("webhook-id", tt.id)
 			}
 			env, err := p.Parse(r, []byte(tt.body))
 			if tt.wantErr {
-				if !errors.Is(err, receiver.ErrMalformedEnvelope) {
-					t.Fatalf("Parse err = %v", err)
-				}
+				assert.ErrorIs(t, err, receiver.ErrMalformedEnvelope)
 				return
 			}
-			if err != nil || env.ID != tt.id || env.Type != tt.want || env.Reply != nil {
-				t.Fatalf("Parse = %+v, %v; want type %q", env, err, tt.want)
-			}
+			require.NoError(t, err)
+			assert.Equal(t, receiver.Envelope{ID: tt.id, Type: tt.want}, env)
 		})
 	}
-	if _, err := New(secret, WithTypeKey("")); err == nil {
-		t.Fatal("empty type key accepted")
-	}
+	_, err := New(secret, WithTypeKey(""))
+	assert.Error(t, err, "empty type key accepted")
 }
 
 // FuzzSignatureList feeds arbitrary webhook-signature lists: nothing panics,

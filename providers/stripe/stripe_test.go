@@ -12,32 +12,27 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hookwise/hookwise/providers/internal/vectortest"
+	"github.com/hookwise/hookwise/providers/providertest"
 	"github.com/hookwise/hookwise/receiver"
 	"github.com/hookwise/hookwise/verify"
 )
 
 func TestVectors(t *testing.T) {
-	for _, v := range vectortest.Load(t, "stripe") {
+	for _, v := range providertest.LoadVectors(t, "../testdata/vectors.json", "stripe") {
 		t.Run(v.ID, func(t *testing.T) {
 			r, body := v.Request()
 			p, err := New(v.Secret, WithClock(v.Clock()), WithTolerance(v.ToleranceDuration()))
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			err = p.Verify(r, body)
-			if v.Valid() != (err == nil) {
-				t.Fatalf("Verify = %v, want valid=%v", err, v.Valid())
+			if !v.Valid() {
+				assert.ErrorIs(t, err, verify.ErrVerification)
+				return
 			}
-			if err != nil && !errors.Is(err, verify.ErrVerification) {
-				t.Fatalf("error %v does not match verify.ErrVerification", err)
-			}
-			if v.Valid() {
-				env, err := p.Parse(r, body)
-				if err != nil || env.ID == "" || env.Type == "" {
-					t.Fatalf("Parse = %+v, %v", env, err)
-				}
-			}
+			require.NoError(t, err)
+			env, err := p.Parse(r, body)
+			require.NoError(t, err)
+			assert.NotEmpty(t, env.ID)
+			assert.NotEmpty(t, env.Type)
 		})
 	}
 }
@@ -94,22 +89,20 @@ func TestVerify(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			at := tt.at
 			p, err := New(secret, append([]Option{WithClock(func() time.Time { return at })}, tt.opts...)...)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			r, _ := http.NewRequest(http.MethodPost, "/", nil)
 			if tt.header != "" {
 				r.Header.Set(HeaderSignature, tt.header)
 			}
 			err = p.Verify(r, body)
 			if tt.want == nil {
-				if err != nil {
-					t.Fatalf("Verify = %v", err)
-				}
+				assert.NoError(t, err)
 				return
 			}
-			if !errors.Is(err, tt.want) || !errors.Is(err, verify.ErrVerification) || !strings.HasPrefix(err.Error(), "stripe: ") {
-				t.Fatalf("Verify = %v, want %v", err, tt.want)
+			assert.ErrorIs(t, err, tt.want)
+			assert.ErrorIs(t, err, verify.ErrVerification)
+			if assert.Error(t, err) {
+				assert.True(t, strings.HasPrefix(err.Error(), "stripe: "), err.Error())
 			}
 		})
 	}
@@ -117,28 +110,25 @@ func TestVerify(t *testing.T) {
 
 func TestNewErrors(t *testing.T) {
 	for _, s := range []string{"", "   "} {
-		if _, err := New(s); !errors.Is(err, verify.ErrNoSecret) {
-			t.Errorf("New(%q) err = %v", s, err)
-		}
+		_, err := New(s)
+		assert.ErrorIs(t, err, verify.ErrNoSecret, "New(%q)", s)
 	}
-	if _, err := New(secret, WithSecrets(" ")); !errors.Is(err, verify.ErrNoSecret) {
-		t.Errorf("blank extra secret: err = %v", err)
-	}
+	_, err := New(secret, WithSecrets(" "))
+	assert.ErrorIs(t, err, verify.ErrNoSecret, "blank extra secret")
 	p, err := New(secret, WithClock(nil), WithTolerance(-1))
-	if err != nil || p.Name() != "stripe" || p.tolerance != DefaultTolerance || p.now == nil {
-		t.Fatalf("defaults: %+v, %v", p, err)
-	}
+	require.NoError(t, err)
+	assert.Equal(t, "stripe", p.Name())
+	assert.Equal(t, DefaultTolerance, p.tolerance)
+	assert.NotNil(t, p.now)
 }
 
 func TestNewRequest(t *testing.T) {
 	r := NewRequest("https://example.com/stripe", secret, now, body)
-	if r.Header.Get(HeaderSignature) != Sign(secret, now, body) || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
-		t.Fatalf("headers %v", r.Header)
-	}
-	p, _ := New(secret, WithClock(func() time.Time { return now }))
-	if err := p.Verify(r, body); err != nil {
-		t.Fatal(err)
-	}
+	assert.Equal(t, Sign(secret, now, body), r.Header.Get(HeaderSignature))
+	assert.True(t, strings.HasPrefix(r.Header.Get("Content-Type"), "application/json"), r.Header.Get("Content-Type"))
+	p, err := New(secret, WithClock(func() time.Time { return now }))
+	require.NoError(t, err)
+	assert.NoError(t, p.Verify(r, body))
 }
 
 func TestParse(t *testing.T) {
@@ -168,14 +158,11 @@ func TestParse(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			env, err := p.Parse(nil, []byte(tt.body))
 			if tt.wantErr {
-				if !errors.Is(err, receiver.ErrMalformedEnvelope) {
-					t.Fatalf("Parse err = %v", err)
-				}
+				assert.ErrorIs(t, err, receiver.ErrMalformedEnvelope)
 				return
 			}
-			if err != nil || env.ID != tt.want.ID || env.Type != tt.want.Type || env.Version != tt.want.Version || env.Reply != nil || env.Optional {
-				t.Fatalf("Parse = %+v, %v; want %+v", env, err, tt.want)
-			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, env)
 		})
 	}
 }
