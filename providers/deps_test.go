@@ -31,7 +31,7 @@ func goList(t *testing.T, args ...string) []string {
 // library and this module's small packages (provider, verify, internal
 // helpers), never a third-party module and never package receiver, which
 // links the Redis client and the validator. Test-support packages (a name
-// ending in "test", as providertest and providertest) are imported
+// ending in "test", as providertest) are imported
 // only by tests and are exempt; so are _test files, which go list -deps
 // leaves out.
 func TestProviderPackagesLinkNoThirdPartyModule(t *testing.T) {
