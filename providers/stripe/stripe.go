@@ -30,17 +30,11 @@ package stripe
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 
-	"github.com/hookwise/hookwise/internal/jsonscan"
 	"github.com/hookwise/hookwise/provider"
+	"github.com/hookwise/hookwise/providers/internal/kit"
 	"github.com/hookwise/hookwise/verify"
 )
 
@@ -53,163 +47,91 @@ const HeaderSignature = "Stripe-Signature"
 // DefaultTolerance is the accepted distance of the signed timestamp from now.
 const DefaultTolerance = 300 * time.Second
 
-// Provider verifies and parses Stripe deliveries. It is safe for concurrent use.
-type Provider struct {
-	mac       *verify.HMAC
-	now       func() time.Time
-	tolerance time.Duration
+// scheme declares Stripe's signature and envelope.
+var scheme = &kit.Scheme{
+	Name:      Name,
+	Algorithm: kit.HMACSHA256,
+	Signature: kit.Signature{Header: HeaderSignature, Encoding: verify.Hex, Prefix: "v1=", Sep: ","},
+	Timestamp: &kit.Timestamp{Field: "t=", Tolerance: DefaultTolerance},
+	Message:   []kit.Piece{kit.Time, kit.Lit("."), kit.Body},
+	Envelope: kit.Envelope{
+		ID:      kit.Field{JSON: []string{"id"}, Required: true},
+		Type:    kit.Field{JSON: []string{"type"}, Required: true},
+		Version: kit.Field{JSON: []string{"api_version"}},
+	},
 }
+
+// Provider verifies and parses Stripe deliveries. It is safe for concurrent use.
+type Provider struct{ p *kit.Provider }
 
 var _ provider.Provider = (*Provider)(nil)
 
-type options struct {
-	secrets   []string
-	now       func() time.Time
-	tolerance time.Duration
-}
-
 // Option configures a Provider.
-type Option func(*options)
+type Option func(*kit.Options)
 
 // WithSecrets adds endpoint secrets accepted besides the one given to New,
 // for a secret rotation.
-func WithSecrets(more ...string) Option {
-	return func(o *options) { o.secrets = append(o.secrets, more...) }
-}
+func WithSecrets(more ...string) Option { return kit.WithSecrets(more...) }
 
 // WithClock sets the clock the timestamp is checked against (default time.Now).
-func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+func WithClock(now func() time.Time) Option { return kit.WithClock(now) }
 
 // WithTolerance sets the accepted distance of the timestamp from now, in both
 // directions (default DefaultTolerance; zero or less keeps the default).
-func WithTolerance(d time.Duration) Option { return func(o *options) { o.tolerance = d } }
+func WithTolerance(d time.Duration) Option { return kit.WithTolerance(d) }
 
 // New returns a provider for the endpoint secret ("whsec_…"). It returns an
 // error matching verify.ErrNoSecret when a secret is empty or blank.
 func New(secret string, opts ...Option) (*Provider, error) {
-	o := options{secrets: []string{secret}, now: time.Now, tolerance: DefaultTolerance}
-	for _, opt := range opts {
-		opt(&o)
-	}
-	keys := make([][]byte, len(o.secrets))
-	for i, s := range o.secrets {
-		keys[i] = []byte(s)
-	}
-	mac, err := verify.NewHMAC(sha256.New, keys...)
+	return build(kit.Apply(secret, opts))
+}
+
+// NewFromSource returns a provider whose endpoint secrets come from src,
+// which the application updates to rotate them without a restart (see
+// provider.Secrets). It returns an error matching verify.ErrNoSecret when
+// src holds no secret or an empty or blank one.
+func NewFromSource(src provider.SecretSource, opts ...Option) (*Provider, error) {
+	return build(kit.ApplySource(src, opts))
+}
+
+func build(o kit.Options) (*Provider, error) {
+	p, err := scheme.New(o)
 	if err != nil {
-		return nil, fmt.Errorf("stripe: %w", err)
+		return nil, err
 	}
-	if o.now == nil {
-		o.now = time.Now
-	}
-	if o.tolerance <= 0 {
-		o.tolerance = DefaultTolerance
-	}
-	return &Provider{mac: mac, now: o.now, tolerance: o.tolerance}, nil
+	return &Provider{p}, nil
 }
 
 // Name returns "stripe".
 func (p *Provider) Name() string { return Name }
-
-var dot = []byte(".")
 
 // Verify checks the Stripe-Signature header: first its bounds and syntax
 // (at most verify.MaxSignatureEntries elements, t included, and
 // verify.MaxSignatureHeaderBytes bytes), then the timestamp's window, and
 // only then the v1 signatures over the raw body, with each secret's MAC
 // computed once whatever the number of v1 elements.
-func (p *Provider) Verify(r *http.Request, body []byte) error {
-	header := r.Header.Get(HeaderSignature)
-	if header == "" {
-		return fmt.Errorf("stripe: %w", verify.ErrMissingSignature)
-	}
-	var sigs verify.Signatures
-	if err := verify.ParseSignatures(&sigs, header, ",", verify.Hex, "v1="); err != nil {
-		return fmt.Errorf("stripe: %w", err)
-	}
-	ts, err := timestamp(header)
-	if err != nil {
-		return fmt.Errorf("stripe: %w", err)
-	}
-	if err := verify.CheckUnix(ts, p.now(), p.tolerance); err != nil {
-		return fmt.Errorf("stripe: %w", err)
-	}
-	if !p.mac.MatchAny(&sigs, 0, []byte(ts), dot, body) {
-		return fmt.Errorf("stripe: %w", verify.ErrSignatureMismatch)
-	}
-	return nil
-}
-
-// timestamp returns the raw value of the header's single t element.
-func timestamp(header string) (string, error) {
-	var ts string
-	found := false
-	for header != "" {
-		var elem string
-		elem, header, _ = strings.Cut(header, ",")
-		k, v, ok := strings.Cut(strings.TrimSpace(elem), "=")
-		if !ok || k != "t" {
-			continue
-		}
-		if found {
-			return "", verify.ErrMalformedTimestamp
-		}
-		ts, found = v, true
-	}
-	if !found || ts == "" {
-		return "", verify.ErrMissingTimestamp
-	}
-	return ts, nil
-}
-
-var envelopePaths = [][]string{{"id"}, {"type"}, {"api_version"}}
+func (p *Provider) Verify(r *http.Request, body []byte) error { return p.p.Verify(r, body) }
 
 // Parse reads the envelope from the body's id, type and api_version.
-func (p *Provider) Parse(_ *http.Request, body []byte) (provider.Envelope, error) {
-	var vals [3][]byte
-	if err := jsonscan.GetMany(body, envelopePaths, vals[:]); err != nil {
-		return provider.Envelope{}, fmt.Errorf("stripe: body: %w: %w", err, provider.ErrMalformedEnvelope)
-	}
-	var env provider.Envelope
-	var err error
-	if env.ID, err = field(vals[0], "id", true); err != nil {
-		return env, err
-	}
-	if env.Type, err = field(vals[1], "type", true); err != nil {
-		return provider.Envelope{}, err
-	}
-	if env.Version, err = field(vals[2], "api_version", false); err != nil {
-		return provider.Envelope{}, err
-	}
-	return env, nil
+func (p *Provider) Parse(r *http.Request, body []byte) (provider.Envelope, error) {
+	return p.p.Parse(r, body)
 }
 
-func field(raw []byte, name string, required bool) (string, error) {
-	if raw == nil || jsonscan.IsNull(raw) {
-		if required {
-			return "", fmt.Errorf("stripe: body has no %s: %w", name, provider.ErrMalformedEnvelope)
-		}
-		return "", nil
-	}
-	s, err := jsonscan.String(raw)
-	if err != nil {
-		return "", fmt.Errorf("stripe: %s: %w: %w", name, err, provider.ErrMalformedEnvelope)
-	}
-	if required && s == "" {
-		return "", fmt.Errorf("stripe: body has an empty %s: %w", name, provider.ErrMalformedEnvelope)
-	}
-	return s, nil
+// SignRequest signs r, whose body is body, as Stripe does with secret at
+// now: it sets Stripe-Signature to "t=<unix>,v1=<hex>". It has the shape of
+// providertest.Harness.Sign.
+func SignRequest(r *http.Request, body []byte, secret string, now time.Time) error {
+	return scheme.Sign(r, body, secret, now)
 }
 
 // Sign returns the Stripe-Signature header value for body signed under
 // secret at t: "t=<unix>,v1=<hex>".
 func Sign(secret string, t time.Time, body []byte) string {
-	ts := strconv.FormatInt(t.Unix(), 10)
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write([]byte(ts))
-	m.Write(dot)
-	m.Write(body)
-	return "t=" + ts + ",v1=" + hex.EncodeToString(m.Sum(nil))
+	r := &http.Request{Method: http.MethodPost, Header: http.Header{}}
+	if err := SignRequest(r, body, secret, t); err != nil {
+		panic("stripe: Sign: " + err.Error()) // the declaration is valid, and any secret signs
+	}
+	return r.Header.Get(HeaderSignature)
 }
 
 // NewRequest returns a signed delivery of body to url as Stripe sends it, for

@@ -1,0 +1,459 @@
+package kit
+
+import (
+	"crypto/ed25519"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/hookwise/hookwise/internal/jsonscan"
+	"github.com/hookwise/hookwise/provider"
+	"github.com/hookwise/hookwise/verify"
+)
+
+// Provider is the provider a Scheme declares: it implements
+// provider.Provider. A provider package wraps it in its own documented type
+// and forwards Name, Verify and Parse. It is safe for concurrent use.
+type Provider struct {
+	s     *Scheme // compiled
+	o     Options // checked
+	keys  *keyring
+	paths [][]string // the envelope's JSON paths
+	slots [3]int     // for ID, Type, Version: the index in paths, or -1
+}
+
+var _ provider.Provider = (*Provider)(nil)
+
+// New returns the provider s declares, configured by o. Its errors are
+// prefixed with the provider's name; a missing, empty or blank secret, and
+// one the scheme cannot use (a public key of the wrong length, a Basic
+// secret without ":"), match verify.ErrNoSecret.
+func (s *Scheme) New(o Options) (*Provider, error) {
+	c, err := s.compile()
+	if err != nil {
+		return nil, err
+	}
+	if o, err = o.check(c); err != nil {
+		return nil, err
+	}
+	kr, err := newKeyring(c, o)
+	if err != nil {
+		return nil, err
+	}
+	p := &Provider{s: c, o: o, keys: kr, slots: [3]int{-1, -1, -1}}
+	for i, f := range p.fields() {
+		if len(f.JSON) > 0 {
+			p.slots[i] = len(p.paths)
+			p.paths = append(p.paths, f.JSON)
+		}
+	}
+	return p, nil
+}
+
+// Name returns the scheme's Name.
+func (p *Provider) Name() string { return p.s.Name }
+
+// Tolerance returns the timestamp window in force (0 when the scheme has no
+// timestamp).
+func (p *Provider) Tolerance() time.Duration { return p.o.Tolerance }
+
+// Verify authenticates a delivery. The cheap checks come first: the
+// signature header's presence, bounds and syntax (verify.ParseSignatures),
+// the timestamp and its window; only then is the message signed, with one
+// MAC per secret whatever the number of signatures, or at most
+// verify.MaxEd25519Signatures Ed25519 verifications per key. Tokens and
+// Basic credentials are compared as SHA-256 digests in constant time, with
+// every secret. Errors match verify.ErrVerification and are prefixed with
+// the provider's name.
+func (p *Provider) Verify(r *http.Request, body []byte) error {
+	if err := p.verify(r, body); err != nil {
+		return fmt.Errorf("%s: %w", p.s.Name, err)
+	}
+	return nil
+}
+
+func (p *Provider) verify(r *http.Request, body []byte) error {
+	k, err := p.keys.get()
+	if err != nil {
+		// A source that went bad fails closed, as a verification failure
+		// (401) that still says why.
+		return fmt.Errorf("secret source: %w: %w", err, verify.ErrVerification)
+	}
+	sig := p.s.Signature
+	header := r.Header.Get(sig.Header)
+	if header == "" {
+		return verify.ErrMissingSignature
+	}
+	switch p.s.Algorithm {
+	case Token:
+		return matchToken(k, header, sig.Prefix)
+	case Basic:
+		return matchBasic(k, header)
+	}
+	var sigs verify.Signatures
+	if err := verify.ParseSignatures(&sigs, header, sig.Sep, sig.Encoding, sig.Prefix); err != nil {
+		return err
+	}
+	if k.ed != nil && verify.TooManyEd25519(&sigs, 0) {
+		return verify.ErrSignatureHeaderTooLarge
+	}
+	var ts string
+	if t := p.s.Timestamp; t != nil {
+		if ts, err = p.timestamp(r, header); err != nil {
+			return err
+		}
+		if !t.Unchecked {
+			if err := checkTime(ts, t.Format, p.o.Now(), p.o.Tolerance); err != nil {
+				return err
+			}
+		}
+	}
+	var buf [8][]byte
+	parts := p.s.message(buf[:0], r, ts, body, p.o.URL)
+	ok := false
+	if k.ed != nil {
+		ok = k.ed.MatchAny(&sigs, 0, parts...)
+	} else {
+		ok = k.mac.MatchAny(&sigs, 0, parts...)
+	}
+	if !ok {
+		return verify.ErrSignatureMismatch
+	}
+	return nil
+}
+
+// matchToken compares the token after prefix with every secret, as SHA-256
+// digests in constant time, so neither its length nor which secret matched
+// shows in the timing.
+func matchToken(k *keys, header, prefix string) error {
+	if len(header) > verify.MaxSignatureHeaderBytes {
+		return verify.ErrSignatureHeaderTooLarge
+	}
+	token, ok := strings.CutPrefix(header, prefix)
+	if !ok || token == "" {
+		return verify.ErrMalformedSignature
+	}
+	return matchDigest(k, sha256.Sum256([]byte(token)))
+}
+
+// matchBasic reads "Basic <base64 of user:password>" and compares the
+// credentials with every secret as matchToken does.
+func matchBasic(k *keys, header string) error {
+	if len(header) > verify.MaxSignatureHeaderBytes {
+		return verify.ErrSignatureHeaderTooLarge
+	}
+	const scheme = "basic "
+	if len(header) <= len(scheme) || !strings.EqualFold(header[:len(scheme)], scheme) {
+		return verify.ErrMalformedSignature
+	}
+	creds, err := base64.StdEncoding.DecodeString(strings.TrimSpace(header[len(scheme):]))
+	if err != nil || !strings.Contains(string(creds), ":") {
+		return verify.ErrMalformedSignature
+	}
+	return matchDigest(k, sha256.Sum256(creds))
+}
+
+func matchDigest(k *keys, got [sha256.Size]byte) error {
+	ok := 0
+	for i := range k.digests {
+		ok |= subtle.ConstantTimeCompare(got[:], k.digests[i][:])
+	}
+	if ok != 1 {
+		return verify.ErrSignatureMismatch
+	}
+	return nil
+}
+
+// timestamp returns the raw timestamp: its header's value, or the value of
+// the signature header's single Field entry.
+func (p *Provider) timestamp(r *http.Request, header string) (string, error) {
+	t := p.s.Timestamp
+	if t.Header != "" {
+		ts := r.Header.Get(t.Header)
+		if ts == "" {
+			return "", verify.ErrMissingTimestamp
+		}
+		return ts, nil
+	}
+	var ts string
+	found := false
+	for header != "" {
+		var entry string
+		entry, header = nextEntry(header, p.s.Signature.Sep)
+		v, ok := strings.CutPrefix(strings.TrimSpace(entry), t.Field)
+		if !ok {
+			continue
+		}
+		if found {
+			return "", verify.ErrMalformedTimestamp
+		}
+		ts, found = v, true
+	}
+	if ts == "" {
+		return "", verify.ErrMissingTimestamp
+	}
+	return ts, nil
+}
+
+// nextEntry splits the first entry off s, as verify.ParseSignatures does.
+func nextEntry(s, sep string) (entry, rest string) {
+	if sep == " " {
+		s = strings.TrimLeftFunc(s, unicode.IsSpace)
+		if i := strings.IndexFunc(s, unicode.IsSpace); i >= 0 {
+			return s[:i], s[i:]
+		}
+		return s, ""
+	}
+	entry, rest, _ = strings.Cut(s, sep)
+	return entry, rest
+}
+
+// maxTimeLen bounds a timestamp's text: 13 digits of milliseconds, or an
+// RFC 3339 time with nanoseconds and an offset (35 bytes).
+const maxTimeLen = 40
+
+// parseTime reads a timestamp written in format.
+func parseTime(raw string, format TimeFormat) (time.Time, error) {
+	switch format {
+	case UnixMilli:
+		if raw == "" {
+			return time.Time{}, verify.ErrMissingTimestamp
+		}
+		if len(raw) > 15 {
+			return time.Time{}, verify.ErrMalformedTimestamp
+		}
+		var n int64
+		for i := 0; i < len(raw); i++ {
+			if raw[i] < '0' || raw[i] > '9' {
+				return time.Time{}, verify.ErrMalformedTimestamp
+			}
+			n = n*10 + int64(raw[i]-'0')
+		}
+		return time.UnixMilli(n), nil
+	case RFC3339:
+		if raw == "" {
+			return time.Time{}, verify.ErrMissingTimestamp
+		}
+		if len(raw) > maxTimeLen {
+			return time.Time{}, verify.ErrMalformedTimestamp
+		}
+		t, err := time.Parse(time.RFC3339Nano, raw)
+		if err != nil {
+			return time.Time{}, verify.ErrMalformedTimestamp
+		}
+		return t, nil
+	}
+	return verify.ParseUnix(raw)
+}
+
+func checkTime(raw string, format TimeFormat, now time.Time, tolerance time.Duration) error {
+	t, err := parseTime(raw, format)
+	if err != nil {
+		return err
+	}
+	return verify.CheckTimestamp(t, now, tolerance)
+}
+
+// formatTime writes t as format does.
+func formatTime(t time.Time, format TimeFormat) string {
+	switch format {
+	case UnixMilli:
+		return strconv.FormatInt(t.UnixMilli(), 10)
+	case RFC3339:
+		return t.UTC().Format(time.RFC3339Nano)
+	}
+	return strconv.FormatInt(t.Unix(), 10)
+}
+
+// message appends the signed pieces to dst, hashed in order without being
+// joined. url is the configured public URL ("" for the request's).
+func (s *Scheme) message(dst [][]byte, r *http.Request, ts string, body []byte, url string) [][]byte {
+	for _, p := range s.Message {
+		switch p.kind {
+		case pieceLiteral:
+			dst = append(dst, []byte(p.value))
+		case pieceHeader:
+			dst = append(dst, []byte(r.Header.Get(p.value)))
+		case pieceTime:
+			dst = append(dst, []byte(ts))
+		case pieceBody:
+			dst = append(dst, body)
+		case pieceURL:
+			if url == "" {
+				url = requestURL(r)
+			}
+			dst = append(dst, []byte(url))
+		case pieceMethod:
+			dst = append(dst, []byte(r.Method))
+		}
+	}
+	return dst
+}
+
+// requestURL returns the URL r was sent to: its own URL when absolute (a
+// client request), else rebuilt from the Host header, TLS and the request
+// URI (a server request).
+func requestURL(r *http.Request) string {
+	if r.URL == nil {
+		return ""
+	}
+	if r.URL.IsAbs() {
+		return r.URL.String()
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + r.URL.RequestURI()
+}
+
+func (p *Provider) fields() [3]Field {
+	e := p.s.Envelope
+	return [3]Field{e.ID, e.Type, e.Version}
+}
+
+var partNames = [3]string{"id", "type", "version"}
+
+// Parse reads the envelope the scheme declares. Its errors match
+// provider.ErrMalformedEnvelope, name the field's source and never quote a
+// value.
+func (p *Provider) Parse(r *http.Request, body []byte) (provider.Envelope, error) {
+	var vals [3][]byte
+	if len(p.paths) > 0 {
+		if err := jsonscan.GetMany(body, p.paths, vals[:len(p.paths)]); err != nil {
+			return provider.Envelope{}, fmt.Errorf("%s: body: %w: %w", p.s.Name, err, provider.ErrMalformedEnvelope)
+		}
+	}
+	var out [3]string
+	for i, f := range p.fields() {
+		if !f.set() {
+			continue
+		}
+		var raw []byte
+		if j := p.slots[i]; j >= 0 {
+			raw = vals[j]
+		}
+		v, err := value(f, r, body, raw)
+		if err == nil && f.Required && v == "" {
+			err = fmt.Errorf("no %s", f.describe(partNames[i]))
+		}
+		if err != nil {
+			return provider.Envelope{}, fmt.Errorf("%s: %s: %w: %w", p.s.Name, partNames[i], err, provider.ErrMalformedEnvelope)
+		}
+		out[i] = v
+	}
+	return provider.Envelope{ID: out[0], Type: out[1], Version: out[2]}, nil
+}
+
+// value reads one field: raw is its JSON value when it has a path.
+func value(f Field, r *http.Request, body []byte, raw []byte) (string, error) {
+	switch {
+	case f.BodyHash:
+		sum := sha256.Sum256(body)
+		return hex.EncodeToString(sum[:]), nil
+	case f.Header != "":
+		vs := r.Header.Values(f.Header)
+		if len(vs) > 1 {
+			return "", fmt.Errorf("%d values of %s", len(vs), f.describe(""))
+		}
+		if len(vs) == 0 {
+			return "", nil
+		}
+		return vs[0], nil
+	}
+	if raw == nil || jsonscan.IsNull(raw) {
+		return "", nil
+	}
+	if f.Number && isInteger(raw) {
+		return string(raw), nil
+	}
+	s, err := jsonscan.String(raw)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", f.describe(""), err)
+	}
+	return s, nil
+}
+
+func isInteger(raw []byte) bool {
+	if len(raw) > 0 && raw[0] == '-' {
+		raw = raw[1:]
+	}
+	if len(raw) == 0 {
+		return false
+	}
+	for _, c := range raw {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// Sign signs r, whose body is body, as the sender does with secret at now:
+// it sets the timestamp header when the scheme has one and the signature
+// header (Field entry first, for a timestamp in the signature header). For
+// Ed25519 the secret is the private key (see Algorithm); for Token, the
+// token; for Basic, "user:password". It has the shape of providertest's
+// Harness.Sign, and every provider package exports it as SignRequest.
+func (s *Scheme) Sign(r *http.Request, body []byte, secret string, now time.Time) error {
+	c, err := s.compile()
+	if err != nil {
+		return err
+	}
+	sig := c.Signature
+	switch c.Algorithm {
+	case Token:
+		r.Header.Set(sig.Header, sig.Prefix+secret)
+		return nil
+	case Basic:
+		if !strings.Contains(secret, ":") {
+			return fmt.Errorf("%s: a Basic secret is user:password: %w", c.Name, verify.ErrNoSecret)
+		}
+		r.Header.Set(sig.Header, "Basic "+base64.StdEncoding.EncodeToString([]byte(secret)))
+		return nil
+	}
+	var ts string
+	if t := c.Timestamp; t != nil {
+		ts = formatTime(now, t.Format)
+		if t.Header != "" {
+			r.Header.Set(t.Header, ts)
+		}
+	}
+	parts := c.message(nil, r, ts, body, "")
+	var mac []byte
+	if c.Algorithm == Ed25519 {
+		priv, err := c.privateKey(secret)
+		if err != nil {
+			return err
+		}
+		var msg []byte
+		for _, p := range parts {
+			msg = append(msg, p...)
+		}
+		mac = ed25519.Sign(priv, msg)
+	} else {
+		key, err := c.key(secret)
+		if err != nil {
+			return fmt.Errorf("%s: %w", c.Name, err)
+		}
+		m := hmac.New(c.Algorithm.hash(), key)
+		for _, p := range parts {
+			m.Write(p)
+		}
+		mac = m.Sum(nil)
+	}
+	value := sig.Prefix + sig.Encoding.Encode(mac)
+	if t := c.Timestamp; t != nil && t.Field != "" {
+		value = t.Field + ts + sig.Sep + value
+	}
+	r.Header.Set(sig.Header, value)
+	return nil
+}
