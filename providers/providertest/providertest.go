@@ -32,6 +32,11 @@
 //     an ID); a tampered copy is answered 401 and reaches nothing.
 //   - TamperedBody: a byte flipped at the start, middle and end, a byte
 //     appended, the last byte cut and an empty body all fail.
+//   - Credentials, instead of TamperedBody for a scheme that authenticates
+//     the sender and not the body (Harness.Unsigned: a token, Basic
+//     credentials): a delivery without the credential or with a wrong one
+//     fails and is answered 401 by a receiver, one with the right
+//     credential verifies and is answered 2xx.
 //   - TamperedHeaders: every header Sign sets and every header named in
 //     SignedHeaders fails when removed, when any one character is changed,
 //     when a character is appended or the last one cut, and, for a decimal
@@ -41,7 +46,8 @@
 //     a third fails; an empty secret is refused by New.
 //   - Timestamps, when Tolerance is not zero: a delivery signed just inside
 //     the window, in the past or the future, verifies, and one just outside
-//     fails, for the default window and for one set through Config.
+//     fails, for the default window and for one set through Config (see
+//     ConfiguredWindow; any default window of 1 s or more can be tested).
 //   - SignatureList, when List is set: a header with
 //     verify.MaxSignatureEntries entries is read (a valid one among forged
 //     ones verifies), one with more, or longer than
@@ -168,6 +174,23 @@ type Harness struct {
 	// Vectors are known-answer vectors (see LoadVectors), each verified by
 	// a provider New makes from Vector.Config.
 	Vectors []Vector
+	// Unsigned marks a scheme that authenticates the sender, not the body:
+	// a token in a header (GitLab's X-Gitlab-Token, Okta's Authorization
+	// header), HTTP Basic credentials, Microsoft Graph's clientState. The
+	// TamperedBody checks are then replaced by the Credentials checks: a
+	// delivery without the credential (the sample as it is, neither signed
+	// nor passed through SignBody) or with a wrong one (signed with the
+	// third secret) fails and is answered 401 by a receiver, and one with
+	// the right credential verifies and is answered 2xx. The Receiver check
+	// sends a delivery signed with a wrong secret where it would send a
+	// tampered body, and TamperedHeaders runs only when Sign sets a header.
+	Unsigned bool
+	// SignBody, when not nil, returns the body of a sample as the sender
+	// would send it with secret at now, before Sign signs the request: for
+	// schemes whose credential or signature lives in the body (Microsoft
+	// Graph's clientState). It must not modify body. nil leaves bodies as
+	// the samples give them.
+	SignBody func(body []byte, secret string, now time.Time) []byte
 }
 
 // now is the instant the suite's clock is stopped at: far from the real
@@ -187,7 +210,11 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Vectors", e.vectors)
 	t.Run("RoundTrip", e.roundTrip)
 	t.Run("Receiver", e.receiver)
-	t.Run("TamperedBody", e.tamperedBody)
+	if h.Unsigned {
+		t.Run("Credentials", e.credentials)
+	} else {
+		t.Run("TamperedBody", e.tamperedBody)
+	}
 	t.Run("TamperedHeaders", e.tamperedHeaders)
 	t.Run("Secrets", e.secrets)
 	if h.Tolerance > 0 {
@@ -251,10 +278,20 @@ func request(t testing.TB, method, url string, header http.Header, body []byte) 
 // signed returns s signed with secret at at.
 func (e *env) signed(t testing.TB, s Sample, secret string, at time.Time) (*http.Request, []byte) {
 	t.Helper()
-	body := bytes.Clone(s.Body)
+	body := e.signBody(s.Body, secret, at)
 	r := request(t, "", "", s.Header, body)
 	require.NoError(t, e.h.Sign(r, body, secret, at), "Sign")
 	return r, body
+}
+
+// signBody returns a copy of body as SignBody makes it (body itself
+// without SignBody).
+func (e *env) signBody(body []byte, secret string, at time.Time) []byte {
+	body = bytes.Clone(body)
+	if e.h.SignBody != nil {
+		body = bytes.Clone(e.h.SignBody(body, secret, at))
+	}
+	return body
 }
 
 // withBody returns a copy of r carrying body.
@@ -424,8 +461,13 @@ func (e *env) receiver(t *testing.T) {
 			assert.True(t, status >= 200 && status < 300, "a signed delivery got %d", status)
 			status = post(r, body)
 			assert.True(t, status >= 200 && status < 300, "a redelivery got %d", status)
-			tampered := append(bytes.Clone(body), ' ')
-			assert.Equal(t, http.StatusUnauthorized, post(r, tampered), "a tampered delivery")
+			if e.h.Unsigned {
+				forged, forgedBody := e.signed(t, s, e.h.Secrets[2], now)
+				assert.Equal(t, http.StatusUnauthorized, post(forged, forgedBody), "a delivery with a wrong credential")
+			} else {
+				tampered := append(bytes.Clone(body), ' ')
+				assert.Equal(t, http.StatusUnauthorized, post(r, tampered), "a tampered delivery")
+			}
 			stop()
 
 			want := 1
@@ -467,6 +509,47 @@ func (e *env) tamperedBody(t *testing.T) {
 	}
 }
 
+// credentials runs for Unsigned schemes instead of tamperedBody: without
+// the credential or with a wrong one a delivery fails, and a receiver
+// answers it 401 and hands it to no handler; with the right one it
+// verifies and is answered 2xx.
+func (e *env) credentials(t *testing.T) {
+	p := e.provider(t, e.h.Secrets[0])
+	for _, s := range e.h.Samples {
+		t.Run(s.Name, func(t *testing.T) {
+			good, goodBody := e.signed(t, s, e.h.Secrets[0], now)
+			wrong, wrongBody := e.signed(t, s, e.h.Secrets[2], now)
+			body := bytes.Clone(s.Body)
+			bare := request(t, "", "", s.Header, body)
+			accept(t, p, good, goodBody, "the right credential")
+			e.reject(t, p, wrong, wrongBody, "a wrong credential")
+			e.reject(t, p, bare, body, "no credential")
+			for _, h := range e.signedHeaders(s.Header, good.Header) {
+				c := withBody(good, goodBody)
+				c.Header.Del(h)
+				e.reject(t, p, c, goodBody, "%s removed", h)
+			}
+
+			rcv, h, stop := newReceiver(t, p)
+			post := func(r *http.Request, body []byte) int {
+				w := httptest.NewRecorder()
+				rcv.ServeHTTP(w, withBody(r, body))
+				return w.Code
+			}
+			assert.Equal(t, http.StatusUnauthorized, post(bare, body), "a delivery without the credential")
+			assert.Equal(t, http.StatusUnauthorized, post(wrong, wrongBody), "a delivery with a wrong credential")
+			status := post(good, goodBody)
+			assert.True(t, status >= 200 && status < 300, "a delivery with the right credential got %d", status)
+			stop()
+			got := h.got()
+			assert.LessOrEqual(t, len(got), 1, "events handled")
+			for _, ev := range got {
+				assert.Equal(t, goodBody, ev.Body, "a delivery without the right credential reached the handler")
+			}
+		})
+	}
+}
+
 func uniqInts(xs ...int) []int {
 	slices.Sort(xs)
 	return slices.Compact(xs)
@@ -498,6 +581,10 @@ func (e *env) tamperedHeaders(t *testing.T) {
 	r, body := e.signed(t, s, e.h.Secrets[0], now)
 	require.NoError(t, p.Verify(r, body), "the signed sample does not verify")
 	names := e.signedHeaders(s.Header, r.Header)
+	if e.h.Unsigned && len(names) == 0 {
+		// The credential lives in the body (SignBody); Credentials checks it.
+		return
+	}
 	require.NotEmpty(t, names, "Sign set no header")
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
@@ -634,14 +721,28 @@ func (e *env) timestamps(t *testing.T) {
 		check(t, e.provider(t, e.h.Secrets[0]), e.h.Tolerance)
 	})
 	t.Run("configured", func(t *testing.T) {
-		window := 30 * time.Second
-		if window >= e.h.Tolerance {
-			window = e.h.Tolerance / 2
-		}
-		window = window.Truncate(time.Second)
-		require.Greater(t, window, 2*time.Second, "Tolerance too short to test")
+		window := ConfiguredWindow(e.h.Tolerance)
 		check(t, e.providerWith(t, Config{Secrets: e.h.Secrets[:1], Tolerance: window}), window)
 	})
+}
+
+// ConfiguredWindow returns the window the Timestamps checks configure
+// through Config.Tolerance for a provider whose default window is def: a
+// whole number of seconds, at least 2 s, that differs from def by more than
+// the checks' one-second margins, so that a provider ignoring
+// Config.Tolerance fails them. It is 30 s when def exceeds 31 s, half of
+// def (truncated to seconds) when that is 2 s or more, and for a shorter
+// def twice def or def plus 2 s, whichever is longer, rounded up to
+// seconds.
+func ConfiguredWindow(def time.Duration) time.Duration {
+	switch {
+	case def > 31*time.Second:
+		return 30 * time.Second
+	case (def / 2).Truncate(time.Second) >= 2*time.Second:
+		return (def / 2).Truncate(time.Second)
+	}
+	up := func(d time.Duration) time.Duration { return (d + time.Second - 1).Truncate(time.Second) }
+	return max(up(2*def), up(def)+2*time.Second)
 }
 
 // countEntries counts the entries of a signature header as
@@ -760,6 +861,9 @@ func (e *env) handshakes(t *testing.T) {
 		t.Run(hs.Name, func(t *testing.T) {
 			p := e.provider(t, e.h.Secrets[0])
 			body := bytes.Clone(hs.Body)
+			if hs.Signed {
+				body = e.signBody(hs.Body, e.h.Secrets[0], now)
+			}
 			r := request(t, hs.Method, hs.URL, hs.Header, body)
 			if hs.Signed {
 				require.NoError(t, e.h.Sign(r, body, e.h.Secrets[0], now), "Sign")

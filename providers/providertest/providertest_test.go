@@ -1,9 +1,12 @@
 package providertest_test
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -33,9 +36,14 @@ type toy struct {
 }
 
 func newToy(c providertest.Config, defect string) (provider.Provider, error) {
+	return newToyWindow(c, defect, 5*time.Minute)
+}
+
+// newToyWindow is newToy with a default window of its own.
+func newToyWindow(c providertest.Config, defect string, window time.Duration) (provider.Provider, error) {
 	p := &toy{now: c.Now, tolerance: c.Tolerance, defect: defect}
-	if p.tolerance <= 0 {
-		p.tolerance = 5 * time.Minute
+	if p.tolerance <= 0 || defect == "config-tolerance" {
+		p.tolerance = window
 	}
 	if defect == "clock" {
 		p.now = time.Now
@@ -155,13 +163,216 @@ func TestToyConformance(t *testing.T) {
 	providertest.Run(t, toyHarness(""))
 }
 
+// toyWindowHarness is the toy with a short default window, as Paddle's
+// five seconds.
+func toyWindowHarness(defect string, window time.Duration) providertest.Harness {
+	h := toyHarness(defect)
+	h.New = func(c providertest.Config) (provider.Provider, error) { return newToyWindow(c, defect, window) }
+	h.Tolerance = window
+	return h
+}
+
+// A provider with a window of a few seconds passes the suite.
+func TestShortWindowConformance(t *testing.T) {
+	for _, window := range []time.Duration{time.Second, 2 * time.Second, 2500 * time.Millisecond, 3 * time.Second, 5 * time.Second, 31 * time.Second} {
+		t.Run(window.String(), func(t *testing.T) {
+			providertest.Run(t, toyWindowHarness("", window))
+		})
+	}
+}
+
+func TestConfiguredWindow(t *testing.T) {
+	for _, def := range []time.Duration{time.Second, 2 * time.Second, 2500 * time.Millisecond, 3 * time.Second,
+		4 * time.Second, 5 * time.Second, 10 * time.Second, 31 * time.Second, 32 * time.Second, time.Minute, 5 * time.Minute, time.Hour} {
+		w := providertest.ConfiguredWindow(def)
+		assert.GreaterOrEqual(t, w, 2*time.Second, "default %v", def)
+		assert.Zero(t, w%time.Second, "default %v: %v is not whole seconds", def, w)
+		// The checks accept up to w-1s and refuse from w+1s: one of them
+		// must fall on the other side of def.
+		assert.True(t, w+time.Second <= def || w-time.Second > def, "default %v: %v is too close", def, w)
+	}
+	assert.Equal(t, 30*time.Second, providertest.ConfiguredWindow(5*time.Minute))
+	assert.Equal(t, 2*time.Second, providertest.ConfiguredWindow(5*time.Second))
+	assert.Equal(t, 4*time.Second, providertest.ConfiguredWindow(2*time.Second))
+}
+
+// tokenToy authenticates the sender with "Toy-Token: Bearer <secret>",
+// compared as SHA-256 digests in constant time; the ID and type are the
+// Toy-Id and Toy-Type headers. defect selects a bug.
+type tokenToy struct {
+	digests [][sha256.Size]byte
+	secrets []string
+	defect  string
+}
+
+func newTokenToy(c providertest.Config, defect string) (provider.Provider, error) {
+	p := &tokenToy{defect: defect}
+	for _, s := range c.Secrets {
+		if strings.TrimSpace(s) == "" {
+			return nil, verify.ErrNoSecret
+		}
+		p.digests = append(p.digests, sha256.Sum256([]byte(s)))
+		p.secrets = append(p.secrets, s)
+	}
+	return p, nil
+}
+
+func (p *tokenToy) Name() string { return "token-toy" }
+
+func (p *tokenToy) Verify(r *http.Request, _ []byte) error {
+	h := r.Header.Get("Toy-Token")
+	if h == "" {
+		if p.defect == "token-missing-ok" {
+			return nil
+		}
+		return verify.ErrMissingSignature
+	}
+	token, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok {
+		return verify.ErrMalformedSignature
+	}
+	if p.defect == "token-any" {
+		return nil
+	}
+	got := sha256.Sum256([]byte(token))
+	match := 0
+	for i, d := range p.digests {
+		if p.defect == "token-prefix" {
+			if len(token) >= 4 && len(p.secrets[i]) >= 4 && subtle.ConstantTimeCompare([]byte(token[:4]), []byte(p.secrets[i][:4])) == 1 {
+				match = 1
+			}
+			continue
+		}
+		match |= subtle.ConstantTimeCompare(got[:], d[:])
+	}
+	if match != 1 {
+		return verify.ErrSignatureMismatch
+	}
+	return nil
+}
+
+func (p *tokenToy) Parse(r *http.Request, _ []byte) (provider.Envelope, error) {
+	typ := r.Header.Get("Toy-Type")
+	if typ == "" {
+		return provider.Envelope{}, fmt.Errorf("token-toy: no type: %w", provider.ErrMalformedEnvelope)
+	}
+	return provider.Envelope{ID: r.Header.Get("Toy-Id"), Type: typ}, nil
+}
+
+func tokenToyHarness(defect string) providertest.Harness {
+	return providertest.Harness{
+		New: func(c providertest.Config) (provider.Provider, error) { return newTokenToy(c, defect) },
+		Sign: func(r *http.Request, _ []byte, secret string, _ time.Time) error {
+			r.Header.Set("Toy-Token", "Bearer "+secret)
+			return nil
+		},
+		Unsigned: true,
+		Secrets:  []string{"toy-token-one", "toy-token-two", "toy-token-three"},
+		Samples: []providertest.Sample{{
+			Name:   "push",
+			Header: http.Header{"Content-Type": {"application/json"}, "Toy-Id": {"d1"}, "Toy-Type": {"push"}},
+			Body:   []byte(`{"ref":"main"}`), ID: "d1", Type: "push",
+		}},
+		Malformed: []providertest.Sample{{Name: "no type", Header: http.Header{"Toy-Id": {"d2"}}, Body: []byte(`{}`)}},
+	}
+}
+
+// A token scheme, whose body is not authenticated, passes the suite with
+// Unsigned set, and fails it without: its body can be tampered with.
+func TestUnsignedConformance(t *testing.T) {
+	providertest.Run(t, tokenToyHarness(""))
+}
+
+// stateToy authenticates the sender with a clientState in the body, as
+// Microsoft Graph does: {"clientState":"<secret>",…}.
+type stateToy struct {
+	states [][sha256.Size]byte
+	defect string
+}
+
+func (p *stateToy) Name() string { return "state-toy" }
+
+func (p *stateToy) Verify(_ *http.Request, body []byte) error {
+	var doc struct {
+		ClientState string `json:"clientState"`
+	}
+	if err := json.Unmarshal(body, &doc); err != nil || doc.ClientState == "" {
+		return verify.ErrMissingSignature
+	}
+	if p.defect == "state-any" {
+		return nil
+	}
+	got := sha256.Sum256([]byte(doc.ClientState))
+	match := 0
+	for _, d := range p.states {
+		match |= subtle.ConstantTimeCompare(got[:], d[:])
+	}
+	if match != 1 {
+		return verify.ErrSignatureMismatch
+	}
+	return nil
+}
+
+func (p *stateToy) Parse(_ *http.Request, body []byte) (provider.Envelope, error) {
+	var doc struct{ ID, Type string }
+	if err := json.Unmarshal(body, &doc); err != nil || doc.Type == "" {
+		return provider.Envelope{}, fmt.Errorf("state-toy: %w", provider.ErrMalformedEnvelope)
+	}
+	return provider.Envelope{ID: doc.ID, Type: doc.Type}, nil
+}
+
+func stateToyHarness(defect string) providertest.Harness {
+	return providertest.Harness{
+		New: func(c providertest.Config) (provider.Provider, error) {
+			p := &stateToy{defect: defect}
+			for _, s := range c.Secrets {
+				if strings.TrimSpace(s) == "" {
+					return nil, verify.ErrNoSecret
+				}
+				p.states = append(p.states, sha256.Sum256([]byte(s)))
+			}
+			return p, nil
+		},
+		Sign: func(*http.Request, []byte, string, time.Time) error { return nil },
+		SignBody: func(body []byte, secret string, _ time.Time) []byte {
+			return bytes.Replace(body, []byte("STATE"), []byte(secret), 1)
+		},
+		Unsigned: true,
+		Secrets:  []string{"toy-state-one", "toy-state-two", "toy-state-three"},
+		Samples: []providertest.Sample{{
+			Name: "updated", Header: http.Header{"Content-Type": {"application/json"}},
+			Body: []byte(`{"clientState":"STATE","id":"n1","type":"updated"}`), ID: "n1", Type: "updated",
+		}},
+		Malformed: []providertest.Sample{{Name: "no type", Body: []byte(`{"clientState":"STATE","id":"n2"}`)}},
+	}
+}
+
+// A scheme whose credential lives in the body passes the suite with
+// SignBody and Unsigned.
+func TestBodyCredentialConformance(t *testing.T) {
+	providertest.Run(t, stateToyHarness(""))
+}
+
 const defectEnv = "PROVIDERTEST_DEFECT"
 
 // TestToyDefect runs the suite against a defective toy provider when
 // TestSuiteCatchesDefects starts this binary with PROVIDERTEST_DEFECT set;
 // otherwise it has nothing to do.
 func TestToyDefect(t *testing.T) {
-	if defect := os.Getenv(defectEnv); defect != "" {
+	defect := os.Getenv(defectEnv)
+	switch {
+	case defect == "":
+	case strings.HasPrefix(defect, "token-"):
+		providertest.Run(t, tokenToyHarness(defect))
+	case strings.HasPrefix(defect, "state-"):
+		providertest.Run(t, stateToyHarness(defect))
+	case defect == "config-tolerance":
+		providertest.Run(t, toyWindowHarness(defect, 5*time.Second))
+	case defect == "signed-as-unsigned":
+		h := tokenToyHarness("")
+		h.Unsigned = false
+		providertest.Run(t, h)
+	default:
 		providertest.Run(t, toyHarness(defect))
 	}
 }
@@ -180,6 +391,12 @@ func TestSuiteCatchesDefects(t *testing.T) {
 		"unbounded":          "TestToyDefect/SignatureList/entries",
 		"prefix":             "TestToyDefect/TamperedHeaders/Toy-Signature",
 		"id":                 "TestToyDefect/RoundTrip/order.paid",
+		"config-tolerance":   "TestToyDefect/Timestamps/configured",
+		"token-missing-ok":   "TestToyDefect/Credentials/push",
+		"token-any":          "TestToyDefect/Credentials/push",
+		"token-prefix":       "TestToyDefect/Credentials/push",
+		"state-any":          "TestToyDefect/Credentials/updated",
+		"signed-as-unsigned": "TestToyDefect/TamperedBody/push",
 	} {
 		t.Run(defect, func(t *testing.T) {
 			t.Parallel()

@@ -141,7 +141,18 @@
 //	Algorithm: kit.Token, Signature: kit.Signature{Header: "X-Gitlab-Token"},
 //	Algorithm: kit.Basic, // secrets are "user:password"
 //
+// Other spellings of the headers are declared too: Signature.Aliases for
+// the signature header alone (Shopify's Shopify-Hmac-Sha256; Gitea's
+// X-Forgejo-Signature and X-Gogs-Signature), Scheme.Families for a set
+// renamed together (Standard Webhooks' svix-* headers, with WhsecKey as the
+// Key); Respell gives the Scheme that signs with another spelling.
+//
+//	Signature: kit.Signature{Header: "X-Gitea-Signature", Aliases: []string{"X-Forgejo-Signature", "X-Gogs-Signature"}},
+//	Families:  []kit.HeaderFamily{{"webhook-id": "svix-id", "webhook-timestamp": "svix-timestamp", "webhook-signature": "svix-signature"}},
+//
 // A provider with more than a declaration (a handshake, a payload that is
 // not JSON, a second signature header) keeps its Scheme for what fits and
-// adds methods around the kit.Provider it wraps.
+// adds methods around the kit.Provider it wraps (GitHub wraps two, one per
+// signature header). A verifier the kit cannot declare at all takes its
+// secrets from a source through SourceCache.
 package kit

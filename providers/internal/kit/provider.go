@@ -87,12 +87,13 @@ func (p *Provider) verify(r *http.Request, body []byte) error {
 		// (401) that still says why.
 		return fmt.Errorf("secret source: %w: %w", err, verify.ErrVerification)
 	}
-	sig := p.s.Signature
+	sc := p.s.pick(r.Header) // the spelling of the headers r uses
+	sig := sc.Signature
 	header := r.Header.Get(sig.Header)
 	if header == "" {
 		return verify.ErrMissingSignature
 	}
-	switch p.s.Algorithm {
+	switch sc.Algorithm {
 	case Token:
 		return matchToken(k, header, sig.Prefix)
 	case Basic:
@@ -106,8 +107,8 @@ func (p *Provider) verify(r *http.Request, body []byte) error {
 		return verify.ErrSignatureHeaderTooLarge
 	}
 	var ts string
-	if t := p.s.Timestamp; t != nil {
-		if ts, err = p.timestamp(r, header); err != nil {
+	if t := sc.Timestamp; t != nil {
+		if ts, err = sc.timestamp(r, header); err != nil {
 			return err
 		}
 		if !t.Unchecked {
@@ -117,7 +118,7 @@ func (p *Provider) verify(r *http.Request, body []byte) error {
 		}
 	}
 	var buf [8][]byte
-	parts := p.s.message(buf[:0], r, ts, body, p.o.URL)
+	parts := sc.message(buf[:0], r, ts, body, p.o.URL)
 	ok := false
 	if k.ed != nil {
 		ok = k.ed.MatchAny(&sigs, 0, parts...)
@@ -174,8 +175,8 @@ func matchDigest(k *keys, got [sha256.Size]byte) error {
 
 // timestamp returns the raw timestamp: its header's value, or the value of
 // the signature header's single Field entry.
-func (p *Provider) timestamp(r *http.Request, header string) (string, error) {
-	t := p.s.Timestamp
+func (s *Scheme) timestamp(r *http.Request, header string) (string, error) {
+	t := s.Timestamp
 	if t.Header != "" {
 		ts := r.Header.Get(t.Header)
 		if ts == "" {
@@ -187,7 +188,7 @@ func (p *Provider) timestamp(r *http.Request, header string) (string, error) {
 	found := false
 	for header != "" {
 		var entry string
-		entry, header = nextEntry(header, p.s.Signature.Sep)
+		entry, header = nextEntry(header, s.Signature.Sep)
 		v, ok := strings.CutPrefix(strings.TrimSpace(entry), t.Field)
 		if !ok {
 			continue
@@ -315,8 +316,10 @@ func requestURL(r *http.Request) string {
 	return scheme + "://" + r.Host + r.URL.RequestURI()
 }
 
-func (p *Provider) fields() [3]Field {
-	e := p.s.Envelope
+func (p *Provider) fields() [3]Field { return p.s.fields() }
+
+func (s *Scheme) fields() [3]Field {
+	e := s.Envelope
 	return [3]Field{e.ID, e.Type, e.Version}
 }
 
@@ -332,8 +335,12 @@ func (p *Provider) Parse(r *http.Request, body []byte) (provider.Envelope, error
 			return provider.Envelope{}, fmt.Errorf("%s: body: %w: %w", p.s.Name, err, provider.ErrMalformedEnvelope)
 		}
 	}
+	sc := p.s
+	if r != nil { // a scheme reading only the body may be given no request
+		sc = p.s.pick(r.Header)
+	}
 	var out [3]string
-	for i, f := range p.fields() {
+	for i, f := range sc.fields() {
 		if !f.set() {
 			continue
 		}

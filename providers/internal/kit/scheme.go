@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -88,6 +90,13 @@ type Signature struct {
 	// a signature without it does not verify. For Token, the text before
 	// the token ("Bearer ").
 	Prefix string
+	// Aliases are other spellings of Header that senders use (Shopify's
+	// newer "Shopify-Hmac-Sha256" for "X-Shopify-Hmac-Sha256"; Gitea's
+	// X-Forgejo-Signature and X-Gogs-Signature). A request without Header
+	// is read from the first alias it carries; only the signature header is
+	// renamed (Scheme.Families renames headers together). Aliases are tried
+	// after Scheme.Families. Sign writes Header.
+	Aliases []string
 	// Sep, when set, makes the header a list of entries separated by Sep
 	// ("," for Stripe, ";" for Paddle, " " for any run of white space): an
 	// entry written as Prefix + signature is a candidate, other entries are
@@ -243,6 +252,91 @@ type Scheme struct {
 	Key func(secret string) ([]byte, error)
 	// Envelope is where the ID, type and version live.
 	Envelope Envelope
+	// Families are other spellings of the scheme's headers, renamed
+	// together (Standard Webhooks' webhook-id, webhook-timestamp and
+	// webhook-signature, sent by Svix as svix-id, svix-timestamp and
+	// svix-signature). A request that carries Signature.Header is read
+	// with the declared names; otherwise with the first family whose
+	// signature header it carries, the names that family does not map
+	// keeping their declared spelling. Sign writes the declared names; a
+	// family's are written by the Scheme Respell returns.
+	Families []HeaderFamily
+
+	// variants are the compiled Families then Signature.Aliases: copies
+	// of the scheme with the names renamed (set by compile).
+	variants []*Scheme
+}
+
+// HeaderFamily maps header names a Scheme declares (Signature.Header,
+// Timestamp.Header, the names of HeaderPiece pieces, Envelope fields'
+// Header) to another spelling of them. It must rename Signature.Header.
+// Names are matched case-insensitively.
+type HeaderFamily map[string]string
+
+// rename returns the name f gives the declared header name ("" when it
+// keeps it).
+func (f HeaderFamily) rename(name string) string {
+	if name == "" {
+		return ""
+	}
+	if v, ok := f[name]; ok {
+		return v
+	}
+	for k, v := range f {
+		if http.CanonicalHeaderKey(k) == http.CanonicalHeaderKey(name) {
+			return v
+		}
+	}
+	return ""
+}
+
+// Respell returns a copy of s whose headers are spelled as family spells
+// them, without Families and Aliases: its Sign signs a request as a sender
+// using that spelling does, for tests. s is not modified.
+func (s *Scheme) Respell(family HeaderFamily) *Scheme {
+	c := *s
+	c.Families, c.variants = nil, nil
+	c.Signature.Aliases = nil
+	name := func(n string) string {
+		if v := family.rename(n); v != "" {
+			return v
+		}
+		return n
+	}
+	c.Signature.Header = name(c.Signature.Header)
+	if c.Timestamp != nil {
+		t := *c.Timestamp
+		t.Header = name(t.Header)
+		c.Timestamp = &t
+	}
+	if c.Message != nil {
+		c.Message = append([]Piece(nil), c.Message...)
+		for i, p := range c.Message {
+			if p.kind == pieceHeader {
+				c.Message[i].value = name(p.value)
+			}
+		}
+	}
+	for _, f := range []*Field{&c.Envelope.ID, &c.Envelope.Type, &c.Envelope.Version} {
+		f.Header = name(f.Header)
+	}
+	return &c
+}
+
+// pick returns the compiled scheme whose spelling h uses: c itself when h
+// carries the declared signature header, else the first variant whose
+// signature header h carries, else c (whose checks then report the
+// missing header). It costs at most one header lookup per variant.
+func (c *Scheme) pick(h http.Header) *Scheme {
+	if len(c.variants) == 0 || h.Get(c.Signature.Header) != "" {
+		return c
+	}
+	for _, v := range c.variants {
+		if h.Get(v.Signature.Header) != "" {
+			return v
+		}
+	}
+	return c
 }
 
 // HexKey decodes a hex key (Discord's public key).
@@ -251,6 +345,26 @@ func HexKey(s string) ([]byte, error) { return hex.DecodeString(strings.TrimSpac
 // Base64Key decodes a standard base64 key.
 func Base64Key(s string) ([]byte, error) {
 	return base64.StdEncoding.DecodeString(strings.TrimSpace(s))
+}
+
+// WhsecPrefix is the prefix of Standard Webhooks' symmetric secrets.
+const WhsecPrefix = "whsec_"
+
+// WhsecKey decodes a Standard Webhooks secret, "whsec_" and the standard
+// base64 (padded or not) of the key; the prefix is optional. It fails on
+// an empty key.
+func WhsecKey(s string) ([]byte, error) {
+	b64, _ := strings.CutPrefix(strings.TrimSpace(s), WhsecPrefix)
+	b, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		if b, err = base64.RawStdEncoding.DecodeString(b64); err != nil {
+			return nil, err
+		}
+	}
+	if len(b) == 0 {
+		return nil, errors.New("empty key")
+	}
+	return b, nil
 }
 
 // ErrScheme reports a Scheme that declares something impossible: a
@@ -356,6 +470,23 @@ func (s *Scheme) compile() (*Scheme, error) {
 		if f.Required && n == 0 {
 			return bad("a required Envelope field has no source")
 		}
+	}
+	families := slices.Clone(c.Families)
+	for _, a := range c.Signature.Aliases {
+		families = append(families, HeaderFamily{c.Signature.Header: a})
+	}
+	c.variants = nil
+	for _, f := range families {
+		for k, v := range f {
+			if k == "" || strings.TrimSpace(v) == "" {
+				return bad("an empty name in a header family or alias")
+			}
+		}
+		v := c.Respell(f)
+		if http.CanonicalHeaderKey(v.Signature.Header) == http.CanonicalHeaderKey(c.Signature.Header) {
+			return bad("a header family or alias that does not rename Signature.Header")
+		}
+		c.variants = append(c.variants, v)
 	}
 	return &c, nil
 }
