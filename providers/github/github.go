@@ -52,18 +52,18 @@ package github
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/hookwise/hookwise/internal/jsonscan"
 	"github.com/hookwise/hookwise/provider"
 	"github.com/hookwise/hookwise/providers/internal/form"
+	"github.com/hookwise/hookwise/providers/internal/kit"
 	"github.com/hookwise/hookwise/verify"
 )
 
@@ -78,10 +78,24 @@ const (
 	HeaderDelivery     = "X-GitHub-Delivery"
 )
 
+// The schemes GitHub signs with: the body alone, in hex, prefixed.
+var (
+	scheme256 = &kit.Scheme{
+		Name:      Name,
+		Algorithm: kit.HMACSHA256,
+		Signature: kit.Signature{Header: HeaderSignature256, Encoding: verify.Hex, Prefix: "sha256="},
+	}
+	scheme1 = &kit.Scheme{
+		Name:      Name,
+		Algorithm: kit.HMACSHA1,
+		Signature: kit.Signature{Header: HeaderSignature1, Encoding: verify.Hex, Prefix: "sha1="},
+	}
+)
+
 // Provider verifies and parses GitHub deliveries. It is safe for concurrent use.
 type Provider struct {
-	sha256 *verify.HMAC
-	sha1   *verify.HMAC // nil unless WithSHA1
+	sha256 *kit.Provider
+	sha1   *kit.Provider // nil unless WithSHA1
 
 	deliveryID bool // WithDeliveryIDDedupe: ID from X-GitHub-Delivery
 	eventCheck bool // WithEventCheck (default on)
@@ -93,7 +107,7 @@ var (
 )
 
 type options struct {
-	secrets      []string
+	kit.Options
 	sha1         bool
 	deliveryID   bool
 	noEventCheck bool
@@ -105,7 +119,7 @@ type Option func(*options)
 // WithSecrets adds secrets accepted besides the one given to New, for a
 // secret rotation.
 func WithSecrets(more ...string) Option {
-	return func(o *options) { o.secrets = append(o.secrets, more...) }
+	return func(o *options) { o.Secrets = append(o.Secrets, more...) }
 }
 
 // WithSHA1 opts in to the legacy X-Hub-Signature (HMAC-SHA1) header, checked
@@ -139,22 +153,32 @@ func WithEventCheck(on bool) Option { return func(o *options) { o.noEventCheck =
 // New returns a provider for the webhook secret. It returns an error matching
 // verify.ErrNoSecret when a secret is empty or blank.
 func New(secret string, opts ...Option) (*Provider, error) {
-	o := options{secrets: []string{secret}}
+	return build(options{Options: kit.Options{Secrets: []string{secret}}}, opts)
+}
+
+// NewFromSource returns a provider whose webhook secrets come from src,
+// which the application updates to rotate them without a restart (see
+// provider.Secrets). It returns an error matching verify.ErrNoSecret when
+// src holds no secret or an empty or blank one; WithSecrets cannot be
+// combined with it.
+func NewFromSource(src provider.SecretSource, opts ...Option) (*Provider, error) {
+	return build(options{Options: kit.Options{Source: src}}, opts)
+}
+
+func build(o options, opts []Option) (*Provider, error) {
 	for _, opt := range opts {
-		opt(&o)
-	}
-	keys := make([][]byte, len(o.secrets))
-	for i, s := range o.secrets {
-		keys[i] = []byte(s)
+		if opt != nil {
+			opt(&o)
+		}
 	}
 	p := &Provider{deliveryID: o.deliveryID, eventCheck: !o.noEventCheck}
 	var err error
-	if p.sha256, err = verify.NewHMAC(sha256.New, keys...); err != nil {
-		return nil, fmt.Errorf("github: %w", err)
+	if p.sha256, err = scheme256.New(o.Options); err != nil {
+		return nil, err
 	}
 	if o.sha1 {
-		if p.sha1, err = verify.NewHMAC(sha1.New, keys...); err != nil {
-			return nil, fmt.Errorf("github: %w", err)
+		if p.sha1, err = scheme1.New(o.Options); err != nil {
+			return nil, err
 		}
 	}
 	return p, nil
@@ -163,23 +187,14 @@ func New(secret string, opts ...Option) (*Provider, error) {
 // Name returns "github".
 func (p *Provider) Name() string { return Name }
 
-// Verify checks the delivery's signature over the raw body.
+// Verify checks the delivery's signature over the raw body: the
+// X-Hub-Signature-256 header, or with WithSHA1 the X-Hub-Signature header
+// when the former is absent.
 func (p *Provider) Verify(r *http.Request, body []byte) error {
-	if h := r.Header.Get(HeaderSignature256); h != "" {
-		if err := verify.MatchList(p.sha256, verify.Hex, h, "", "sha256=", body); err != nil {
-			return fmt.Errorf("github: %w", err)
-		}
-		return nil
+	if p.sha1 == nil || headerValue(r.Header, canonicalSignature256) != "" {
+		return p.sha256.Verify(r, body)
 	}
-	if p.sha1 != nil {
-		if h := r.Header.Get(HeaderSignature1); h != "" {
-			if err := verify.MatchList(p.sha1, verify.Hex, h, "", "sha1=", body); err != nil {
-				return fmt.Errorf("github: %w", err)
-			}
-			return nil
-		}
-	}
-	return fmt.Errorf("github: %w", verify.ErrMissingSignature)
+	return p.sha1.Verify(r, body)
 }
 
 // Parse reads the envelope: ID from the hash of the body (or the
@@ -260,8 +275,9 @@ func plainString(raw []byte) bool {
 // The canonical forms of the header names, looked up without the
 // allocation Header.Get makes to canonicalize "X-GitHub-…".
 var (
-	canonicalEvent    = http.CanonicalHeaderKey(HeaderEvent)
-	canonicalDelivery = http.CanonicalHeaderKey(HeaderDelivery)
+	canonicalEvent        = http.CanonicalHeaderKey(HeaderEvent)
+	canonicalDelivery     = http.CanonicalHeaderKey(HeaderDelivery)
+	canonicalSignature256 = http.CanonicalHeaderKey(HeaderSignature256)
 )
 
 // headerValue is h.Get(key) for a canonical key.
@@ -345,20 +361,31 @@ func payload(h http.Header, body []byte) ([]byte, error) {
 	return []byte(vals.Get("payload")), nil
 }
 
+// SignRequest signs r, whose body is body, as GitHub does with secret: it
+// sets X-Hub-Signature-256 and the legacy X-Hub-Signature. GitHub signs no
+// timestamp, so now is unused. It has the shape of
+// providertest.Harness.Sign.
+func SignRequest(r *http.Request, body []byte, secret string, now time.Time) error {
+	if err := scheme256.Sign(r, body, secret, now); err != nil {
+		return err
+	}
+	return scheme1.Sign(r, body, secret, now)
+}
+
 // Sign returns the X-Hub-Signature-256 value of body under secret:
 // "sha256=<hex>".
-func Sign(secret string, body []byte) string {
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write(body)
-	return "sha256=" + hex.EncodeToString(m.Sum(nil))
-}
+func Sign(secret string, body []byte) string { return signWith(scheme256, secret, body) }
 
 // SignSHA1 returns the legacy X-Hub-Signature value of body under secret:
 // "sha1=<hex>".
-func SignSHA1(secret string, body []byte) string {
-	m := hmac.New(sha1.New, []byte(secret))
-	m.Write(body)
-	return "sha1=" + hex.EncodeToString(m.Sum(nil))
+func SignSHA1(secret string, body []byte) string { return signWith(scheme1, secret, body) }
+
+func signWith(s *kit.Scheme, secret string, body []byte) string {
+	r := &http.Request{Method: http.MethodPost, Header: http.Header{}}
+	if err := s.Sign(r, body, secret, time.Time{}); err != nil {
+		panic("github: Sign: " + err.Error()) // the declarations are valid, and any secret signs
+	}
+	return r.Header.Get(s.Signature.Header)
 }
 
 // NewRequest returns a signed JSON delivery of event to url as GitHub sends
@@ -375,7 +402,8 @@ func NewRequest(url, secret, event, deliveryID string, body []byte) *http.Reques
 	r.Header.Set("User-Agent", "GitHub-Hookshot/hookwise")
 	r.Header.Set(HeaderEvent, event)
 	r.Header.Set(HeaderDelivery, deliveryID)
-	r.Header.Set(HeaderSignature256, Sign(secret, body))
-	r.Header.Set(HeaderSignature1, SignSHA1(secret, body))
+	if err := SignRequest(r, body, secret, time.Time{}); err != nil {
+		panic("github: NewRequest: " + err.Error())
+	}
 	return r
 }

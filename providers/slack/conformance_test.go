@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"net/url"
 	"testing"
-	"time"
 
 	"github.com/hookwise/hookwise/provider"
 	"github.com/hookwise/hookwise/providers/providertest"
@@ -26,12 +25,7 @@ func harness(t testing.TB) providertest.Harness {
 			return slack.New(c.Secrets[0], slack.WithSecrets(c.Secrets[1:]...),
 				slack.WithClock(c.Now), slack.WithTolerance(c.Tolerance))
 		},
-		Sign: func(r *http.Request, body []byte, secret string, now time.Time) error {
-			signed := slack.NewRequest(providertest.DefaultURL, secret, now, body, r.Header.Get("Content-Type"))
-			r.Header.Set(slack.HeaderTimestamp, signed.Header.Get(slack.HeaderTimestamp))
-			r.Header.Set(slack.HeaderSignature, signed.Header.Get(slack.HeaderSignature))
-			return nil
-		},
+		Sign:    slack.SignRequest,
 		Secrets: []string{"8f742231b10e8888abcd99yyyzzz85a5", "e6b19c573432dcc6b075501d51b51bb8", "0123456789abcdef0123456789abcdef"},
 		Samples: []providertest.Sample{
 			{

@@ -37,20 +37,17 @@ package slack
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/hookwise/hookwise/internal/jsonscan"
 	"github.com/hookwise/hookwise/provider"
 	"github.com/hookwise/hookwise/providers/internal/form"
+	"github.com/hookwise/hookwise/providers/internal/kit"
 	"github.com/hookwise/hookwise/verify"
 )
 
@@ -66,9 +63,18 @@ const (
 // DefaultTolerance is the accepted distance of the timestamp from now.
 const DefaultTolerance = 5 * time.Minute
 
+// scheme declares Slack's signature.
+var scheme = &kit.Scheme{
+	Name:      Name,
+	Algorithm: kit.HMACSHA256,
+	Signature: kit.Signature{Header: HeaderSignature, Encoding: verify.Hex, Prefix: "v0="},
+	Timestamp: &kit.Timestamp{Header: HeaderTimestamp, Tolerance: DefaultTolerance},
+	Message:   []kit.Piece{kit.Lit("v0:"), kit.Time, kit.Lit(":"), kit.Body},
+}
+
 // Provider verifies and parses Slack requests. It is safe for concurrent use.
 type Provider struct {
-	v *verify.SchemeVerifier
+	p *kit.Provider
 }
 
 var (
@@ -76,69 +82,47 @@ var (
 	_ provider.PayloadProvider = (*Provider)(nil)
 )
 
-type options struct {
-	secrets   []string
-	now       func() time.Time
-	tolerance time.Duration
-}
-
 // Option configures a Provider.
-type Option func(*options)
+type Option func(*kit.Options)
 
 // WithSecrets adds signing secrets accepted besides the one given to New, for
 // a secret rotation.
-func WithSecrets(more ...string) Option {
-	return func(o *options) { o.secrets = append(o.secrets, more...) }
-}
+func WithSecrets(more ...string) Option { return kit.WithSecrets(more...) }
 
 // WithClock sets the clock the timestamp is checked against (default time.Now).
-func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+func WithClock(now func() time.Time) Option { return kit.WithClock(now) }
 
 // WithTolerance sets the accepted distance of the timestamp from now, in both
 // directions (default DefaultTolerance; zero or less keeps the default).
-func WithTolerance(d time.Duration) Option { return func(o *options) { o.tolerance = d } }
+func WithTolerance(d time.Duration) Option { return kit.WithTolerance(d) }
 
 // New returns a provider for the app's signing secret. It returns an error
 // matching verify.ErrNoSecret when a secret is empty or blank.
 func New(signingSecret string, opts ...Option) (*Provider, error) {
-	o := options{secrets: []string{signingSecret}}
-	for _, opt := range opts {
-		opt(&o)
-	}
-	keys := make([][]byte, len(o.secrets))
-	for i, s := range o.secrets {
-		keys[i] = []byte(s)
-	}
-	if o.tolerance <= 0 {
-		o.tolerance = DefaultTolerance
-	}
-	v, err := verify.NewScheme(verify.Scheme{
-		Hash:            sha256.New,
-		Secrets:         keys,
-		Header:          HeaderSignature,
-		Prefix:          "v0=",
-		Encoding:        verify.Hex,
-		TimestampHeader: HeaderTimestamp,
-		Tolerance:       o.tolerance,
-		Content:         verify.TimestampBody("v0:", ":"),
-		Now:             o.now,
-	})
+	return build(kit.Apply(signingSecret, opts))
+}
+
+// NewFromSource returns a provider whose signing secrets come from src,
+// which the application updates to rotate them without a restart (see
+// provider.Secrets). It returns an error matching verify.ErrNoSecret when
+// src holds no secret or an empty or blank one.
+func NewFromSource(src provider.SecretSource, opts ...Option) (*Provider, error) {
+	return build(kit.ApplySource(src, opts))
+}
+
+func build(o kit.Options) (*Provider, error) {
+	p, err := scheme.New(o)
 	if err != nil {
-		return nil, fmt.Errorf("slack: %w", err)
+		return nil, err
 	}
-	return &Provider{v: v}, nil
+	return &Provider{p: p}, nil
 }
 
 // Name returns "slack".
 func (p *Provider) Name() string { return Name }
 
 // Verify checks X-Slack-Signature over the raw body, then the timestamp.
-func (p *Provider) Verify(r *http.Request, body []byte) error {
-	if err := p.v.Verify(r, body); err != nil {
-		return fmt.Errorf("slack: %w", err)
-	}
-	return nil
-}
+func (p *Provider) Verify(r *http.Request, body []byte) error { return p.p.Verify(r, body) }
 
 func malformed(format string, args ...any) error {
 	return fmt.Errorf("slack: "+format+": %w", append(args, provider.ErrMalformedEnvelope)...)
@@ -299,13 +283,21 @@ func formJSON(vals url.Values) (json.RawMessage, error) {
 	return b, nil
 }
 
+// SignRequest signs r, whose body is body, as Slack does with secret at
+// now: it sets X-Slack-Request-Timestamp and X-Slack-Signature. It has the
+// shape of providertest.Harness.Sign.
+func SignRequest(r *http.Request, body []byte, secret string, now time.Time) error {
+	return scheme.Sign(r, body, secret, now)
+}
+
 // Sign returns the X-Slack-Signature value for body signed under secret at t:
 // "v0=<hex>".
 func Sign(secret string, t time.Time, body []byte) string {
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write([]byte("v0:" + strconv.FormatInt(t.Unix(), 10) + ":"))
-	m.Write(body)
-	return "v0=" + hex.EncodeToString(m.Sum(nil))
+	r := &http.Request{Method: http.MethodPost, Header: http.Header{}}
+	if err := SignRequest(r, body, secret, t); err != nil {
+		panic("slack: Sign: " + err.Error()) // the declaration is valid, and any secret signs
+	}
+	return r.Header.Get(HeaderSignature)
 }
 
 // NewRequest returns a signed request of body to url as Slack sends it, for
@@ -320,7 +312,8 @@ func NewRequest(url, secret string, t time.Time, body []byte, contentType string
 	}
 	r.Header.Set("Content-Type", contentType)
 	r.Header.Set("User-Agent", "Slackbot 1.0 (+https://api.slack.com/robots)")
-	r.Header.Set(HeaderTimestamp, strconv.FormatInt(t.Unix(), 10))
-	r.Header.Set(HeaderSignature, Sign(secret, t, body))
+	if err := SignRequest(r, body, secret, t); err != nil {
+		panic("slack: NewRequest: " + err.Error())
+	}
 	return r
 }

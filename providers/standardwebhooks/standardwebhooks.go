@@ -45,6 +45,7 @@ import (
 
 	"github.com/hookwise/hookwise/internal/jsonscan"
 	"github.com/hookwise/hookwise/provider"
+	"github.com/hookwise/hookwise/providers/internal/kit"
 	"github.com/hookwise/hookwise/verify"
 )
 
@@ -63,11 +64,12 @@ const (
 // Provider verifies and parses Standard Webhooks deliveries. It is safe for
 // concurrent use.
 type Provider struct {
-	mac       *verify.HMAC    // nil when only public keys are configured
-	ed        *verify.Ed25519 // nil when no public key is configured
-	prefixes  []string        // the entry prefixes of the configured kinds
-	macTag    int             // index of "v1," in prefixes
-	edTag     int             // index of "v1a," in prefixes
+	mac       *verify.HMAC                   // nil when only public keys are configured or secrets come from a source
+	macs      *kit.SourceCache[*verify.HMAC] // the HMAC of a source's secrets (NewFromSource), else nil
+	ed        *verify.Ed25519                // nil when no public key is configured
+	prefixes  []string                       // the entry prefixes of the configured kinds
+	macTag    int                            // index of "v1," in prefixes
+	edTag     int                            // index of "v1a," in prefixes
 	now       func() time.Time
 	tolerance time.Duration
 	typePaths [][]string
@@ -76,6 +78,7 @@ type Provider struct {
 var _ provider.Provider = (*Provider)(nil)
 
 type options struct {
+	source    provider.SecretSource
 	secrets   []string
 	keys      []string
 	now       func() time.Time
@@ -126,6 +129,37 @@ func NewAsymmetric(publicKey string, opts ...Option) (*Provider, error) {
 	return build(append([]Option{WithPublicKeys(publicKey)}, opts...), false)
 }
 
+// NewFromSource returns a provider whose "whsec_" secrets come from src,
+// which the application updates to rotate them without a restart (see
+// provider.Secrets): the current secret first, more during a rotation. It
+// returns an error matching verify.ErrNoSecret when src holds no secret or
+// one that is empty, blank or not base64 (a list that becomes so later
+// fails every verification until it is fixed); WithSecrets cannot be
+// combined with it. Public keys (WithPublicKeys) stay static.
+func NewFromSource(src provider.SecretSource, opts ...Option) (*Provider, error) {
+	if src == nil {
+		return nil, fmt.Errorf("standardwebhooks: nil secret source: %w", verify.ErrNoSecret)
+	}
+	return build(append([]Option{func(o *options) { o.source = src }}, opts...), false)
+}
+
+// newHMAC returns the HMAC of the "whsec_" secrets.
+func newHMAC(secrets []string) (*verify.HMAC, error) {
+	keys := make([][]byte, len(secrets))
+	for i, s := range secrets {
+		k, err := DecodeSecret(s)
+		if err != nil {
+			return nil, err
+		}
+		keys[i] = k
+	}
+	mac, err := verify.NewHMAC(sha256.New, keys...)
+	if err != nil {
+		return nil, fmt.Errorf("standardwebhooks: %w", err)
+	}
+	return mac, nil
+}
+
 func build(opts []Option, needSecret bool) (*Provider, error) {
 	o := options{typeKey: "type"}
 	for _, opt := range opts {
@@ -141,18 +175,19 @@ func build(opts []Option, needSecret bool) (*Provider, error) {
 	if o.typeKey == "" {
 		return nil, errors.New("standardwebhooks: empty type key")
 	}
-	if needSecret || len(o.secrets) > 0 {
-		keys := make([][]byte, len(o.secrets))
-		for i, s := range o.secrets {
-			k, err := DecodeSecret(s)
-			if err != nil {
-				return nil, err
-			}
-			keys[i] = k
-		}
-		mac, err := verify.NewHMAC(sha256.New, keys...)
+	switch {
+	case o.source != nil && len(o.secrets) > 0:
+		return nil, errors.New("standardwebhooks: secrets given with a secret source")
+	case o.source != nil:
+		macs, err := kit.NewSourceCache(o.source, newHMAC)
 		if err != nil {
-			return nil, fmt.Errorf("standardwebhooks: %w", err)
+			return nil, fmt.Errorf("standardwebhooks: secret source: %w", err)
+		}
+		p.macs = macs
+	case needSecret || len(o.secrets) > 0:
+		mac, err := newHMAC(o.secrets)
+		if err != nil {
+			return nil, err
 		}
 		p.mac = mac
 	}
@@ -172,7 +207,7 @@ func build(opts []Option, needSecret bool) (*Provider, error) {
 		}
 		p.ed = ed
 	}
-	if p.mac != nil {
+	if p.mac != nil || p.macs != nil {
 		p.macTag = len(p.prefixes)
 		p.prefixes = append(p.prefixes, "v1,")
 	}
@@ -228,6 +263,15 @@ var dot = []byte(".")
 // signatures over id.timestamp.body: each secret's MAC is computed once and
 // the Ed25519 message joined once, whatever the number of entries.
 func (p *Provider) Verify(r *http.Request, body []byte) error {
+	mac := p.mac
+	if p.macs != nil {
+		var err error
+		if mac, err = p.macs.Get(); err != nil {
+			// A source that went bad fails closed, as a verification
+			// failure (401) that still says why.
+			return fmt.Errorf("standardwebhooks: secret source: %w: %w", err, verify.ErrVerification)
+		}
+	}
 	id, ts, sig := headers(r.Header)
 	switch {
 	case sig == "":
@@ -249,7 +293,7 @@ func (p *Provider) Verify(r *http.Request, body []byte) error {
 	}
 	parts := [][]byte{[]byte(id), dot, []byte(ts), dot, body}
 	ok := false
-	if p.mac != nil && p.mac.MatchAny(&sigs, p.macTag, parts...) {
+	if mac != nil && mac.MatchAny(&sigs, p.macTag, parts...) {
 		ok = true
 	}
 	if p.ed != nil && p.ed.MatchAny(&sigs, p.edTag, parts...) {
@@ -304,6 +348,31 @@ func Sign(secret, id string, t time.Time, body []byte) (string, error) {
 	m := hmac.New(sha256.New, key)
 	m.Write(content(id, t, body))
 	return "v1," + base64.StdEncoding.EncodeToString(m.Sum(nil)), nil
+}
+
+// SignRequest signs r, whose body is body, as a Standard Webhooks sender
+// does with the "whsec_" secret at now: it reads the message ID from r's
+// webhook-id header and sets webhook-timestamp and webhook-signature (a
+// single "v1," entry), or, when r carries svix-id and no webhook-id, sets
+// svix-timestamp and svix-signature. It returns an error when r carries
+// neither ID header, and one matching verify.ErrNoSecret for a bad
+// secret. It has the shape of providertest.Harness.Sign.
+func SignRequest(r *http.Request, body []byte, secret string, now time.Time) error {
+	idHeader, tsHeader, sigHeader := "Webhook-Id", "Webhook-Timestamp", "Webhook-Signature"
+	if r.Header.Get(idHeader) == "" && r.Header.Get("Svix-Id") != "" {
+		idHeader, tsHeader, sigHeader = "Svix-Id", "Svix-Timestamp", "Svix-Signature"
+	}
+	id := r.Header.Get(idHeader)
+	if id == "" {
+		return errors.New("standardwebhooks: SignRequest: the request has no webhook-id header")
+	}
+	sig, err := Sign(secret, id, now, body)
+	if err != nil {
+		return err
+	}
+	r.Header.Set(tsHeader, strconv.FormatInt(now.Unix(), 10))
+	r.Header.Set(sigHeader, sig)
+	return nil
 }
 
 // SignEd25519 returns the "v1a,<base64>" signature of body with id at t under
