@@ -1,0 +1,136 @@
+// Package resend verifies and reads Resend webhook deliveries.
+//
+// Resend sends its webhooks through Svix, signed per the Standard Webhooks
+// specification with the Svix-branded header names (see package
+// standardwebhooks for the scheme in full):
+//
+//	svix-id: msg_2qDM0aC8kuWcZ5q1v3N0tXh9wRz
+//	svix-timestamp: 1735689600
+//	svix-signature: v1,<base64> [v1,<base64>…]
+//
+// The signed content is svix-id + "." + svix-timestamp + "." + body, with
+// HMAC-SHA256 under the base64-decoded part of the webhook's signing secret
+// ("whsec_<base64>", from the Resend dashboard). svix-signature is a
+// space-separated list: a delivery verifies when any "v1," entry matches
+// any configured secret; other entries are skipped. The list is bounded
+// (verify.MaxSignatureEntries, verify.MaxSignatureHeaderBytes) before any
+// MAC is computed, and each secret's MAC is computed once. Only the svix-*
+// names are read: Resend sends no other spelling.
+//
+// The timestamp must lie within DefaultTolerance (five minutes) of the clock
+// in both directions, and is checked before the signature: replays are
+// bounded in time, and within the window deduplicated on the ID.
+//
+// The envelope's ID is svix-id (signed; stable across Svix's retries), its
+// Type the body's top-level "type" ("email.delivered", "email.bounced").
+//
+// Sources: https://resend.com/docs/webhooks/verify-webhooks-requests
+// (svix-* headers, verification with the Svix libraries); the Standard
+// Webhooks specification and svix/svix-webhooks go/webhook.go.
+//
+// Usage:
+//
+//	p, err := resend.New(os.Getenv("RESEND_WEBHOOK_SECRET"))
+//	if err != nil {
+//		return err
+//	}
+//	rcv, err := receiver.New(p, mux)
+package resend
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/hookwise/hookwise/provider"
+	"github.com/hookwise/hookwise/providers/internal/kit"
+	"github.com/hookwise/hookwise/providers/standardwebhooks"
+	"github.com/hookwise/hookwise/verify"
+)
+
+// Name is the provider's name.
+const Name = "resend"
+
+// Header names Resend sends.
+const (
+	HeaderID        = "svix-id"
+	HeaderTimestamp = "svix-timestamp"
+	HeaderSignature = "svix-signature"
+)
+
+// DefaultTolerance is the accepted distance of the signed timestamp from now.
+const DefaultTolerance = standardwebhooks.DefaultTolerance
+
+// scheme declares Resend's signature and envelope.
+var scheme = &kit.Scheme{
+	Name:      Name,
+	Algorithm: kit.HMACSHA256,
+	Signature: kit.Signature{Header: HeaderSignature, Encoding: verify.Base64, Prefix: "v1,", Sep: " "},
+	Timestamp: &kit.Timestamp{Header: HeaderTimestamp, Tolerance: DefaultTolerance},
+	Message:   []kit.Piece{kit.HeaderPiece(HeaderID), kit.Lit("."), kit.Time, kit.Lit("."), kit.Body},
+	Key:       standardwebhooks.DecodeSecret,
+	Envelope: kit.Envelope{
+		ID:   kit.Field{Header: HeaderID, Required: true},
+		Type: kit.Field{JSON: []string{"type"}, Required: true},
+	},
+}
+
+// Provider verifies and parses Resend deliveries. It is safe for concurrent use.
+type Provider struct{ p *kit.Provider }
+
+var _ provider.Provider = (*Provider)(nil)
+
+// Option configures a Provider.
+type Option func(*kit.Options)
+
+// WithSecrets adds signing secrets accepted besides the one given to New,
+// for a rotation.
+func WithSecrets(more ...string) Option { return kit.WithSecrets(more...) }
+
+// WithClock sets the clock the timestamp is checked against (default time.Now).
+func WithClock(now func() time.Time) Option { return kit.WithClock(now) }
+
+// WithTolerance sets the accepted distance of the timestamp from now, in both
+// directions (default DefaultTolerance; zero or less keeps the default).
+func WithTolerance(d time.Duration) Option { return kit.WithTolerance(d) }
+
+// New returns a provider for the endpoint's signing secret ("whsec_…"). It
+// returns an error matching verify.ErrNoSecret when a secret is empty,
+// blank or not base64.
+func New(secret string, opts ...Option) (*Provider, error) {
+	return build(kit.Apply(secret, opts))
+}
+
+// NewFromSource returns a provider whose signing secrets come from src,
+// which the application updates to rotate them without a restart (see
+// provider.Secrets).
+func NewFromSource(src provider.SecretSource, opts ...Option) (*Provider, error) {
+	return build(kit.ApplySource(src, opts))
+}
+
+func build(o kit.Options) (*Provider, error) {
+	p, err := scheme.New(o)
+	if err != nil {
+		return nil, err
+	}
+	return &Provider{p}, nil
+}
+
+// Name returns "resend".
+func (p *Provider) Name() string { return Name }
+
+// Verify checks svix-signature over svix-id.svix-timestamp.body, after the
+// list's bounds and the timestamp's window.
+func (p *Provider) Verify(r *http.Request, body []byte) error { return p.p.Verify(r, body) }
+
+// Parse reads the ID from svix-id and the type from the body's "type".
+func (p *Provider) Parse(r *http.Request, body []byte) (provider.Envelope, error) {
+	return p.p.Parse(r, body)
+}
+
+// SignRequest signs r, whose body is body and whose svix-id header is set,
+// as Resend does with secret at now: it sets svix-timestamp and
+// svix-signature ("v1,<base64>"). It has the shape of
+// providertest.Harness.Sign.
+func SignRequest(r *http.Request, body []byte, secret string, now time.Time) error {
+	return scheme.Sign(r, body, secret, now)
+}
