@@ -50,6 +50,12 @@ func TestCatalogVectorsEndToEnd(t *testing.T) {
 	for _, v := range vectors {
 		t.Run(v.ID, func(t *testing.T) {
 			c := v.Config()
+			if len(c.Secrets) == 0 && len(c.PublicKeys) == 0 {
+				// An unsigned challenge vector (Dropbox's GET challenge):
+				// the provider is still built with its secret, which the
+				// challenge does not use.
+				c.Secrets = []string{"secret-the-challenge-does-not-use"}
+			}
 			p, err := providers.New(v.Provider, providers.Config{
 				Secrets: c.Secrets, PublicKeys: c.PublicKeys, Now: c.Now, Tolerance: c.Tolerance, URL: v.URL,
 				Params: vectorParams[v.ID],
@@ -88,6 +94,18 @@ func TestCatalogVectorsEndToEnd(t *testing.T) {
 				}
 				assert.Equal(t, v.ExpectResponse.Body, got)
 				assert.Zero(t, handled, "a handshake reaches no handler")
+			case req.Method != http.MethodPost:
+				// A signed request that is not a delivery (HubSpot's v2 GET
+				// of a CRM card, a PUT): the receiver serves POST only and
+				// answers 405 before verifying; the signature is checked
+				// here directly.
+				assert.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
+				assert.Zero(t, handled)
+				if v.Valid() {
+					assert.NoError(t, p.Verify(req, body))
+				} else {
+					assert.ErrorIs(t, p.Verify(req, body), verify.ErrVerification)
+				}
 			case v.Valid():
 				// The signature verifies. A vector whose body is a whole
 				// delivery is then acknowledged and handled once; a bare
@@ -118,6 +136,13 @@ func TestCatalogVectorsEndToEnd(t *testing.T) {
 var vectorParams = map[string]map[string]string{
 	"github-go-github-sha1-legacy": {"sha1": "true"},
 	"github-go-github-form":        {"sha1": "true"},
+	// Meta's GET verification: the vector's secret is the verify token.
+	"meta-verify-get":             {"verify-token": "my-verify-token"},
+	"meta-verify-get-wrong-token": {"verify-token": "my-verify-token"},
+	// HubSpot's legacy v1/v2 signatures are accepted only when enabled.
+	"hubspot-v1-sdk":     {"legacy": "true"},
+	"hubspot-v2-sdk":     {"legacy": "true"},
+	"hubspot-v2-get-sdk": {"legacy": "true"},
 }
 
 func readAll(t *testing.T, resp *http.Response) string {
