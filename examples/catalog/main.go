@@ -114,7 +114,11 @@ func build(cfg Config, getenv func(string) string, logger *slog.Logger, stdout i
 	}
 	var out sync.Mutex
 	print := func(ctx context.Context, e *receiver.Event) error {
-		line, _ := json.Marshal(map[string]string{"provider": e.Provider, "id": e.ID, "type": e.Type})
+		line, _ := json.Marshal(struct {
+			Provider string `json:"provider"`
+			ID       string `json:"id"`
+			Type     string `json:"type"`
+		}{e.Provider, e.ID, e.Type})
 		out.Lock()
 		defer out.Unlock()
 		_, err := fmt.Fprintf(stdout, "%s\n", line)
@@ -192,5 +196,9 @@ func serve(ctx context.Context, logger *slog.Logger, ln net.Listener, mux http.H
 	for _, rc := range receivers {
 		errs = append(errs, rc.Shutdown(sctx))
 	}
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	logger.Info("stopped: queues drained")
+	return nil
 }

@@ -90,6 +90,7 @@ func TestCatalogReceiverFromConfig(t *testing.T) {
 	assert.Equal(t, 1, strings.Count(lines, `"id":"evt_cat_2"`), lines)
 	assert.Equal(t, 1, strings.Count(lines, `"provider":"github"`), lines)
 	assert.Equal(t, 3, strings.Count(lines, "\n"), lines)
+	assert.True(t, strings.HasPrefix(lines, `{"provider":`), "lines read provider, id, type: %s", lines)
 }
 
 // A bad configuration stops start-up with a clear error, before anything
