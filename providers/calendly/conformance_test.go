@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
-	"strconv"
 	"testing"
 
 	"github.com/hookwise/hookwise/provider"
@@ -53,10 +52,7 @@ func harness(t testing.TB) providertest.Harness {
 		List: &providertest.SignatureList{
 			Header: calendly.HeaderSignature,
 			Sep:    ",",
-			Entry: func(i int) string {
-				sum := sha256.Sum256([]byte("forged " + strconv.Itoa(i)))
-				return "v1=" + hex.EncodeToString(sum[:])
-			},
+			Entry:  providertest.ForgedEntry("v1=", hex.EncodeToString),
 		},
 		Vectors: providertest.LoadVectors(t, "../testdata/vectors.json", calendly.Name),
 	}

@@ -1,10 +1,8 @@
 package clerk_test
 
 import (
-	"crypto/sha256"
 	"encoding/base64"
 	"net/http"
-	"strconv"
 	"testing"
 
 	"github.com/hookwise/hookwise/provider"
@@ -53,10 +51,7 @@ func harness(t testing.TB) providertest.Harness {
 		List: &providertest.SignatureList{
 			Header: clerk.HeaderSignature,
 			Sep:    " ",
-			Entry: func(i int) string {
-				sum := sha256.Sum256([]byte("forged " + strconv.Itoa(i)))
-				return "v1," + base64.StdEncoding.EncodeToString(sum[:])
-			},
+			Entry:  providertest.ForgedEntry("v1,", base64.StdEncoding.EncodeToString),
 		},
 		Vectors: providertest.LoadVectors(t, "../testdata/vectors.json", clerk.Name),
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"net/http"
-	"strconv"
 	"testing"
 	"time"
 
@@ -119,10 +118,7 @@ func signedHarness() providertest.Harness {
 		List: &providertest.SignatureList{
 			Header: gitlab.HeaderSignature,
 			Sep:    " ",
-			Entry: func(i int) string {
-				sum := sha256.Sum256([]byte("forged " + strconv.Itoa(i)))
-				return "v1," + base64.StdEncoding.EncodeToString(sum[:])
-			},
+			Entry:  providertest.ForgedEntry("v1,", base64.StdEncoding.EncodeToString),
 		},
 		Malformed: append([]providertest.Sample{
 			{Name: "no webhook-id", Header: http.Header{"X-Gitlab-Event": {"Push Hook"}}, Body: []byte(push)},

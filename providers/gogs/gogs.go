@@ -41,7 +41,6 @@ package gogs
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -117,7 +116,7 @@ func (p *Provider) Name() string { return Name }
 // (the body, or a form body's payload field), in constant time with each
 // secret.
 func (p *Provider) Verify(r *http.Request, body []byte) error {
-	doc, err := payload(r.Header, body)
+	doc, err := form.Payload(r.Header, body)
 	if err != nil {
 		return fmt.Errorf("%s: %w: %w", Name, err, verify.ErrVerification)
 	}
@@ -127,7 +126,7 @@ func (p *Provider) Verify(r *http.Request, body []byte) error {
 // Parse reads the event ID from X-Gogs-Delivery and the type from
 // X-Gogs-Event.
 func (p *Provider) Parse(r *http.Request, body []byte) (provider.Envelope, error) {
-	doc, err := payload(r.Header, body)
+	doc, err := form.Payload(r.Header, body)
 	if err != nil {
 		return provider.Envelope{}, fmt.Errorf("%s: %w: %w", Name, err, provider.ErrMalformedEnvelope)
 	}
@@ -137,27 +136,11 @@ func (p *Provider) Parse(r *http.Request, body []byte) (provider.Envelope, error
 // Payload returns the JSON document of the delivery: the body itself, or
 // the payload field of a form-encoded delivery.
 func (p *Provider) Payload(header http.Header, body []byte) (json.RawMessage, error) {
-	doc, err := payload(header, body)
+	doc, err := form.Payload(header, body)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w: %w", Name, err, provider.ErrMalformedEnvelope)
 	}
 	return json.RawMessage(doc), nil
-}
-
-// errForm reports a form body that is not a single payload field.
-var errForm = errors.New("form body is not a single payload field")
-
-// payload returns the signed document: the body, or the single payload
-// field of a form body.
-func payload(h http.Header, body []byte) ([]byte, error) {
-	if !form.IsForm(h) {
-		return body, nil
-	}
-	vals, err := form.Parse(body)
-	if err != nil || len(vals) != 1 || len(vals["payload"]) != 1 {
-		return nil, errForm
-	}
-	return []byte(vals["payload"][0]), nil
 }
 
 // SignRequest signs r, whose body is body, as Gogs does with secret: it
@@ -165,7 +148,7 @@ func payload(h http.Header, body []byte) ([]byte, error) {
 // Content-Type is a form (now is unused: the scheme has no timestamp). It
 // has the shape of providertest.Harness.Sign.
 func SignRequest(r *http.Request, body []byte, secret string, now time.Time) error {
-	doc, err := payload(r.Header, body)
+	doc, err := form.Payload(r.Header, body)
 	if err != nil {
 		return fmt.Errorf("%s: %w", Name, err)
 	}

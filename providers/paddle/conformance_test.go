@@ -2,10 +2,8 @@ package paddle_test
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
-	"strconv"
 	"testing"
 	"time"
 
@@ -61,10 +59,7 @@ func harness(t testing.TB) providertest.Harness {
 		List: &providertest.SignatureList{
 			Header: paddle.HeaderSignature,
 			Sep:    ";",
-			Entry: func(i int) string {
-				sum := sha256.Sum256([]byte("forged " + strconv.Itoa(i)))
-				return "h1=" + hex.EncodeToString(sum[:])
-			},
+			Entry:  providertest.ForgedEntry("h1=", hex.EncodeToString),
 		},
 		Vectors: providertest.LoadVectors(t, "../testdata/vectors.json", paddle.Name),
 	}

@@ -72,11 +72,13 @@ package providertest
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -139,6 +141,18 @@ type SignatureList struct {
 	// Entry returns a well-formed signature entry that never verifies
 	// (such as "v1=" and the hex of 32 bytes), a different one for each i.
 	Entry func(i int) string
+}
+
+// ForgedEntry returns a SignatureList.Entry for 32-byte signatures (an
+// HMAC-SHA256): its i-th entry is prefix followed by encode of a digest
+// distinct for each i, well formed and never valid. For Stripe's list:
+//
+//	Entry: providertest.ForgedEntry("v1=", hex.EncodeToString)
+func ForgedEntry(prefix string, encode func([]byte) string) func(i int) string {
+	return func(i int) string {
+		sum := sha256.Sum256([]byte("forged " + strconv.Itoa(i)))
+		return prefix + encode(sum[:])
+	}
 }
 
 // Harness describes a provider to the suite. New, Sign, Secrets and Samples

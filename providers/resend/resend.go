@@ -43,8 +43,8 @@ import (
 
 	"github.com/hookwise/hookwise/provider"
 	"github.com/hookwise/hookwise/providers/internal/kit"
+	"github.com/hookwise/hookwise/providers/internal/swpreset"
 	"github.com/hookwise/hookwise/providers/standardwebhooks"
-	"github.com/hookwise/hookwise/verify"
 )
 
 // Name is the provider's name.
@@ -61,18 +61,9 @@ const (
 const DefaultTolerance = standardwebhooks.DefaultTolerance
 
 // scheme declares Resend's signature and envelope.
-var scheme = &kit.Scheme{
-	Name:      Name,
-	Algorithm: kit.HMACSHA256,
-	Signature: kit.Signature{Header: HeaderSignature, Encoding: verify.Base64, Prefix: "v1,", Sep: " "},
-	Timestamp: &kit.Timestamp{Header: HeaderTimestamp, Tolerance: DefaultTolerance},
-	Message:   []kit.Piece{kit.HeaderPiece(HeaderID), kit.Lit("."), kit.Time, kit.Lit("."), kit.Body},
-	Key:       standardwebhooks.DecodeSecret,
-	Envelope: kit.Envelope{
-		ID:   kit.Field{Header: HeaderID, Required: true},
-		Type: kit.Field{JSON: []string{"type"}, Required: true},
-	},
-}
+var scheme = swpreset.Preset{
+	Name: Name, ID: HeaderID, Timestamp: HeaderTimestamp, Signature: HeaderSignature, Type: "type",
+}.Scheme()
 
 // Provider verifies and parses Resend deliveries. It is safe for concurrent use.
 type Provider struct{ p *kit.Provider }

@@ -74,10 +74,7 @@ func harness(t testing.TB, svix bool) providertest.Harness {
 		List: &providertest.SignatureList{
 			Header: sigHeader,
 			Sep:    " ",
-			Entry: func(i int) string {
-				sum := sha256.Sum256([]byte("forged " + strconv.Itoa(i)))
-				return "v1," + base64.StdEncoding.EncodeToString(sum[:])
-			},
+			Entry:  providertest.ForgedEntry("v1,", base64.StdEncoding.EncodeToString),
 		},
 		Vectors: providertest.LoadVectors(t, "../testdata/vectors.json", "standard-webhooks", "svix"),
 	}

@@ -1,10 +1,8 @@
 package stripe_test
 
 import (
-	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
-	"strconv"
 	"testing"
 	"time"
 
@@ -46,10 +44,7 @@ func harness(t testing.TB) providertest.Harness {
 		List: &providertest.SignatureList{
 			Header: stripe.HeaderSignature,
 			Sep:    ",",
-			Entry: func(i int) string {
-				sum := sha256.Sum256([]byte("forged " + strconv.Itoa(i)))
-				return "v1=" + hex.EncodeToString(sum[:])
-			},
+			Entry:  providertest.ForgedEntry("v1=", hex.EncodeToString),
 		},
 		Vectors: providertest.LoadVectors(t, "../testdata/vectors.json", "stripe"),
 	}
