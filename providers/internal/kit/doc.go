@@ -2,10 +2,10 @@
 // (secrets and their rotation, a secret source updated at run time, clock,
 // tolerance, public URL) and their validation, and declared schemes. A
 // provider whose sender signs with an HMAC (SHA-1, SHA-256, SHA-512) over
-// the body or a composed string, an Ed25519 signature, a static token or
-// HTTP Basic credentials is a Scheme value, not code: the Scheme's New
-// builds the verifier and envelope parser, its Sign signs requests as the
-// sender does, for tests.
+// the body or a composed string, an Ed25519 or ECDSA P-256 signature, a
+// static token or HTTP Basic credentials is a Scheme value, not code: the
+// Scheme's New builds the verifier and envelope parser, its Sign signs
+// requests as the sender does, for tests.
 //
 // Everything rests on package verify, so its rules hold for every declared
 // provider: the signature header is bounded (verify.MaxSignatureHeaderBytes,
@@ -135,6 +135,13 @@
 //	Algorithm: kit.Ed25519,
 //	Signature: kit.Signature{Header: "X-Signature-Ed25519"},
 //	Timestamp: &kit.Timestamp{Header: "X-Signature-Timestamp", Unchecked: true},
+//	Message:   []kit.Piece{kit.Time, kit.Body},
+//
+//	// SendGrid: ECDSA P-256/SHA-256 (base64 DER public key as the secret)
+//	// over timestamp + body, one base64 DER signature.
+//	Algorithm: kit.ECDSAP256SHA256,
+//	Signature: kit.Signature{Header: "X-Twilio-Email-Event-Webhook-Signature", Encoding: verify.Base64},
+//	Timestamp: &kit.Timestamp{Header: "X-Twilio-Email-Event-Webhook-Timestamp", Unchecked: true},
 //	Message:   []kit.Piece{kit.Time, kit.Body},
 //
 //	// GitLab: a token compared in constant time; Postmark: Basic credentials.

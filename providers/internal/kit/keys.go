@@ -1,6 +1,7 @@
 package kit
 
 import (
+	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"fmt"
@@ -20,6 +21,7 @@ type keys struct {
 	secrets []string // the list it was built from (a copy)
 	mac     *verify.HMAC
 	ed      *verify.Ed25519
+	ec      []*ecdsa.PublicKey
 	digests [][sha256.Size]byte
 }
 
@@ -56,6 +58,14 @@ func (s *Scheme) keys(secrets []string) (*keys, error) {
 			return nil, err
 		}
 		k.ed = ed
+	case s.Algorithm == ECDSAP256SHA256:
+		for i, secret := range secrets {
+			pub, err := s.ecdsaPublicKey(secret)
+			if err != nil {
+				return nil, fmt.Errorf("public key %d of %d is not an ECDSA P-256 public key: %w", i+1, len(secrets), verify.ErrNoSecret)
+			}
+			k.ec = append(k.ec, pub)
+		}
 	default: // Token, Basic
 		for i, secret := range secrets {
 			if s.Algorithm == Basic {

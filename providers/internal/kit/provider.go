@@ -100,7 +100,13 @@ func (p *Provider) verify(r *http.Request, body []byte) error {
 		return matchBasic(k, header)
 	}
 	var sigs verify.Signatures
-	if err := verify.ParseSignatures(&sigs, header, sig.Sep, sig.Encoding, sig.Prefix); err != nil {
+	var ecSig []byte // the ECDSA signature, read instead of sigs
+	if sc.Algorithm == ECDSAP256SHA256 {
+		var buf [maxECDSASignature]byte
+		if ecSig, err = parseECDSA(buf[:0], header, sig); err != nil {
+			return err
+		}
+	} else if err := verify.ParseSignatures(&sigs, header, sig.Sep, sig.Encoding, sig.Prefix); err != nil {
 		return err
 	}
 	if k.ed != nil && verify.TooManyEd25519(&sigs, 0) {
@@ -120,9 +126,12 @@ func (p *Provider) verify(r *http.Request, body []byte) error {
 	var buf [8][]byte
 	parts := sc.message(buf[:0], r, ts, body, p.o.URL)
 	ok := false
-	if k.ed != nil {
+	switch {
+	case k.ec != nil:
+		ok = matchECDSA(k.ec, ecSig, parts)
+	case k.ed != nil:
 		ok = k.ed.MatchAny(&sigs, 0, parts...)
-	} else {
+	default:
 		ok = k.mac.MatchAny(&sigs, 0, parts...)
 	}
 	if !ok {
@@ -436,7 +445,12 @@ func (s *Scheme) Sign(r *http.Request, body []byte, secret string, now time.Time
 	}
 	parts := c.message(nil, r, ts, body, "")
 	var mac []byte
-	if c.Algorithm == Ed25519 {
+	switch c.Algorithm {
+	case ECDSAP256SHA256:
+		if mac, err = c.signECDSA(secret, parts); err != nil {
+			return err
+		}
+	case Ed25519:
 		priv, err := c.privateKey(secret)
 		if err != nil {
 			return err
@@ -446,7 +460,7 @@ func (s *Scheme) Sign(r *http.Request, body []byte, secret string, now time.Time
 			msg = append(msg, p...)
 		}
 		mac = ed25519.Sign(priv, msg)
-	} else {
+	default:
 		key, err := c.key(secret)
 		if err != nil {
 			return fmt.Errorf("%s: %w", c.Name, err)

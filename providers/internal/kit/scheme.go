@@ -43,6 +43,15 @@ const (
 	// compared in constant time with the credentials of the Authorization
 	// header (Postmark). It authenticates the sender, not the body.
 	Basic
+	// ECDSAP256SHA256 is an ECDSA signature on the P-256 curve of the
+	// SHA-256 digest of the Message, ASN.1 DER encoded (SendGrid's signed
+	// Event Webhook). The secrets are the sender's public keys, decoded by
+	// Scheme.Key (DERKey by default: base64 DER or PEM) into a DER
+	// SubjectPublicKeyInfo; Scheme.Sign takes the private key, PKCS #8 or
+	// SEC 1 DER, in the same form. The header carries a single signature
+	// (no Signature.Sep), at most 72 bytes once decoded (a P-256 DER
+	// signature); each key costs one verification per request.
+	ECDSAP256SHA256
 )
 
 // String returns the algorithm's name.
@@ -60,6 +69,8 @@ func (a Algorithm) String() string {
 		return "token"
 	case Basic:
 		return "Basic"
+	case ECDSAP256SHA256:
+		return "ECDSA-P256-SHA256"
 	}
 	return "unknown"
 }
@@ -76,7 +87,7 @@ func (a Algorithm) hash() func() hash.Hash {
 	return nil
 }
 
-func (a Algorithm) signs() bool { return a.hash() != nil || a == Ed25519 }
+func (a Algorithm) signs() bool { return a.hash() != nil || a == Ed25519 || a == ECDSAP256SHA256 }
 
 // Signature declares the header that carries the signature.
 type Signature struct {
@@ -400,6 +411,14 @@ func (s *Scheme) compile() (*Scheme, error) {
 		}
 		if c.Key == nil && c.Algorithm == Ed25519 {
 			c.Key = HexKey
+		}
+		if c.Algorithm == ECDSAP256SHA256 {
+			if c.Signature.Sep != "" {
+				return bad("ECDSA takes a single signature (no Signature.Sep)")
+			}
+			if c.Key == nil {
+				c.Key = DERKey
+			}
 		}
 	case c.Algorithm == Token || c.Algorithm == Basic:
 		if c.Timestamp != nil || c.Message != nil || c.Signature.Sep != "" || c.Key != nil {
