@@ -1,66 +1,45 @@
 package providers_test
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
+	"bytes"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
-	"strings"
+	"time"
 
-	"github.com/hookwise/hookwise/internal/jsonscan"
+	"github.com/hookwise/hookwise/providers/declare"
 	"github.com/hookwise/hookwise/receiver"
 	"github.com/hookwise/hookwise/verify"
 )
 
-// Acme signs the raw body with HMAC-SHA256, base64-encoded in
+// acme signs the raw body with HMAC-SHA256, base64-encoded in
 // X-Acme-Hmac-Sha256 (like Shopify), names the event in X-Acme-Topic and
 // puts its ID in the body.
-type Acme struct{ *verify.SchemeVerifier }
-
-var _ receiver.Provider = Acme{}
-
-// NewAcme returns the Acme provider for secret.
-func NewAcme(secret string) (Acme, error) {
-	v, err := verify.NewScheme(verify.Scheme{
-		Hash:     sha256.New,
-		Secrets:  [][]byte{[]byte(secret)},
-		Header:   "X-Acme-Hmac-Sha256",
-		Encoding: verify.Base64,
-	})
-	return Acme{v}, err
+var acme = &declare.Scheme{
+	Name:      "acme",
+	Algorithm: declare.HMACSHA256,
+	Signature: declare.Signature{Header: "X-Acme-Hmac-Sha256", Encoding: verify.Base64},
+	Envelope: declare.Envelope{
+		ID:   declare.Field{JSON: []string{"id"}, Required: true},
+		Type: declare.Field{Header: "X-Acme-Topic"},
+	},
 }
 
-// Name returns "acme".
-func (Acme) Name() string { return "acme" }
+var _ receiver.Provider = (*declare.Provider)(nil)
 
-// Parse reads the event ID from the body and the type from X-Acme-Topic.
-func (Acme) Parse(r *http.Request, body []byte) (receiver.Envelope, error) {
-	raw, _, err := jsonscan.Get(body, "id")
-	if err != nil {
-		return receiver.Envelope{}, fmt.Errorf("acme: %w", receiver.ErrMalformedEnvelope)
-	}
-	id, err := jsonscan.String(raw)
-	if err != nil || id == "" {
-		return receiver.Envelope{}, fmt.Errorf("acme: no id: %w", receiver.ErrMalformedEnvelope)
-	}
-	return receiver.Envelope{ID: id, Type: r.Header.Get("X-Acme-Topic")}, nil
-}
-
-// Example shows a provider of one's own built on verify.NewScheme.
+// Example shows a provider of one's own, declared with package declare
+// (which has more examples: a timestamped message, Ed25519, the
+// conformance suite).
 func Example_customProvider() {
-	p, err := NewAcme("acme-secret")
+	p, err := acme.New("acme-secret")
 	if err != nil {
 		panic(err)
 	}
 	body := []byte(`{"id":"ev_42","order":{"id":7}}`)
-	m := hmac.New(sha256.New, []byte("acme-secret"))
-	m.Write(body)
-
-	r := httptest.NewRequest(http.MethodPost, "/webhooks/acme", strings.NewReader(string(body)))
-	r.Header.Set("X-Acme-Hmac-Sha256", base64.StdEncoding.EncodeToString(m.Sum(nil)))
+	r, _ := http.NewRequest(http.MethodPost, "https://example.com/webhooks/acme", bytes.NewReader(body))
 	r.Header.Set("X-Acme-Topic", "orders/create")
+	if err := acme.Sign(r, body, "acme-secret", time.Now()); err != nil { // as Acme signs, for tests
+		panic(err)
+	}
 
 	fmt.Println("verify:", p.Verify(r, body))
 	env, err := p.Parse(r, body)
@@ -69,5 +48,5 @@ func Example_customProvider() {
 	// Output:
 	// verify: <nil>
 	// ev_42 orders/create <nil>
-	// tampered: verify: signature mismatch
+	// tampered: acme: verify: signature mismatch
 }
