@@ -56,7 +56,7 @@ type entry struct {
 
 // catalog is every provider, a static table: each catalog_*.go file
 // contributes one slice of entries. No init() registration.
-var catalog = slices.Concat(coreEntries, commerceEntries, githostsEntries, timestampedEntries, platformsEntries)
+var catalog = slices.Concat(coreEntries, commerceEntries, githostsEntries, timestampedEntries, platformsEntries, genericEntries, cloudEntries, paymentsEntries)
 
 // New returns the provider called name (see Names), configured by c. It
 // returns an error matching ErrUnknownProvider for an unknown name, and the

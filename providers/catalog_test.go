@@ -50,6 +50,9 @@ func TestCatalogVectorsEndToEnd(t *testing.T) {
 	for _, v := range vectors {
 		t.Run(v.ID, func(t *testing.T) {
 			c := v.Config()
+			if at, ok := vectorClocks[v.ID]; ok {
+				c.Now = func() time.Time { return at }
+			}
 			if len(c.Secrets) == 0 && len(c.PublicKeys) == 0 {
 				// An unsigned challenge vector (Dropbox's GET challenge):
 				// the provider is still built with its secret, which the
@@ -143,6 +146,14 @@ var vectorParams = map[string]map[string]string{
 	"hubspot-v1-sdk":     {"legacy": "true"},
 	"hubspot-v2-sdk":     {"legacy": "true"},
 	"hubspot-v2-get-sdk": {"legacy": "true"},
+	// PayPal signs for the webhook's ID, which the receiver configures.
+	"paypal-cert-sha256withrsa": {"webhook-id": "1JE4291016473214C"},
+}
+
+// vectorClocks are the clocks of timestamped vectors that carry no
+// now_unix: PayPal's transmission time is checked against a window.
+var vectorClocks = map[string]time.Time{
+	"paypal-cert-sha256withrsa": time.Date(2025, 1, 1, 0, 0, 10, 0, time.UTC),
 }
 
 func readAll(t *testing.T, resp *http.Response) string {
