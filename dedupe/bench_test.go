@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
 
 	"github.com/hookwise/hookwise/dedupe"
 	"github.com/hookwise/hookwise/internal/redistest"
@@ -43,9 +44,7 @@ func benchStore(b *testing.B, s dedupe.Store) {
 	})
 	b.Run("duplicate", func(b *testing.B) {
 		k := dedupe.Key("bench", run+":dup")
-		if err := s.Complete(ctx, k, "", time.Hour); err != nil {
-			b.Fatal(err)
-		}
+		require.NoError(b, s.Complete(ctx, k, "", time.Hour))
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			tok := dedupe.NewToken()

@@ -131,9 +131,9 @@ func checkAgainstModel(t *testing.T, ops []byte) {
 				live++
 			}
 		}
-		if n := m.Len(); n < live || n > len(ref.entries) {
-			t.Fatalf("op %d: Len = %d, want between %d live and %d held", i/2, n, live, len(ref.entries))
-		}
+		n := m.Len()
+		require.GreaterOrEqual(t, n, live, "op %d: Len below the live entries", i/2)
+		require.LessOrEqual(t, n, len(ref.entries), "op %d: Len above the held entries", i/2)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookwise/hookwise/dedupe"
@@ -53,9 +54,7 @@ func TestMemoryRealClock(t *testing.T) {
 			break
 		}
 		require.Equal(t, dedupe.Pending, o)
-		if time.Now().After(deadline) {
-			t.Fatal("a 20ms lease did not lapse within 5s")
-		}
+		require.False(t, time.Now().After(deadline), "a 20ms lease did not lapse within 5s")
 		time.Sleep(5 * time.Millisecond)
 	}
 }
@@ -76,77 +75,51 @@ func TestMemoryEviction(t *testing.T) {
 	}{
 		{"full of live claims refuses new keys", func(t *testing.T, m *dedupe.Memory, _ *dedupetest.Clock) {
 			for i := range 10 {
-				if !mustClaim(t, m, "k"+strconv.Itoa(i), time.Hour) {
-					t.Fatalf("claim %d failed", i)
-				}
+				require.True(t, mustClaim(t, m, "k"+strconv.Itoa(i), time.Hour), "claim %d failed", i)
 			}
 			o, err := m.Claim(ctx, "new", dedupe.NewToken(), time.Hour)
 			require.ErrorIs(t, err, dedupe.ErrFull, "Claim in a full store")
 			require.Zero(t, o)
-			if err := m.Complete(ctx, "new", "", time.Hour); !errors.Is(err, dedupe.ErrFull) {
-				t.Fatalf("Complete of a new key in a full store = %v, want ErrFull", err)
-			}
+			require.ErrorIs(t, m.Complete(ctx, "new", "", time.Hour), dedupe.ErrFull, "Complete of a new key in a full store")
 			// Keys already held still work.
-			if mustClaim(t, m, "k3", time.Hour) {
-				t.Fatal("a live claim was taken again")
-			}
-			if err := m.Complete(ctx, "k3", "", time.Hour); err != nil {
-				t.Fatal(err)
-			}
+			require.False(t, mustClaim(t, m, "k3", time.Hour), "a live claim was taken again")
+			require.NoError(t, m.Complete(ctx, "k3", "", time.Hour))
 			// Now one entry is done, and a new key evicts it.
-			if !mustClaim(t, m, "new", time.Hour) {
-				t.Fatal("new key not claimed after a key was completed")
-			}
+			require.True(t, mustClaim(t, m, "new", time.Hour), "new key not claimed after a key was completed")
 			// k3 was evicted: once there is room, it can be claimed again.
-			if err := m.Release(ctx, "k0", ""); err != nil {
-				t.Fatal(err)
-			}
-			if !mustClaim(t, m, "k3", time.Hour) {
-				t.Fatal("evicted done key still held")
-			}
+			require.NoError(t, m.Release(ctx, "k0", ""))
+			assert.True(t, mustClaim(t, m, "k3", time.Hour), "evicted done key still held")
 		}},
 		{"oldest done evicted first", func(t *testing.T, m *dedupe.Memory, _ *dedupetest.Clock) {
 			for i := range 10 {
 				mustClaim(t, m, "k"+strconv.Itoa(i), time.Hour)
 			}
 			for _, i := range []int{7, 2, 5} {
-				if err := m.Complete(ctx, "k"+strconv.Itoa(i), "", time.Hour); err != nil {
-					t.Fatal(err)
-				}
+				require.NoError(t, m.Complete(ctx, "k"+strconv.Itoa(i), "", time.Hour))
 			}
-			if !mustClaim(t, m, "n1", time.Hour) {
-				t.Fatal("n1 not claimed")
-			}
+			require.True(t, mustClaim(t, m, "n1", time.Hour), "n1 not claimed")
 			// k7 was evicted; k2 and k5 are still done. Claiming k7 now
 			// evicts k2.
 			for _, c := range []struct {
 				key  string
 				want bool
 			}{{"k5", false}, {"k2", false}, {"k7", true}, {"k5", false}, {"k2", true}} {
-				if got := mustClaim(t, m, c.key, time.Hour); got != c.want {
-					t.Fatalf("Claim(%s) = %v, want %v", c.key, got, c.want)
-				}
+				require.Equal(t, c.want, mustClaim(t, m, c.key, time.Hour), "Claim(%s)", c.key)
 			}
 			// k5 was evicted too, and no done entry is left to make room.
-			if _, err := m.Claim(ctx, "k5", dedupe.NewToken(), time.Hour); !errors.Is(err, dedupe.ErrFull) {
-				t.Fatalf("Claim = %v, want ErrFull", err)
-			}
+			_, err := m.Claim(ctx, "k5", dedupe.NewToken(), time.Hour)
+			assert.ErrorIs(t, err, dedupe.ErrFull)
 		}},
 		{"lapsed claim evicted when full", func(t *testing.T, m *dedupe.Memory, clock *dedupetest.Clock) {
 			mustClaim(t, m, "short", time.Second)
 			for i := range 9 {
 				mustClaim(t, m, "k"+strconv.Itoa(i), time.Hour)
 			}
-			if _, err := m.Claim(ctx, "new", dedupe.NewToken(), time.Hour); !errors.Is(err, dedupe.ErrFull) {
-				t.Fatalf("Claim = %v, want ErrFull", err)
-			}
+			_, err := m.Claim(ctx, "new", dedupe.NewToken(), time.Hour)
+			require.ErrorIs(t, err, dedupe.ErrFull)
 			clock.Advance(2 * time.Second)
-			if !mustClaim(t, m, "new", time.Hour) {
-				t.Fatal("lapsed claim not reclaimed")
-			}
-			if n := m.Len(); n != 10 {
-				t.Fatalf("Len = %d, want 10", n)
-			}
+			require.True(t, mustClaim(t, m, "new", time.Hour), "lapsed claim not reclaimed")
+			assert.Equal(t, 10, m.Len())
 		}},
 		{"lapsed entries swept lazily", func(t *testing.T, m *dedupe.Memory, clock *dedupetest.Clock) {
 			for i := range 3 {
@@ -241,31 +214,24 @@ func TestMemoryNeverExceedsBound(t *testing.T) {
 			for i := range 2 * max {
 				k := "k" + strconv.Itoa(i)
 				o, err := m.Claim(ctx, k, dedupe.NewToken(), time.Minute)
-				switch {
-				case errors.Is(err, dedupe.ErrFull):
+				if errors.Is(err, dedupe.ErrFull) {
 					full++
 					continue
-				case err != nil || o != dedupe.Claimed:
-					t.Fatalf("Claim(%s) = %v, %v", k, o, err)
 				}
+				require.NoError(t, err, "Claim(%s)", k)
+				require.Equal(t, dedupe.Claimed, o, "Claim(%s)", k)
 				if i%2 == 0 {
-					if err := m.Complete(ctx, k, "", time.Hour); err != nil {
-						t.Fatal(err)
-					}
+					require.NoError(t, m.Complete(ctx, k, "", time.Hour))
 				}
 				if i%97 == 0 {
 					clock.Advance(time.Second)
 				}
 			}
-			if n := m.Len(); n > max {
-				t.Fatalf("Len = %d, above the bound %d", n, max)
+			assert.LessOrEqual(t, m.Len(), max, "Len above the bound")
+			if max >= 3000 {
+				assert.GreaterOrEqual(t, m.Len(), max*9/10, "want the store nearly full")
 			}
-			if max >= 3000 && m.Len() < max*9/10 {
-				t.Fatalf("Len = %d, want the store nearly full (%d)", m.Len(), max)
-			}
-			if full == 2*max {
-				t.Fatal("every Claim failed")
-			}
+			assert.NotEqual(t, 2*max, full, "every Claim failed")
 		})
 	}
 }
@@ -281,8 +247,7 @@ func TestMemoryConcurrentMixed(t *testing.T) {
 				k := strconv.Itoa((g*7919 + i) % 6000)
 				tok := dedupe.NewToken()
 				o, err := m.Claim(ctx, k, tok, time.Second)
-				if err != nil && !errors.Is(err, dedupe.ErrFull) {
-					t.Error(err)
+				if err != nil && !assert.ErrorIs(t, err, dedupe.ErrFull) {
 					return
 				}
 				switch {
@@ -293,8 +258,7 @@ func TestMemoryConcurrentMixed(t *testing.T) {
 				case o == dedupe.Claimed:
 					err = m.Complete(ctx, k, tok, time.Minute)
 				}
-				if err != nil && !errors.Is(err, dedupe.ErrFull) {
-					t.Error(err)
+				if err != nil && !assert.ErrorIs(t, err, dedupe.ErrFull) {
 					return
 				}
 				if i%500 == 0 {
@@ -304,25 +268,17 @@ func TestMemoryConcurrentMixed(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if n := m.Len(); n > max {
-		t.Fatalf("Len = %d, above the bound %d", n, max)
-	}
+	assert.LessOrEqual(t, m.Len(), max, "Len above the bound")
 }
 
 func TestMemoryHugeDurations(t *testing.T) {
 	m, clock := newFakeMemory(t)
 	ctx := context.Background()
-	if !mustClaim(t, m, "a", math.MaxInt64) {
-		t.Fatal("Claim failed")
-	}
-	if err := m.Complete(ctx, "b", "", math.MaxInt64); err != nil {
-		t.Fatal(err)
-	}
+	require.True(t, mustClaim(t, m, "a", math.MaxInt64), "Claim failed")
+	require.NoError(t, m.Complete(ctx, "b", "", math.MaxInt64))
 	clock.Advance(100_000 * time.Hour)
 	for _, k := range []string{"a", "b"} {
-		if mustClaim(t, m, k, time.Hour) {
-			t.Fatalf("%s: a lease or retention of MaxInt64 lapsed (overflow)", k)
-		}
+		assert.False(t, mustClaim(t, m, k, time.Hour), "%s: a lease or retention of MaxInt64 lapsed (overflow)", k)
 	}
 }
 
@@ -336,12 +292,7 @@ func TestMemoryOptionPanics(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			defer func() {
-				if recover() == nil {
-					t.Fatal("no panic")
-				}
-			}()
-			tc.f()
+			assert.Panics(t, tc.f)
 		})
 	}
 }
@@ -354,13 +305,9 @@ func TestMemoryNoGoroutines(t *testing.T) {
 	for i := range 1000 {
 		k := strconv.Itoa(i)
 		mustClaim(t, m, k, time.Millisecond)
-		if err := m.Complete(ctx, k, "", time.Millisecond); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, m.Complete(ctx, k, "", time.Millisecond))
 	}
-	if err := m.Close(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, m.Close())
 	waitGoroutines(t, before)
 }
 

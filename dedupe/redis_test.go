@@ -70,12 +70,9 @@ func TestRedisClusterConformance(t *testing.T) {
 			}
 			return nil
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if masters.Load() != 3 || empty.Load() != 0 {
-			t.Fatalf("%d masters, %d without a key; want 3 masters all holding keys", masters.Load(), empty.Load())
-		}
+		require.NoError(t, err)
+		assert.Equal(t, int32(3), masters.Load(), "masters")
+		assert.Zero(t, empty.Load(), "masters without a key")
 	})
 }
 
@@ -320,16 +317,13 @@ func TestRedisDown(t *testing.T) {
 	o, err = s.Claim(ctx, secret, tok, time.Hour)
 	require.ErrorIs(t, err, dedupe.ErrUnavailable, "Claim with Redis down")
 	require.Zero(t, o, "Claim with Redis down")
-	if d := time.Since(start); d > 3*time.Second {
-		t.Fatalf("Claim with Redis down took %v", d)
-	}
+	assert.LessOrEqual(t, time.Since(start), 3*time.Second, "Claim with Redis down")
 	var se *dedupe.StoreError
-	if !errors.As(err, &se) || se.Op != "redis claim" || se.Err == nil {
-		t.Fatalf("error %#v is not a *StoreError for redis claim", err)
-	}
-	if strings.Contains(err.Error(), "key-must-not-leak") || !strings.HasPrefix(err.Error(), "dedupe: redis claim: ") {
-		t.Fatalf("error text %q", err)
-	}
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, "redis claim", se.Op)
+	assert.Error(t, se.Err, "StoreError.Err")
+	assert.NotContains(t, err.Error(), "key-must-not-leak")
+	assert.True(t, strings.HasPrefix(err.Error(), "dedupe: redis claim: "), "error text %q", err)
 	ok, err := s.Confirm(ctx, held, holder, time.Hour)
 	require.ErrorIs(t, err, dedupe.ErrUnavailable, "Confirm with Redis down")
 	require.False(t, ok)
@@ -346,9 +340,7 @@ func TestRedisDown(t *testing.T) {
 	o, err = fo.Claim(ctx, secret, tok, time.Hour)
 	require.NoError(t, err, "FailOpen Claim with Redis down")
 	require.Equal(t, dedupe.Claimed, o, "FailOpen Claim with Redis down")
-	if reported.Load() != 1 {
-		t.Fatalf("onError called %d times with ErrUnavailable, want 1", reported.Load())
-	}
+	require.Equal(t, int32(1), reported.Load(), "onError calls with ErrUnavailable")
 
 	srv.Restart(t)
 	deadline := time.Now().Add(10 * time.Second)
@@ -375,9 +367,7 @@ func TestRedisDown(t *testing.T) {
 // that never answers, and that the caller's own deadline is returned as is.
 func TestRedisTimeout(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() { _ = l.Close() })
 	var conns []net.Conn
 	done := make(chan struct{})
@@ -407,17 +397,14 @@ func TestRedisTimeout(t *testing.T) {
 		o, err := s.Claim(context.Background(), "k", dedupe.NewToken(), time.Hour)
 		require.ErrorIs(t, err, dedupe.ErrUnavailable)
 		require.Zero(t, o)
-		if d := time.Since(start); d > 5*time.Second {
-			t.Fatalf("Claim took %v with a 100ms timeout", d)
-		}
+		assert.LessOrEqual(t, time.Since(start), 5*time.Second, "Claim with a 100ms timeout")
 	})
 	t.Run("caller deadline", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 		defer cancel()
 		err := s.Complete(ctx, "k", dedupe.NewToken(), time.Hour)
-		if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, dedupe.ErrUnavailable) {
-			t.Fatalf("Complete = %v; want the caller's context.DeadlineExceeded as is", err)
-		}
+		assert.ErrorIs(t, err, context.DeadlineExceeded, "want the caller's deadline")
+		assert.NotErrorIs(t, err, dedupe.ErrUnavailable, "want the caller's deadline as is")
 	})
 }
 
@@ -433,12 +420,7 @@ func TestRedisPanics(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			defer func() {
-				if recover() == nil {
-					t.Fatal("no panic")
-				}
-			}()
-			tc.f()
+			assert.Panics(t, tc.f)
 		})
 	}
 }
@@ -452,13 +434,10 @@ func TestRedisNoGoroutines(t *testing.T) {
 	s := dedupe.NewRedis(client)
 	ctx := context.Background()
 	for i := range 20 {
-		if _, err := s.Claim(ctx, strconv.Itoa(i), dedupe.NewToken(), time.Minute); err != nil {
-			t.Fatal(err)
-		}
+		_, err := s.Claim(ctx, strconv.Itoa(i), dedupe.NewToken(), time.Minute)
+		require.NoError(t, err)
 	}
-	if err := client.Close(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, client.Close())
 	waitGoroutines(t, before)
 }
 
@@ -510,42 +489,32 @@ func TestRedisBatched(t *testing.T) {
 					for k := range keys {
 						// Every worker claims every shared key; one wins each.
 						o, err := s.Claim(ctx, dedupe.Key("shared", strconv.Itoa(k)), dedupe.NewToken(), time.Minute)
-						if err != nil {
-							t.Error(err)
+						if !assert.NoError(t, err) {
 							return
 						}
 						if o == dedupe.Claimed {
 							won.Add(1)
 						}
 						own, tok := dedupe.Key("own", strconv.Itoa(w)+"-"+strconv.Itoa(k)), dedupe.NewToken()
-						if o, err := s.Claim(ctx, own, tok, time.Minute); o != dedupe.Claimed || err != nil {
-							t.Errorf("Claim of a new key = %v, %v", o, err)
+						o, err = s.Claim(ctx, own, tok, time.Minute)
+						if !assert.NoError(t, err, "Claim of a new key") || !assert.Equal(t, dedupe.Claimed, o, "Claim of a new key") {
 							return
 						}
-						if err := s.Complete(ctx, own, tok, time.Hour); err != nil {
-							t.Error(err)
-							return
-						}
-						if err := s.Release(ctx, own, ""); err != nil {
-							t.Error(err)
+						if !assert.NoError(t, s.Complete(ctx, own, tok, time.Hour)) || !assert.NoError(t, s.Release(ctx, own, "")) {
 							return
 						}
 					}
 				})
 			}
 			wg.Wait()
-			if won.Load() != keys {
-				t.Fatalf("%d claims of %d shared keys won, want one each", won.Load(), keys)
-			}
+			require.Equal(t, int64(keys), won.Load(), "claims of shared keys won, want one each")
 			calls := int64(workers * keys * 4)
 			if tc.batched {
-				if counter.cmds.Load() != calls || counter.pipelines.Load() >= calls {
-					t.Fatalf("%d calls sent as %d commands in %d pipelines; want every command, in fewer pipelines",
-						calls, counter.cmds.Load(), counter.pipelines.Load())
-				}
+				require.Equal(t, calls, counter.cmds.Load(), "commands sent")
+				require.Less(t, counter.pipelines.Load(), calls, "pipelines")
 				t.Logf("%d calls in %d pipelines", calls, counter.pipelines.Load())
-			} else if counter.pipelines.Load() != 0 {
-				t.Fatalf("%d pipelines sent without a Pipeline method", counter.pipelines.Load())
+			} else {
+				assert.Zero(t, counter.pipelines.Load(), "pipelines sent without a Pipeline method")
 			}
 		})
 	}
@@ -555,9 +524,7 @@ func TestRedisBatched(t *testing.T) {
 // never ends are bounded by the store's timeout too.
 func TestRedisTimeoutQueued(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	accepted := make(chan net.Conn, 64)
 	var acceptor sync.WaitGroup
 	acceptor.Go(func() {
@@ -595,10 +562,6 @@ func TestRedisTimeoutQueued(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if unavailable.Load() != 16 {
-		t.Fatalf("%d of 16 Claims failed with ErrUnavailable", unavailable.Load())
-	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Fatalf("Claims took %v with a 100ms timeout", d)
-	}
+	assert.Equal(t, int32(16), unavailable.Load(), "Claims failed with ErrUnavailable")
+	assert.LessOrEqual(t, time.Since(start), 5*time.Second, "Claims with a 100ms timeout")
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/hookwise/hookwise/receiver"
+	"github.com/stretchr/testify/require"
 )
 
 // benchPayloads returns a ~1 KiB Stripe payment_intent.succeeded event and
@@ -16,22 +17,22 @@ func benchPayloads(b *testing.B) (small, large []byte) {
 	b.Helper()
 	compact := func(raw []byte) []byte {
 		var buf bytes.Buffer
-		noErr(b, json.Compact(&buf, raw))
+		require.NoError(b, json.Compact(&buf, raw))
 		return buf.Bytes()
 	}
 	raw, err := os.ReadFile("testdata/valid/stripe/payment_intent.succeeded.json")
-	noErr(b, err)
+	require.NoError(b, err)
 	small = compact(raw)
 
 	raw, err = os.ReadFile("testdata/valid/github/push.json")
-	noErr(b, err)
+	require.NoError(b, err)
 	var push map[string]any
-	noErr(b, json.Unmarshal(raw, &push))
+	require.NoError(b, json.Unmarshal(raw, &push))
 	commit := push["commits"].([]any)[0]
 	for len(large) < 16<<10 {
 		push["commits"] = append(push["commits"].([]any), commit)
 		large, err = json.Marshal(push)
-		noErr(b, err)
+		require.NoError(b, err)
 	}
 	return small, large
 }
@@ -75,7 +76,7 @@ type benchPush struct {
 func benchValidate(b *testing.B, e *receiver.Event) {
 	reg := Bundled(Strict())
 	ctx := context.Background()
-	noErr(b, reg.Validate(ctx, e))
+	require.NoError(b, reg.Validate(ctx, e))
 	b.SetBytes(int64(len(e.Body)))
 	b.ReportAllocs()
 	for b.Loop() {

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/hookwise/hookwise/receiver"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // loadValid returns the payloads of testdata/valid/<provider>/<type>.json.
@@ -16,11 +18,11 @@ func loadValid(t testing.TB) map[[2]string][]byte {
 	t.Helper()
 	out := map[[2]string][]byte{}
 	files, err := filepath.Glob("testdata/valid/*/*.json")
-	noErr(t, err)
-	truth(t, len(files) > 0, "no testdata")
+	require.NoError(t, err)
+	require.NotEmpty(t, files, "no testdata")
 	for _, f := range files {
 		b, err := os.ReadFile(f)
-		noErr(t, err)
+		require.NoError(t, err)
 		provider := filepath.Base(filepath.Dir(f))
 		typ := strings.TrimSuffix(filepath.Base(f), ".json")
 		out[[2]string{provider, typ}] = b
@@ -55,12 +57,12 @@ func TestBundledAcceptsRealPayloads(t *testing.T) {
 			if key[0] == "standard" {
 				e.Version = "v1"
 			}
-			noErr(t, reg.Validate(context.Background(), e))
+			require.NoError(t, reg.Validate(context.Background(), e))
 			p, ok := want[key[0]+"/"+key[1]]
-			truth(t, ok, "add the file to the table")
+			assert.True(t, ok, "add the file to the table")
 			got, _, ok := reg.SchemaFor(key[0], key[1], e.Version)
-			truth(t, ok, "no schema")
-			equal(t, got, p)
+			require.True(t, ok, "no schema")
+			assert.Equal(t, p, got)
 		})
 	}
 }
@@ -69,10 +71,10 @@ func TestBundledAcceptsRealPayloads(t *testing.T) {
 func mutate(t *testing.T, body []byte, f func(m map[string]any)) []byte {
 	t.Helper()
 	var m map[string]any
-	noErr(t, json.Unmarshal(body, &m))
+	require.NoError(t, json.Unmarshal(body, &m))
 	f(m)
 	out, err := json.Marshal(m)
-	noErr(t, err)
+	require.NoError(t, err)
 	return out
 }
 
@@ -112,17 +114,17 @@ func TestBundledRejectsBrokenPayloads(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.provider+"/"+tt.typ+tt.pointer+"/"+tt.keyword, func(t *testing.T) {
 			body, ok := valid[[2]string{tt.provider, tt.typ}]
-			truth(t, ok, "no testdata")
+			require.True(t, ok, "no testdata")
 			e := &receiver.Event{Provider: tt.provider, Type: tt.typ, Version: tt.version, Body: mutate(t, body, tt.change)}
 			err := reg.Validate(context.Background(), e)
-			truth(t, err != nil, "want an error")
-			isErr(t, err, receiver.ErrInvalidPayload)
+			require.Error(t, err, "want an error")
+			assert.ErrorIs(t, err, receiver.ErrInvalidPayload)
 			ve := asValidation(t, err)
-			equal(t, tt.provider, ve.Provider)
-			equal(t, tt.typ, ve.Type)
-			equal(t, tt.version, ve.Version)
-			truth(t, hasProblem(ve, tt.pointer, tt.keyword), "problems: ", ve.Problems)
-			truth(t, strings.HasPrefix(err.Error(), "schema: "+tt.provider+" "+tt.typ))
+			assert.Equal(t, tt.provider, ve.Provider)
+			assert.Equal(t, tt.typ, ve.Type)
+			assert.Equal(t, tt.version, ve.Version)
+			assert.True(t, hasProblem(ve, tt.pointer, tt.keyword), "problems: %v", ve.Problems)
+			assert.True(t, strings.HasPrefix(err.Error(), "schema: "+tt.provider+" "+tt.typ))
 		})
 	}
 }
@@ -132,14 +134,14 @@ func TestQuickstartErrorText(t *testing.T) {
 	e := &receiver.Event{Provider: "standard", Type: "user.created", Version: "v1",
 		Body: []byte(`{"type":"user.created","timestamp":"2024-01-01T00:00:00Z","data":{"id":"u1","email":"x"}}`)}
 	err := reg.Validate(context.Background(), e)
-	truth(t, err != nil, "want an error")
-	equal(t, `schema: standard user.created v1: /data/email: format: not a valid email`, err.Error())
+	require.Error(t, err, "want an error")
+	assert.Equal(t, `schema: standard user.created v1: /data/email: format: not a valid email`, err.Error())
 	ve := asValidation(t, err)
-	equal(t, []Problem{{Pointer: "/data/email", Keyword: "format", Message: "not a valid email"}}, ve.Problems)
+	assert.Equal(t, []Problem{{Pointer: "/data/email", Keyword: "format", Message: "not a valid email"}}, ve.Problems)
 
 	// With the opt-in, the validator's own words, value included.
 	verbose, err := New(BundledFS, WithValuesInErrors())
-	noErr(t, err)
+	require.NoError(t, err)
 	err = verbose.Validate(context.Background(), e)
-	equal(t, `schema: standard user.created v1: /data/email: format: 'x' is not valid 'email'`, err.Error())
+	assert.Equal(t, `schema: standard user.created v1: /data/email: format: 'x' is not valid 'email'`, err.Error())
 }

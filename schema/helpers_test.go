@@ -1,52 +1,20 @@
 package schema
 
 import (
-	"errors"
-	"reflect"
-	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
-// The root go.sum lacks testify's yaml dependency, so these tests use small
-// standard-library helpers instead.
-
-func noErr(t testing.TB, err error, msg ...any) {
-	t.Helper()
-	if err != nil {
-		t.Fatalf("unexpected error: %v %v", err, msg)
-	}
-}
-
-func isErr(t testing.TB, err, target error) {
-	t.Helper()
-	if !errors.Is(err, target) {
-		t.Fatalf("error %v does not match %v", err, target)
-	}
-}
-
-func equal[T any](t testing.TB, got, want T, msg ...any) {
-	t.Helper()
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("got %#v, want %#v %v", got, want, msg)
-	}
-}
-
-func truth(t testing.TB, ok bool, msg ...any) {
-	t.Helper()
-	if !ok {
-		t.Fatal(msg...)
-	}
-}
-
+// asValidation requires err to be a *ValidationError and returns it.
 func asValidation(t testing.TB, err error) *ValidationError {
 	t.Helper()
 	var ve *ValidationError
-	if !errors.As(err, &ve) {
-		t.Fatalf("error %v (%T) is not a *ValidationError", err, err)
-	}
+	require.ErrorAs(t, err, &ve)
 	return ve
 }
 
+// hasProblem reports whether ve lists a problem at pointer for keyword.
 func hasProblem(ve *ValidationError, pointer, keyword string) bool {
 	for _, p := range ve.Problems {
 		if p.Pointer == pointer && p.Keyword == keyword {
@@ -54,11 +22,4 @@ func hasProblem(ve *ValidationError, pointer, keyword string) bool {
 		}
 	}
 	return false
-}
-
-func contains(t testing.TB, s, sub string) {
-	t.Helper()
-	if !strings.Contains(s, sub) {
-		t.Fatalf("%q does not contain %q", s, sub)
-	}
 }

@@ -11,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/hookwise/hookwise/receiver"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func mapFS(files map[string]string) fstest.MapFS {
@@ -24,7 +26,7 @@ func mapFS(files map[string]string) fstest.MapFS {
 func mustNew(t testing.TB, fsys fstest.MapFS, opts ...Option) *Registry {
 	t.Helper()
 	r, err := New(fsys, opts...)
-	noErr(t, err)
+	require.NoError(t, err)
 	return r
 }
 
@@ -47,7 +49,7 @@ func TestRefAcrossFiles(t *testing.T) {
 		"README.md":                 `not a schema, ignored`,
 	})
 	r := mustNew(t, fsys)
-	noErr(t, validate(r, "acme", "user.created", "v1", `{"kind":"user","user":{"email":"a@example.com"}}`))
+	require.NoError(t, validate(r, "acme", "user.created", "v1", `{"kind":"user","user":{"email":"a@example.com"}}`))
 
 	tests := []struct{ name, body, pointer, keyword string }{
 		{"nested ref", `{"kind":"user","user":{"email":"nope"}}`, "/user/email", "format"},
@@ -57,7 +59,7 @@ func TestRefAcrossFiles(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ve := asValidation(t, validate(r, "acme", "user.created", "v1", tt.body))
-			truth(t, hasProblem(ve, tt.pointer, tt.keyword), ve.Problems)
+			assert.True(t, hasProblem(ve, tt.pointer, tt.keyword), "problems: %v", ve.Problems)
 		})
 	}
 }
@@ -69,10 +71,10 @@ func TestDraft7(t *testing.T) {
 			"type":"object","required":["to"],"properties":{"to":{"$ref":"#/definitions/mail"}},
 			"dependencies":{"cc":["to"]}}`,
 	}))
-	noErr(t, validate(r, "p", "t", "v1", `{"to":"a@example.com"}`))
+	require.NoError(t, validate(r, "p", "t", "v1", `{"to":"a@example.com"}`))
 	ve := asValidation(t, validate(r, "p", "t", "v1", `{"to":"a"}`))
-	equal(t, ve.Problems[0].Pointer, "/to")
-	equal(t, ve.Problems[0].Keyword, "format")
+	assert.Equal(t, "/to", ve.Problems[0].Pointer)
+	assert.Equal(t, "format", ve.Problems[0].Keyword)
 }
 
 func TestNewRejectsBrokenSchemas(t *testing.T) {
@@ -100,9 +102,9 @@ func TestNewRejectsBrokenSchemas(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := New(mapFS(tt.files), tt.opts...)
-			isErr(t, err, ErrCompile)
-			contains(t, err.Error(), tt.want)
-			truth(t, strings.HasPrefix(err.Error(), "schema: "), err)
+			require.ErrorIs(t, err, ErrCompile)
+			assert.Contains(t, err.Error(), tt.want)
+			assert.True(t, strings.HasPrefix(err.Error(), "schema: "), err)
 		})
 	}
 }
@@ -133,12 +135,12 @@ func TestPatternPrecedence(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.typ+"@"+tt.version, func(t *testing.T) {
 			got, _, ok := r.SchemaFor("p", tt.typ, tt.version)
-			truth(t, ok, "no schema")
-			equal(t, got, tt.want)
+			require.True(t, ok, "no schema")
+			assert.Equal(t, tt.want, got)
 		})
 	}
 	_, _, ok := r.SchemaFor("other", "invoice.paid", "")
-	truth(t, !ok, "schema for an unknown provider")
+	assert.False(t, ok, "schema for an unknown provider")
 }
 
 func TestVersionSelection(t *testing.T) {
@@ -175,8 +177,8 @@ func TestVersionSelection(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.provider+"@"+tt.version, func(t *testing.T) {
 			_, got, ok := r.SchemaFor(tt.provider, "t", tt.version)
-			equal(t, ok, tt.ok)
-			equal(t, got, tt.want)
+			assert.Equal(t, tt.ok, ok)
+			assert.Equal(t, tt.want, got)
 		})
 	}
 }
@@ -205,8 +207,8 @@ func TestCompareVersions(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.a+"_vs_"+tt.b, func(t *testing.T) {
 			c, ok := CompareVersions(tt.a, tt.b)
-			equal(t, ok, tt.ok)
-			equal(t, c, tt.cmp)
+			assert.Equal(t, tt.ok, ok)
+			assert.Equal(t, tt.cmp, c)
 		})
 	}
 }
@@ -253,9 +255,9 @@ func TestVersionResolvers(t *testing.T) {
 				}
 				err := r.Validate(context.Background(), &e)
 				ve := asValidation(t, err)
-				equal(t, ve.Version, tt.want)
+				assert.Equal(t, tt.want, ve.Version)
 				missing := map[string]string{"v1": "'a'", "v2": "'b'", "2": "'b'"}[tt.want]
-				contains(t, ve.Problems[0].Message, missing)
+				assert.Contains(t, ve.Problems[0].Message, missing)
 			})
 		}
 	}
@@ -263,7 +265,7 @@ func TestVersionResolvers(t *testing.T) {
 	r := mustNew(t, mapFS(map[string]string{"q/t/v1.json": requires("a"), "q/t/v2.json": requires("b")}),
 		WithProviderVersionResolver("p", Default("v2")))
 	ve := asValidation(t, validate(r, "q", "t", "v1", `{}`))
-	equal(t, ve.Version, "v1")
+	assert.Equal(t, "v1", ve.Version)
 }
 
 func TestStrict(t *testing.T) {
@@ -276,16 +278,16 @@ func TestStrict(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			noErr(t, validate(lax, tt.provider, tt.typ, tt.version, `{}`))
+			require.NoError(t, validate(lax, tt.provider, tt.typ, tt.version, `{}`))
 			err := validate(strict, tt.provider, tt.typ, tt.version, `{}`)
-			isErr(t, err, ErrUnknownType)
-			isErr(t, err, receiver.ErrInvalidPayload)
+			assert.ErrorIs(t, err, ErrUnknownType)
+			assert.ErrorIs(t, err, receiver.ErrInvalidPayload)
 			ve := asValidation(t, err)
-			equal(t, [3]string{ve.Provider, ve.Type, ve.Version}, [3]string{tt.provider, tt.typ, tt.version})
-			equal(t, ve.Problems[0].Keyword, "schema")
+			assert.Equal(t, [3]string{tt.provider, tt.typ, tt.version}, [3]string{ve.Provider, ve.Type, ve.Version})
+			assert.Equal(t, "schema", ve.Problems[0].Keyword)
 		})
 	}
-	noErr(t, validate(strict, "p", "t", "v2", `{"b":1}`))
+	require.NoError(t, validate(strict, "p", "t", "v2", `{"b":1}`))
 }
 
 func TestMalformedJSON(t *testing.T) {
@@ -293,24 +295,24 @@ func TestMalformedJSON(t *testing.T) {
 	for _, body := range []string{``, `{`, `{"a":1} {"b":2}`, `{"a":1}x`, `nul`, "\xff"} {
 		t.Run(body, func(t *testing.T) {
 			err := validate(r, "p", "t", "", body)
-			isErr(t, err, ErrMalformedJSON)
-			isErr(t, err, receiver.ErrInvalidPayload)
+			assert.ErrorIs(t, err, ErrMalformedJSON)
+			assert.ErrorIs(t, err, receiver.ErrInvalidPayload)
 			ve := asValidation(t, err)
-			equal(t, ve.Problems[0].Keyword, "json")
-			equal(t, ve.Problems[0].Pointer, "")
+			assert.Equal(t, "json", ve.Problems[0].Keyword)
+			assert.Equal(t, "", ve.Problems[0].Pointer)
 			// Nothing to check against: malformed bodies of unknown types pass.
-			noErr(t, validate(r, "p", "other", "", body))
+			require.NoError(t, validate(r, "p", "other", "", body))
 		})
 	}
-	noErr(t, validate(r, "p", "t", "", " {\"a\":1}\n "))
+	require.NoError(t, validate(r, "p", "t", "", " {\"a\":1}\n "))
 }
 
 func TestPayloadTakesPrecedenceOverBody(t *testing.T) {
 	r := mustNew(t, mapFS(map[string]string{"p/t/_.json": requires("a")}))
 	e := &receiver.Event{Provider: "p", Type: "t", Body: []byte(`payload=%7B%7D`), Payload: json.RawMessage(`{"a":1}`)}
-	noErr(t, r.Validate(context.Background(), e))
+	require.NoError(t, r.Validate(context.Background(), e))
 	e.Payload = json.RawMessage(`{}`)
-	isErr(t, r.Validate(context.Background(), e), receiver.ErrInvalidPayload)
+	assert.ErrorIs(t, r.Validate(context.Background(), e), receiver.ErrInvalidPayload)
 }
 
 func TestValidationErrorOutput(t *testing.T) {
@@ -318,7 +320,7 @@ func TestValidationErrorOutput(t *testing.T) {
 		{Pointer: "/data/email", Keyword: "format", Message: `'x' is not valid 'email'`},
 		{Pointer: "", Keyword: "required", Message: "missing properties: 'type'"},
 	}}
-	equal(t, ve.Error(), `schema: standard user.created v1: /data/email: format: 'x' is not valid 'email'; (root): required: missing properties: 'type'`)
+	assert.Equal(t, `schema: standard user.created v1: /data/email: format: 'x' is not valid 'email'; (root): required: missing properties: 'type'`, ve.Error())
 
 	var doc struct {
 		Type   string    `json:"type"`
@@ -327,20 +329,20 @@ func TestValidationErrorOutput(t *testing.T) {
 		Detail string    `json:"detail"`
 		Errors []Problem `json:"errors"`
 	}
-	noErr(t, json.Unmarshal(ve.ProblemJSON(), &doc))
-	equal(t, doc.Status, 422)
-	equal(t, doc.Type, ProblemTypeURI)
-	equal(t, doc.Title, "Invalid payload")
-	equal(t, doc.Detail, ve.Error())
-	equal(t, doc.Errors, ve.Problems)
+	require.NoError(t, json.Unmarshal(ve.ProblemJSON(), &doc))
+	assert.Equal(t, 422, doc.Status)
+	assert.Equal(t, ProblemTypeURI, doc.Type)
+	assert.Equal(t, "Invalid payload", doc.Title)
+	assert.Equal(t, ve.Error(), doc.Detail)
+	assert.Equal(t, ve.Problems, doc.Errors)
 
 	b, err := json.Marshal(ve)
-	noErr(t, err)
-	equal(t, string(b), `{"provider":"standard","type":"user.created","version":"v1","problems":[{"pointer":"/data/email","keyword":"format","message":"'x' is not valid 'email'"},{"pointer":"","keyword":"required","message":"missing properties: 'type'"}]}`)
+	require.NoError(t, err)
+	assert.Equal(t, `{"provider":"standard","type":"user.created","version":"v1","problems":[{"pointer":"/data/email","keyword":"format","message":"'x' is not valid 'email'"},{"pointer":"","keyword":"required","message":"missing properties: 'type'"}]}`, string(b))
 
 	empty := &ValidationError{Provider: "p", Type: "t"}
-	equal(t, empty.Error(), "schema: p t: invalid payload")
-	contains(t, string(empty.ProblemJSON()), `"errors":[]`)
+	assert.Equal(t, "schema: p t: invalid payload", empty.Error())
+	assert.Contains(t, string(empty.ProblemJSON()), `"errors":[]`)
 }
 
 func TestProblemsAreBounded(t *testing.T) {
@@ -359,7 +361,7 @@ func TestProblemsAreBounded(t *testing.T) {
 	s, _ := json.Marshal(map[string]any{"properties": props})
 	r := mustNew(t, mapFS(map[string]string{"p/t/_.json": string(s)}))
 	ve := asValidation(t, validate(r, "p", "t", "", body.String()))
-	equal(t, len(ve.Problems), maxProblems)
+	assert.Equal(t, maxProblems, len(ve.Problems))
 }
 
 func TestConcurrentValidate(t *testing.T) {
@@ -425,12 +427,10 @@ func FuzzValidate(f *testing.F) {
 			return
 		}
 		ve := asValidation(t, err)
-		if len(ve.Problems) == 0 || len(ve.Problems) > maxProblems {
-			t.Fatalf("%d problems", len(ve.Problems))
-		}
-		if !strings.HasPrefix(ve.Error(), "schema: ") || !json.Valid(ve.ProblemJSON()) {
-			t.Fatalf("bad output %q", ve.Error())
-		}
+		require.NotEmpty(t, ve.Problems)
+		require.LessOrEqual(t, len(ve.Problems), maxProblems)
+		assert.True(t, strings.HasPrefix(ve.Error(), "schema: "), "bad output %q", ve.Error())
+		assert.True(t, json.Valid(ve.ProblemJSON()), "bad problem JSON for %q", ve.Error())
 	})
 }
 
@@ -439,8 +439,8 @@ func TestLongMessagesAreTruncated(t *testing.T) {
 	long := strings.Repeat("é", 10000)
 	ve := asValidation(t, validate(r, "p", "t", "", `{"s":"`+long+`"}`))
 	msg := ve.Problems[0].Message
-	truth(t, len(msg) <= maxMessage, len(msg))
-	truth(t, utf8.ValidString(msg), "invalid UTF-8")
-	truth(t, strings.HasSuffix(msg, "…"), msg)
-	equal(t, ve.Problems[0].Keyword, "format")
+	assert.LessOrEqual(t, len(msg), maxMessage)
+	assert.True(t, utf8.ValidString(msg), "invalid UTF-8")
+	assert.True(t, strings.HasSuffix(msg, "…"), msg)
+	assert.Equal(t, "format", ve.Problems[0].Keyword)
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/hookwise/hookwise/receiver"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // Order is the v3 payload of acme's order.* events.
@@ -123,34 +125,34 @@ func TestVersioned(t *testing.T) {
 			}, tt.opts...)
 			in := &receiver.Event{Provider: "acme", Type: tt.typ, Body: []byte(tt.body)}
 			err := h.HandleEvent(context.Background(), in)
-			equal(t, [2]int32{n.v1v2.Load(), n.v2v3.Load()}, tt.wantSteps, "upgrade steps")
-			equal(t, string(in.Body), tt.body, "the delivery must not change")
+			assert.Equal(t, tt.wantSteps, [2]int32{n.v1v2.Load(), n.v2v3.Load()}, "upgrade steps")
+			assert.Equal(t, tt.body, string(in.Body), "the delivery must not change")
 			if tt.wantOrder != nil && tt.handlerErr == nil {
-				noErr(t, err)
-				equal(t, got, tt.wantOrder)
-				equal(t, gotEvent.Version, "v3")
+				require.NoError(t, err)
+				assert.Equal(t, tt.wantOrder, got)
+				assert.Equal(t, "v3", gotEvent.Version)
 				var p Order
-				noErr(t, json.Unmarshal(gotEvent.Payload, &p))
-				equal(t, p, *tt.wantOrder)
+				require.NoError(t, json.Unmarshal(gotEvent.Payload, &p))
+				assert.Equal(t, *tt.wantOrder, p)
 				return
 			}
-			truth(t, err != nil, "want an error")
+			require.Error(t, err, "want an error")
 			for _, target := range tt.wantErrs {
-				isErr(t, err, target)
+				assert.ErrorIs(t, err, target)
 			}
 			for _, target := range tt.notErrs {
-				truth(t, !errors.Is(err, target), err, " matches ", target)
+				assert.NotErrorIs(t, err, target)
 			}
 			if tt.handlerErr == nil {
-				truth(t, got == nil, "handler ran")
+				assert.Nil(t, got, "handler ran")
 			}
 			if tt.keyword != "" {
 				ve := asValidation(t, err)
-				equal(t, ve.Provider, "acme")
-				equal(t, ve.Type, tt.typ)
-				equal(t, ve.Problems[0].Pointer, tt.pointer)
-				equal(t, ve.Problems[0].Keyword, tt.keyword)
-				truth(t, strings.HasPrefix(err.Error(), "schema: acme "+tt.typ), err)
+				assert.Equal(t, "acme", ve.Provider)
+				assert.Equal(t, tt.typ, ve.Type)
+				assert.Equal(t, tt.pointer, ve.Problems[0].Pointer)
+				assert.Equal(t, tt.keyword, ve.Problems[0].Keyword)
+				assert.True(t, strings.HasPrefix(err.Error(), "schema: acme "+tt.typ), err)
 			}
 		})
 	}
@@ -168,28 +170,28 @@ func TestVersionedStrictTarget(t *testing.T) {
 	reg := mustNew(t, mapFS(map[string]string{"acme/order._/v3.json": orderV3Schema}), Strict())
 	h := Versioned(reg, "acme", "v2", func(context.Context, *receiver.Event, map[string]any) error { return nil })
 	err := h.HandleEvent(context.Background(), &receiver.Event{Provider: "acme", Type: "order.created", Body: []byte(`{}`)})
-	isErr(t, err, ErrUnknownType)
-	isErr(t, err, receiver.ErrPermanent)
+	assert.ErrorIs(t, err, ErrUnknownType)
+	assert.ErrorIs(t, err, receiver.ErrPermanent)
 }
 
 func TestVersionedWrongProvider(t *testing.T) {
 	reg, _ := orderRegistry(t)
 	h := Versioned(reg, "acme", "v3", func(context.Context, *receiver.Event, Order) error { return nil })
 	err := h.HandleEvent(context.Background(), &receiver.Event{Provider: "other", Type: "order.created", Body: []byte(`{}`)})
-	isErr(t, err, receiver.ErrPermanent)
+	assert.ErrorIs(t, err, receiver.ErrPermanent)
 }
 
 func TestVersionedPointerPayload(t *testing.T) {
 	reg, _ := orderRegistry(t)
 	var got *Order
 	h := Versioned(reg, "acme", "v3", func(_ context.Context, _ *receiver.Event, o *Order) error { got = o; return nil })
-	noErr(t, h.HandleEvent(context.Background(), &receiver.Event{Provider: "acme", Type: "order.created",
+	require.NoError(t, h.HandleEvent(context.Background(), &receiver.Event{Provider: "acme", Type: "order.created",
 		Payload: json.RawMessage(`{"version":"v1","total":9,"mail":"z@example.com"}`)}))
-	equal(t, got, order(9, "usd", "z@example.com"))
+	assert.Equal(t, order(9, "usd", "z@example.com"), got)
 	err := h.HandleEvent(context.Background(), &receiver.Event{Provider: "acme", Type: "order.created",
 		Payload: json.RawMessage(`{"version":"v3","total":{"amount":9,"currency":"usdollar"},"email":"z@example.com"}`)})
 	ve := asValidation(t, err)
-	equal(t, ve.Problems, []Problem{{Pointer: "/total/currency", Keyword: "len", Message: `failed the "len" rule`}})
+	assert.Equal(t, []Problem{{Pointer: "/total/currency", Keyword: "len", Message: `failed the "len" rule`}}, ve.Problems)
 }
 
 func TestUpgradePathChoice(t *testing.T) {
@@ -219,17 +221,17 @@ func TestUpgradePathChoice(t *testing.T) {
 		t.Run(tt.typ+" "+tt.from+"-"+tt.to, func(t *testing.T) {
 			used = nil
 			steps, ok := reg.upgradePath("p", tt.typ, tt.from, tt.to)
-			truth(t, ok, "no path")
+			require.True(t, ok, "no path")
 			for _, s := range steps {
 				_, _ = s.fn(nil)
 			}
-			equal(t, used, tt.want)
+			assert.Equal(t, tt.want, used)
 		})
 	}
 	_, ok := reg.upgradePath("p", "user.created", "v2", "v1")
-	truth(t, !ok, "found a path that does not exist")
+	assert.False(t, ok, "found a path that does not exist")
 	_, ok = reg.upgradePath("q", "user.created", "v1", "v2")
-	truth(t, !ok, "found a path for another provider")
+	assert.False(t, ok, "found a path for another provider")
 }
 
 func TestRegisterUpgraderPanics(t *testing.T) {
@@ -251,8 +253,8 @@ func TestRegisterUpgraderPanics(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			defer func() {
 				p := recover()
-				truth(t, p != nil, "no panic")
-				contains(t, p.(string), "schema: ")
+				require.True(t, p != nil, "no panic")
+				assert.Contains(t, p.(string), "schema: ")
 			}()
 			tt.call(mustNew(t, nil))
 		})
@@ -267,6 +269,6 @@ func TestNamespacePointer(t *testing.T) {
 		"Order":                  "",
 		"Order.weird~name.child": "/weird~0name/child",
 	} {
-		equal(t, namespacePointer(in), want, in)
+		assert.Equal(t, want, namespacePointer(in), in)
 	}
 }
