@@ -20,6 +20,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/hookwise/hookwise/providers/github"
 	"github.com/hookwise/hookwise/providers/slack"
 	"github.com/hookwise/hookwise/providers/standardwebhooks"
@@ -159,9 +162,7 @@ func TestFaultOverload(t *testing.T) {
 					acked.Add(1)
 				case code == http.StatusServiceUnavailable:
 					refused.Add(1)
-					if retryAfter != "3" {
-						t.Errorf("503 with Retry-After %q, want 3", retryAfter)
-					}
+					assert.Equal(t, "3", retryAfter, "503 Retry-After")
 					refusedMu.Lock()
 					refusedIDs = append(refusedIDs, id)
 					refusedMu.Unlock()
@@ -175,9 +176,8 @@ func TestFaultOverload(t *testing.T) {
 	close(stopSampling)
 	sampler.Wait()
 
-	if refused.Load() == 0 || acked.Load() == 0 {
-		t.Fatalf("overload not reached: %d acknowledged, %d refused", acked.Load(), refused.Load())
-	}
+	require.NotZero(t, refused.Load(), "overload not reached: none refused")
+	require.NotZero(t, acked.Load(), "overload not reached: none acknowledged")
 	// The sender retries a few refused deliveries once the backlog cleared:
 	// the 503 released their claims, so they are taken now.
 	retried := refusedIDs[:min(5, len(refusedIDs))]
@@ -185,45 +185,32 @@ func TestFaultOverload(t *testing.T) {
 		var code int
 		for range 200 { // the queue drains in well under a second
 			var err error
-			if code, _, err = postTest(client, srv.URL, id, "t", body); err != nil {
-				t.Fatal(err)
-			}
+			code, _, err = postTest(client, srv.URL, id, "t", body)
+			require.NoError(t, err)
 			if code != http.StatusServiceUnavailable {
 				break
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
-		if code != http.StatusOK {
-			t.Errorf("retry of refused %s: status %d, want 200", id, code)
-		}
+		assert.Equal(t, http.StatusOK, code, "retry of refused %s: status", id)
 		acked.Add(1)
 	}
-	if err := rc.Shutdown(ctxTimeout(t, 10*time.Second)); err != nil {
-		t.Fatalf("Shutdown: %v", err)
-	}
+	require.NoError(t, rc.Shutdown(ctxTimeout(t, 10*time.Second)), "Shutdown")
 	handled, dead := obs.handled.Load(), obs.dead.Load()
 	lost := acked.Load() - handled - dead
 	t.Logf("overload %v, %d senders: sent %d, acknowledged %d, refused 503 %d, other %d; %d refused resent and acknowledged; handled %d, dead-lettered %d, lost %d; goroutines %d → max %d; heap %.1f MiB → max %.1f MiB",
 		period, senders, sent.Load(), acked.Load()-int64(len(retried)), refused.Load(), other.Load(), len(retried), handled, dead, lost,
 		baseG, maxG, float64(baseHeap)/(1<<20), float64(maxHeap)/(1<<20))
-	if other.Load() != 0 {
-		t.Errorf("%d answers neither 200 nor 503", other.Load())
-	}
-	if lost != 0 || dead != 0 {
-		t.Errorf("acknowledged %d = handled %d + dead-lettered %d + lost %d; want all handled", acked.Load(), handled, dead, lost)
-	}
-	if obs.enqueued.Load() != acked.Load() || calls.Load() != handled {
-		t.Errorf("enqueued %d, handler calls %d; want %d, %d", obs.enqueued.Load(), calls.Load(), acked.Load(), handled)
-	}
+	assert.Zero(t, other.Load(), "answers neither 200 nor 503")
+	assert.Zero(t, lost, "lost; want all acknowledged handled")
+	assert.Zero(t, dead, "dead-lettered; want all acknowledged handled")
+	assert.Equal(t, acked.Load(), obs.enqueued.Load(), "enqueued, want acknowledged")
+	assert.Equal(t, handled, calls.Load(), "handler calls, want handled")
 	// Ceilings: senders and their server connections, 2 workers, the
 	// sampler, and slack. An unbounded queue of 32 KiB bodies at the rate
 	// refused here would hold hundreds of MiB.
-	if g := maxG - baseG; g > 4*senders+32 {
-		t.Errorf("goroutines grew by %d under overload, want ≤ %d", g, 4*senders+32)
-	}
-	if maxHeap > baseHeap+64<<20 {
-		t.Errorf("heap grew from %d to %d bytes under overload, want < 64 MiB growth", baseHeap, maxHeap)
-	}
+	assert.LessOrEqual(t, maxG-baseG, 4*senders+32, "goroutines grew under overload")
+	assert.LessOrEqual(t, maxHeap, baseHeap+64<<20, "heap grew from %d bytes under overload, want < 64 MiB growth", baseHeap)
 }
 
 // TestFaultHandlers counts what becomes of events whose handlers fail in
@@ -276,40 +263,26 @@ func TestFaultHandlers(t *testing.T) {
 			var acked int64
 			for i := range events {
 				code, _, err := postTest(client, srv.URL, fmt.Sprintf("f-%d", i), "t", []byte(`{"n":`+strconv.Itoa(i)+`}`))
-				if err != nil {
-					t.Fatal(err)
-				}
+				require.NoError(t, err)
 				if code == http.StatusOK {
 					acked++
 				}
 			}
-			if err := rc.Shutdown(ctxTimeout(t, 10*time.Second)); err != nil {
-				t.Fatalf("Shutdown: %v", err)
-			}
+			require.NoError(t, rc.Shutdown(ctxTimeout(t, 10*time.Second)), "Shutdown")
 			dls, err := rc.DeadLetters().List(context.Background(), 0)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			handled, dead := obs.handled.Load(), int64(len(dls))
 			lost := acked - handled - dead
 			t.Logf("%s: sent %d, acknowledged %d, handler calls %d, handled %d, dead-lettered %d, lost %d",
 				tt.name, events, acked, calls.Load(), handled, dead, lost)
-			if acked != events {
-				t.Errorf("acknowledged %d of %d: a handler's fault must not reach the sender", acked, events)
-			}
-			if handled != tt.wantHandled || dead != events-tt.wantHandled || lost != 0 {
-				t.Errorf("handled %d, dead-lettered %d, lost %d; want %d, %d, 0", handled, dead, lost, tt.wantHandled, events-tt.wantHandled)
-			}
-			if obs.dead.Load() != dead {
-				t.Errorf("observed %d dead letters, store holds %d", obs.dead.Load(), dead)
-			}
-			if calls.Load() != tt.wantCalls {
-				t.Errorf("handler calls = %d, want %d", calls.Load(), tt.wantCalls)
-			}
+			assert.Equal(t, int64(events), acked, "acknowledged: a handler's fault must not reach the sender")
+			assert.Equal(t, tt.wantHandled, handled, "handled")
+			assert.Equal(t, events-tt.wantHandled, dead, "dead-lettered")
+			assert.Zero(t, lost, "lost")
+			assert.Equal(t, dead, obs.dead.Load(), "observed dead letters vs the store's")
+			assert.Equal(t, tt.wantCalls, calls.Load(), "handler calls")
 			for _, d := range dls {
-				if !strings.Contains(d.Reason, tt.wantReason) {
-					t.Errorf("dead letter %s reason %q, want it to contain %q", d.Event.ID, d.Reason, tt.wantReason)
-				}
+				assert.Contains(t, d.Reason, tt.wantReason, "dead letter %s reason", d.Event.ID)
 			}
 		})
 	}
@@ -363,12 +336,9 @@ func gzipped(t *testing.T, b []byte) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
-	if _, err := zw.Write(b); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
+	_, err := zw.Write(b)
+	require.NoError(t, err)
+	require.NoError(t, zw.Close())
 	return buf.Bytes()
 }
 
@@ -383,14 +353,10 @@ func gzipped(t *testing.T, b []byte) []byte {
 func TestFaultHostileInput(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	sp, err := stripe.New(faultStripeSecret, stripe.WithClock(func() time.Time { return now }))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	rec := &bodyRecorder{}
 	rc, err := receiver.New(sp, rec)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() { _ = rc.Shutdown(ctxTimeout(t, 10*time.Second)) })
 	probe := &wireProbe{next: rc}
 	srv, client := faultServer(t, probe, func(s *http.Server) { s.MaxHeaderBytes = 4 << 10 })
@@ -459,14 +425,10 @@ func TestFaultHostileInput(t *testing.T) {
 				tt.modify(req)
 			}
 			resp, err := client.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			_, _ = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
-			if resp.StatusCode != tt.want {
-				t.Fatalf("status = %d, want %d", resp.StatusCode, tt.want)
-			}
+			require.Equal(t, tt.want, resp.StatusCode, "status")
 			if tt.handledID == "" {
 				return
 			}
@@ -474,9 +436,7 @@ func TestFaultHostileInput(t *testing.T) {
 			for {
 				got, _, ok := rec.get(tt.handledID)
 				if ok {
-					if !bytes.Equal(got, tt.body) {
-						t.Errorf("handled body = %q, want the bytes sent %q", got, tt.body)
-					}
+					assert.Equal(t, tt.body, got, "handled body, want the bytes sent")
 					break
 				}
 				if time.Now().After(deadline) {
@@ -490,12 +450,11 @@ func TestFaultHostileInput(t *testing.T) {
 	chunked := probe.seen["chunked, no Content-Length"]
 	_, bigSeen := probe.seen["oversized headers"]
 	probe.mu.Unlock()
-	if chunked == nil || chunked.ContentLength != -1 || len(chunked.TransferEncoding) != 1 || chunked.TransferEncoding[0] != "chunked" {
-		t.Errorf("the chunked case did not arrive chunked: %+v", chunked)
+	if assert.NotNil(t, chunked, "the chunked case did not arrive") {
+		assert.Equal(t, int64(-1), chunked.ContentLength, "the chunked case did not arrive chunked")
+		assert.Equal(t, []string{"chunked"}, chunked.TransferEncoding, "the chunked case did not arrive chunked")
 	}
-	if bigSeen {
-		t.Errorf("a request over MaxHeaderBytes reached the handler")
-	}
+	assert.False(t, bigSeen, "a request over MaxHeaderBytes reached the handler")
 }
 
 // TestFaultGzipReachesHandlerCompressed shows the other side of the gzip
@@ -508,28 +467,20 @@ func TestFaultGzipReachesHandlerCompressed(t *testing.T) {
 	srv, client := faultServer(t, rc, nil)
 	zipped := gzipped(t, []byte(`{"hello":"world"}`))
 	req, err := http.NewRequest(http.MethodPost, srv.URL, bytes.NewReader(zipped))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	req.Header.Set("X-Sig", sign(zipped))
 	req.Header.Set("X-Id", "gz")
 	req.Header.Set("X-Type", "t")
 	req.Header.Set("Content-Encoding", "gzip")
 	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("status = %d", resp.StatusCode)
-	}
-	if err := rc.Shutdown(ctxTimeout(t, 10*time.Second)); err != nil {
-		t.Fatal(err)
-	}
+	require.Equal(t, 200, resp.StatusCode, "status")
+	require.NoError(t, rc.Shutdown(ctxTimeout(t, 10*time.Second)))
 	body, header, ok := rec.get("gz")
-	if !ok || !bytes.Equal(body, zipped) || header.Get("Content-Encoding") != "gzip" {
-		t.Errorf("handled %v: body %q (want the compressed bytes), Content-Encoding %q", ok, body, header.Get("Content-Encoding"))
-	}
+	require.True(t, ok, "gz not handled")
+	assert.Equal(t, zipped, body, "handled body, want the compressed bytes")
+	assert.Equal(t, "gzip", header.Get("Content-Encoding"))
 }
 
 // TestFaultBlankSecrets checks that every constructor refuses an empty or
@@ -547,18 +498,13 @@ func TestFaultBlankSecrets(t *testing.T) {
 		} {
 			t.Run(fmt.Sprintf("%s/%q", name, secret), func(t *testing.T) {
 				err := build()
-				if !errors.Is(err, verify.ErrNoSecret) {
-					t.Fatalf("error = %v, want verify.ErrNoSecret", err)
-				}
-				if strings.Contains(err.Error(), "whsec_ok") {
-					t.Errorf("error text %q contains a secret", err)
-				}
+				require.ErrorIs(t, err, verify.ErrNoSecret)
+				assert.NotContains(t, err.Error(), "whsec_ok", "error text contains a secret")
 			})
 		}
 	}
-	if _, err := receiver.New(nil, receiver.NewMux()); err == nil {
-		t.Errorf("receiver.New(nil provider) succeeded")
-	}
+	_, err := receiver.New(nil, receiver.NewMux())
+	assert.Error(t, err, "receiver.New(nil provider) succeeded")
 }
 
 // TestFaultSlowClient shows the http.Server timeouts a deployment must set,
@@ -594,14 +540,11 @@ func TestFaultSlowClient(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			conn, err := net.Dial("tcp", srv.Listener.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			defer conn.Close()
 			start := time.Now()
-			if _, err := io.WriteString(conn, tt.head); err != nil {
-				t.Fatal(err)
-			}
+			_, err = io.WriteString(conn, tt.head)
+			require.NoError(t, err)
 			var trickler sync.WaitGroup
 			defer trickler.Wait()
 			defer conn.Close() // ends the trickler before it is waited for
@@ -626,15 +569,10 @@ func TestFaultSlowClient(t *testing.T) {
 			t.Logf("%s: status %d (0 = closed) after %v", tt.name, got, elapsed.Round(time.Millisecond))
 			// net/http either closes a connection whose headers time out or,
 			// when the timeout fires mid-line, answers 400 first: both cut it.
-			if got != tt.want && !(tt.want == 0 && got == http.StatusBadRequest) {
-				t.Errorf("status = %d (err %v), want %d", got, err, tt.want)
-			}
-			if elapsed >= bound {
-				t.Errorf("cut off after %v, want within %v", elapsed, bound)
-			}
+			assert.True(t, got == tt.want || (tt.want == 0 && got == http.StatusBadRequest),
+				"status = %d (err %v), want %d", got, err, tt.want)
+			assert.Less(t, elapsed, bound, "cut off too late")
 		})
 	}
-	if n := rec.calls.Load(); n != 0 {
-		t.Errorf("handler ran %d times for cut-off requests", n)
-	}
+	assert.Zero(t, rec.calls.Load(), "handler ran for cut-off requests")
 }

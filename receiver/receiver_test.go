@@ -9,11 +9,13 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/hookwise/hookwise/dedupe"
 	"github.com/hookwise/hookwise/internal/leakcheck"
@@ -32,9 +34,7 @@ type testProvider struct{ v verify.Verifier }
 
 func newTestProvider(t testing.TB) *testProvider {
 	v, err := verify.NewScheme(verify.Scheme{Hash: sha256.New, Secrets: [][]byte{[]byte(secret)}, Header: "X-Sig", Prefix: "sha256="})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return &testProvider{v: v}
 }
 
@@ -108,9 +108,7 @@ func (r *recorder) wait(t *testing.T, n int) {
 func newReceiver(t *testing.T, h receiver.Handler, opts ...receiver.Option) *receiver.Receiver {
 	t.Helper()
 	rc, err := receiver.New(newTestProvider(t), h, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -130,21 +128,19 @@ func TestAcceptedEventReachesHandler(t *testing.T) {
 	rc := newReceiver(t, rec)
 	body := []byte(`{"hello":"world"}`)
 	w := serve(rc, request("evt_1", "invoice.paid", body))
-	if w.Code != http.StatusOK {
-		t.Fatalf("status = %d, want 200", w.Code)
-	}
+	require.Equal(t, http.StatusOK, w.Code, "status")
 	rec.wait(t, 1)
 	e := rec.events[0]
-	if e.Provider != "test" || e.ID != "evt_1" || e.Type != "invoice.paid" || !bytes.Equal(e.Body, body) || e.Attempt != 1 {
-		t.Errorf("event = %+v", e)
-	}
-	if e.Header.Get("X-Id") != "evt_1" || e.ReceivedAt.IsZero() {
-		t.Errorf("event headers or time missing: %+v", e)
-	}
+	assert.Equal(t, "test", e.Provider)
+	assert.Equal(t, "evt_1", e.ID)
+	assert.Equal(t, "invoice.paid", e.Type)
+	assert.Equal(t, body, e.Body)
+	assert.Equal(t, 1, e.Attempt)
+	assert.Equal(t, "evt_1", e.Header.Get("X-Id"), "event headers missing")
+	assert.False(t, e.ReceivedAt.IsZero(), "event time missing")
 	var v map[string]string
-	if err := e.Decode(&v); err != nil || v["hello"] != "world" {
-		t.Errorf("Decode = %v, %v", v, err)
-	}
+	assert.NoError(t, e.Decode(&v))
+	assert.Equal(t, "world", v["hello"], "Decode")
 }
 
 func TestRejections(t *testing.T) {
@@ -185,20 +181,15 @@ func TestRejections(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := serve(rc, tt.req())
-			if w.Code != tt.want {
-				t.Errorf("status = %d, want %d", w.Code, tt.want)
-			}
-			if tt.want == 401 && strings.Contains(w.Body.String(), "signature") {
-				t.Errorf("401 body names the failed check: %q", w.Body.String())
+			assert.Equal(t, tt.want, w.Code, "status")
+			if tt.want == 401 {
+				assert.NotContains(t, w.Body.String(), "signature", "401 body names the failed check")
 			}
 		})
 	}
-	if w := serve(rc, httptest.NewRequest(http.MethodGet, "/hook", nil)); w.Header().Get("Allow") != "POST" {
-		t.Errorf("405 without Allow: POST")
-	}
-	if n := rec.calls.Load(); n != 0 {
-		t.Errorf("handler ran %d times for rejected requests", n)
-	}
+	w := serve(rc, httptest.NewRequest(http.MethodGet, "/hook", nil))
+	assert.Equal(t, "POST", w.Header().Get("Allow"), "405 without Allow: POST")
+	assert.Zero(t, rec.calls.Load(), "handler ran for rejected requests")
 }
 
 type readerOnly struct{ r *bytes.Reader }
@@ -213,9 +204,7 @@ func TestChunkedBodyWithinLimitAccepted(t *testing.T) {
 	r := request("evt_c", "t", body)
 	r.ContentLength = -1
 	r.Body = readerOnly{bytes.NewReader(body)}
-	if w := serve(rc, r); w.Code != 200 {
-		t.Fatalf("status = %d", w.Code)
-	}
+	require.Equal(t, 200, serve(rc, r).Code, "status")
 	rec.wait(t, 1)
 }
 
@@ -225,21 +214,16 @@ func TestHandshakeAndOptional(t *testing.T) {
 	mux.Handle("*", rec)
 	rc := newReceiver(t, mux)
 	w := serve(rc, request("h1", "handshake", []byte("{}")))
-	if w.Code != 200 || w.Body.String() != "challenge" || w.Header().Get("Content-Type") != "text/plain" {
-		t.Errorf("handshake answer = %d %q %q", w.Code, w.Body.String(), w.Header().Get("Content-Type"))
-	}
-	if w := serve(rc, request("p1", "ping", []byte("{}"))); w.Code != 200 {
-		t.Errorf("ping status = %d", w.Code)
-	}
+	assert.Equal(t, 200, w.Code, "handshake status")
+	assert.Equal(t, "challenge", w.Body.String(), "handshake body")
+	assert.Equal(t, "text/plain", w.Header().Get("Content-Type"), "handshake Content-Type")
+	assert.Equal(t, 200, serve(rc, request("p1", "ping", []byte("{}"))).Code, "ping status")
 	// A ping with a handler registered for it is handled.
 	mux.Handle("ping", rec)
-	if w := serve(rc, request("p2", "ping", []byte("{}"))); w.Code != 200 {
-		t.Errorf("ping status = %d", w.Code)
-	}
+	assert.Equal(t, 200, serve(rc, request("p2", "ping", []byte("{}"))).Code, "ping status")
 	rec.wait(t, 1)
-	if rec.calls.Load() != 1 || rec.events[0].ID != "p2" {
-		t.Errorf("handler calls = %d (%v), want only p2", rec.calls.Load(), rec.events)
-	}
+	assert.EqualValues(t, 1, rec.calls.Load(), "handler calls, want only p2")
+	assert.Equal(t, "p2", rec.events[0].ID, "handler calls, want only p2")
 }
 
 func TestDuplicatesHandledOnce(t *testing.T) {
@@ -247,28 +231,20 @@ func TestDuplicatesHandledOnce(t *testing.T) {
 	rc := newReceiver(t, rec)
 	body := []byte(`{}`)
 	for i := 0; i < 3; i++ {
-		if w := serve(rc, request("dup", "t", body)); w.Code != 200 {
-			t.Fatalf("status = %d", w.Code)
-		}
+		require.Equal(t, 200, serve(rc, request("dup", "t", body)).Code, "status")
 	}
 	rec.wait(t, 1)
 	// Concurrent copies of another event.
 	var wg sync.WaitGroup
 	for i := 0; i < 50; i++ {
 		wg.Go(func() {
-			if w := serve(rc, request("conc", "t", body)); w.Code != 200 {
-				t.Errorf("status = %d", w.Code)
-			}
+			assert.Equal(t, 200, serve(rc, request("conc", "t", body)).Code, "status")
 		})
 	}
 	wg.Wait()
 	rec.wait(t, 1)
-	if err := rc.Shutdown(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if n := rec.calls.Load(); n != 2 {
-		t.Errorf("handler ran %d times, want 2", n)
-	}
+	require.NoError(t, rc.Shutdown(context.Background()))
+	assert.EqualValues(t, 2, rec.calls.Load(), "handler runs")
 }
 
 // failingStore fails every call.
@@ -287,9 +263,8 @@ func TestStoreFailureIs503(t *testing.T) {
 	rec := newRecorder(nil)
 	rc := newReceiver(t, rec, receiver.WithStore(failingStore{}), receiver.RetryAfter(7*time.Second))
 	w := serve(rc, request("e", "t", []byte("{}")))
-	if w.Code != 503 || w.Header().Get("Retry-After") != "7" {
-		t.Errorf("answer = %d Retry-After %q, want 503 and 7", w.Code, w.Header().Get("Retry-After"))
-	}
+	assert.Equal(t, 503, w.Code, "status")
+	assert.Equal(t, "7", w.Header().Get("Retry-After"))
 }
 
 func TestQueueFullIs503AndReleases(t *testing.T) {
@@ -300,26 +275,19 @@ func TestQueueFullIs503AndReleases(t *testing.T) {
 	})
 	// The capacity counts every event not finished: one handled, one queued.
 	rc := newReceiver(t, rec, receiver.Workers(1), receiver.QueueCapacity(2))
-	if w := serve(rc, request("a", "t", []byte("{}"))); w.Code != 200 { // taken by the worker
-		t.Fatal(w.Code)
-	}
+	require.Equal(t, 200, serve(rc, request("a", "t", []byte("{}"))).Code) // taken by the worker
 	deadline := time.Now().Add(5 * time.Second)
 	for rec.calls.Load() == 0 && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
-	if w := serve(rc, request("b", "t", []byte("{}"))); w.Code != 200 { // buffered
-		t.Fatal(w.Code)
-	}
+	require.Equal(t, 200, serve(rc, request("b", "t", []byte("{}"))).Code) // buffered
 	w := serve(rc, request("c", "t", []byte("{}")))
-	if w.Code != 503 || w.Header().Get("Retry-After") == "" {
-		t.Fatalf("full queue answer = %d Retry-After %q", w.Code, w.Header().Get("Retry-After"))
-	}
+	require.Equal(t, 503, w.Code, "full queue answer")
+	require.NotEmpty(t, w.Header().Get("Retry-After"), "full queue answer")
 	close(block)
 	rec.wait(t, 2)
 	// The refused delivery was released, so the sender's retry is processed.
-	if w := serve(rc, request("c", "t", []byte("{}"))); w.Code != 200 {
-		t.Fatalf("retry status = %d", w.Code)
-	}
+	require.Equal(t, 200, serve(rc, request("c", "t", []byte("{}"))).Code, "retry status")
 	rec.wait(t, 1)
 }
 
@@ -329,9 +297,7 @@ func TestRetriesThenSuccess(t *testing.T) {
 		if n.Add(1) < 3 {
 			return errors.New("transient")
 		}
-		if e.Attempt != 3 {
-			t.Errorf("attempt = %d, want 3", e.Attempt)
-		}
+		assert.Equal(t, 3, e.Attempt, "attempt")
 		return nil
 	})
 	rc := newReceiver(t, rec, receiver.Backoff(time.Millisecond, 5*time.Millisecond))
@@ -362,31 +328,24 @@ func TestExhaustedPermanentAndPanicDeadLettered(t *testing.T) {
 	for _, typ := range []string{"always", "permanent", "panic"} {
 		serve(rc, request("id-"+typ, typ, []byte("{}")))
 	}
-	if err := rc.Shutdown(ctxTimeout(t, 10*time.Second)); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, rc.Shutdown(ctxTimeout(t, 10*time.Second)))
 	dls, _ := rc.DeadLetters().List(context.Background(), 0)
 	got := map[string]receiver.DeadLetter{}
 	for _, d := range dls {
 		got[d.Event.Type] = d
 	}
-	if len(got) != 3 {
-		t.Fatalf("dead letters = %v", dls)
-	}
-	if d := got["always"]; d.Event.Attempt != 3 || d.Reason != "boom" {
-		t.Errorf("always: attempt %d reason %q", d.Event.Attempt, d.Reason)
-	}
-	if d := got["permanent"]; d.Event.Attempt != 1 || d.Reason != "bad data" {
-		t.Errorf("permanent: attempt %d reason %q", d.Event.Attempt, d.Reason)
-	}
-	if d := got["panic"]; d.Event.Attempt != 3 || !strings.Contains(d.Reason, "kaboom") {
-		t.Errorf("panic: attempt %d reason %q", d.Event.Attempt, d.Reason)
-	}
+	require.Len(t, got, 3, "dead letters = %v", dls)
+	assert.Equal(t, 3, got["always"].Event.Attempt, "always: attempt")
+	assert.Equal(t, "boom", got["always"].Reason, "always: reason")
+	assert.Equal(t, 1, got["permanent"].Event.Attempt, "permanent: attempt")
+	assert.Equal(t, "bad data", got["permanent"].Reason, "permanent: reason")
+	assert.Equal(t, 3, got["panic"].Event.Attempt, "panic: attempt")
+	assert.Contains(t, got["panic"].Reason, "kaboom", "panic: reason")
 	mu.Lock()
 	defer mu.Unlock()
-	if stages[receiver.StageEnqueued] != 3 || stages[receiver.StageDeadLettered] != 3 || stages[receiver.StageRetried] != 4 {
-		t.Errorf("stages = %v", stages)
-	}
+	assert.Equal(t, 3, stages[receiver.StageEnqueued], "stages = %v", stages)
+	assert.Equal(t, 3, stages[receiver.StageDeadLettered], "stages = %v", stages)
+	assert.Equal(t, 4, stages[receiver.StageRetried], "stages = %v", stages)
 }
 
 func ctxTimeout(t *testing.T, d time.Duration) context.Context {
@@ -412,23 +371,16 @@ func TestReplay(t *testing.T) {
 		dls, _ = rc.DeadLetters().List(context.Background(), 10)
 		time.Sleep(time.Millisecond)
 	}
-	if len(dls) != 1 {
-		t.Fatalf("dead letters = %d", len(dls))
-	}
+	require.Len(t, dls, 1, "dead letters")
 	// With ReprocessDeadLettered(false), a redelivery of a dead-lettered
 	// event is a duplicate.
 	serve(rc, request("rp", "t", []byte("{}")))
 	fail.Store(false)
-	if err := rc.Replay(context.Background(), dls[0]); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, rc.Replay(context.Background(), dls[0]))
 	rec.wait(t, 1)
-	if n := rec.calls.Load(); n != 2 {
-		t.Errorf("handler calls = %d, want 2 (failed once, replayed once)", n)
-	}
-	if dls, _ := rc.DeadLetters().List(context.Background(), 10); len(dls) != 0 {
-		t.Errorf("dead letter not removed after replay")
-	}
+	assert.EqualValues(t, 2, rec.calls.Load(), "handler calls, want 2 (failed once, replayed once)")
+	dls, _ = rc.DeadLetters().List(context.Background(), 10)
+	assert.Empty(t, dls, "dead letter not removed after replay")
 }
 
 func TestAcknowledgementDoesNotWaitForHandler(t *testing.T) {
@@ -442,9 +394,7 @@ func TestAcknowledgementDoesNotWaitForHandler(t *testing.T) {
 	go func() { done <- serve(rc, request("slow", "t", []byte("{}"))).Code }()
 	select {
 	case code := <-done:
-		if code != 200 {
-			t.Errorf("status = %d", code)
-		}
+		assert.Equal(t, 200, code, "status")
 	case <-time.After(5 * time.Second):
 		t.Fatal("acknowledgement waited for the handler")
 	}
@@ -459,19 +409,11 @@ func TestShutdownDrainsQueuedEvents(t *testing.T) {
 	})
 	rc := newReceiver(t, rec, receiver.Workers(2))
 	for i := 0; i < 100; i++ {
-		if w := serve(rc, request(fmt.Sprint("d", i), "t", []byte("{}"))); w.Code != 200 {
-			t.Fatal(w.Code)
-		}
+		require.Equal(t, 200, serve(rc, request(fmt.Sprint("d", i), "t", []byte("{}"))).Code)
 	}
-	if err := rc.Shutdown(ctxTimeout(t, 10*time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	if n := rec.calls.Load(); n != 100 {
-		t.Errorf("handled %d of 100 acknowledged events", n)
-	}
-	if w := serve(rc, request("late", "t", []byte("{}"))); w.Code != 503 {
-		t.Errorf("after shutdown: status = %d, want 503", w.Code)
-	}
+	require.NoError(t, rc.Shutdown(ctxTimeout(t, 10*time.Second)))
+	assert.EqualValues(t, 100, rec.calls.Load(), "handled of 100 acknowledged events")
+	assert.Equal(t, 503, serve(rc, request("late", "t", []byte("{}"))).Code, "after shutdown")
 }
 
 func TestShutdownDeadlineDeadLettersUnfinished(t *testing.T) {
@@ -487,19 +429,14 @@ func TestShutdownDeadlineDeadLettersUnfinished(t *testing.T) {
 	defer cancel()
 	err := rc.Shutdown(ctx)
 	var se *receiver.ShutdownError
-	if !errors.As(err, &se) || !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Shutdown = %v, want *ShutdownError wrapping DeadlineExceeded", err)
-	}
-	if se.Unfinished != 5 || len(se.IDs) != 5 {
-		t.Errorf("ShutdownError reports %d unfinished (%d IDs), want all 5", se.Unfinished, len(se.IDs))
-	}
+	require.ErrorAs(t, err, &se)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Equal(t, 5, se.Unfinished, "ShutdownError unfinished")
+	assert.Len(t, se.IDs, 5, "ShutdownError IDs")
 	dls, _ := rc.DeadLetters().List(context.Background(), 0)
-	if len(dls) != 5 {
-		t.Errorf("dead letters = %d, want all 5 unfinished events", len(dls))
-	}
-	if err2 := rc.Shutdown(context.Background()); err2 != err {
-		t.Errorf("second Shutdown = %v, want the first result", err2)
-	}
+	assert.Len(t, dls, 5, "dead letters, want all 5 unfinished events")
+	err2 := rc.Shutdown(context.Background())
+	assert.True(t, err2 == err, "second Shutdown = %v, want the first result", err2)
 }
 
 type invoice struct {
@@ -518,26 +455,19 @@ func TestTypedHandlerAndStructValidation(t *testing.T) {
 	serve(rc, request("i1", "invoice.paid", []byte(`{"id":"in_1","amount":5}`)))
 	select {
 	case inv := <-got:
-		if inv.ID != "in_1" || inv.Amount != 5 {
-			t.Errorf("payload = %+v", inv)
-		}
+		assert.Equal(t, invoice{ID: "in_1", Amount: 5}, inv, "payload")
 	case <-time.After(5 * time.Second):
 		t.Fatal("typed handler not called")
 	}
 	serve(rc, request("i2", "invoice.paid", []byte(`{"amount":-1}`)))
 	serve(rc, request("i3", "invoice.paid", []byte(`not json`)))
 	serve(rc, request("i4", "unrouted", []byte(`{}`)))
-	if err := rc.Shutdown(ctxTimeout(t, 5*time.Second)); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, rc.Shutdown(ctxTimeout(t, 5*time.Second)))
 	dls, _ := rc.DeadLetters().List(context.Background(), 0)
-	if len(dls) != 2 {
-		t.Fatalf("dead letters = %d, want 2 (invalid i2, undecodable i3)", len(dls))
-	}
+	require.Len(t, dls, 2, "dead letters, want 2 (invalid i2, undecodable i3)")
 	for _, d := range dls {
-		if d.Event.Attempt != 1 || !strings.Contains(d.Reason, "invalid payload") {
-			t.Errorf("dead letter %s: attempt %d reason %q", d.Event.ID, d.Event.Attempt, d.Reason)
-		}
+		assert.Equal(t, 1, d.Event.Attempt, "dead letter %s: attempt", d.Event.ID)
+		assert.Contains(t, d.Reason, "invalid payload", "dead letter %s: reason", d.Event.ID)
 	}
 }
 
@@ -554,35 +484,26 @@ func TestValidationPolicies(t *testing.T) {
 	t.Run("acknowledge", func(t *testing.T) {
 		rec := newRecorder(nil)
 		rc := newReceiver(t, rec, receiver.WithValidator(rejectAll{}, receiver.AcknowledgeInvalid))
-		if w := serve(rc, request("v1", "t", []byte(`{"bad":1}`))); w.Code != 200 {
-			t.Fatalf("status = %d, want 200", w.Code)
-		}
+		require.Equal(t, 200, serve(rc, request("v1", "t", []byte(`{"bad":1}`))).Code, "status")
 		_ = rc.Shutdown(ctxTimeout(t, 5*time.Second))
-		if rec.calls.Load() != 0 {
-			t.Errorf("invalid payload reached the handler")
-		}
+		assert.Zero(t, rec.calls.Load(), "invalid payload reached the handler")
 		dls, _ := rc.DeadLetters().List(context.Background(), 0)
-		if len(dls) != 1 || !strings.Contains(dls[0].Reason, "schema: /x: type") {
-			t.Errorf("dead letters = %+v", dls)
+		if assert.Len(t, dls, 1, "dead letters") {
+			assert.Contains(t, dls[0].Reason, "schema: /x: type", "dead letter reason")
 		}
 	})
 	t.Run("reject", func(t *testing.T) {
 		rec := newRecorder(nil)
 		rc := newReceiver(t, rec, receiver.WithValidator(rejectAll{}, receiver.RejectInvalid))
 		w := serve(rc, request("v2", "t", []byte(`{"bad":1}`)))
-		if w.Code != 422 || w.Header().Get("Content-Type") != "application/problem+json" {
-			t.Errorf("answer = %d %q", w.Code, w.Header().Get("Content-Type"))
-		}
+		assert.Equal(t, 422, w.Code, "status")
+		assert.Equal(t, "application/problem+json", w.Header().Get("Content-Type"))
 		// A forged invalid request stays 401.
 		r := request("v3", "t", []byte(`{"bad":1}`))
 		r.Header.Set("X-Sig", "sha256=00")
-		if w := serve(rc, r); w.Code != 401 {
-			t.Errorf("forged invalid: status = %d, want 401", w.Code)
-		}
+		assert.Equal(t, 401, serve(rc, r).Code, "forged invalid: status")
 		// The rejected event was not claimed: a fixed redelivery is handled.
-		if w := serve(rc, request("v2", "t", []byte(`{"good":1}`))); w.Code != 200 {
-			t.Errorf("status = %d", w.Code)
-		}
+		assert.Equal(t, 200, serve(rc, request("v2", "t", []byte(`{"good":1}`))).Code, "status")
 		rec.wait(t, 1)
 	})
 }
@@ -600,24 +521,12 @@ func TestMuxRouting(t *testing.T) {
 		"invoice.paid": "exact", "invoice.created": "prefix", "invoice.x.y": "prefix",
 		"issues": "family", "issues.opened": "family", "push": "fallback", "invoice": "fallback",
 	} {
-		err := mux.HandleEvent(context.Background(), &receiver.Event{Type: typ})
-		if err == nil || err.Error() != want {
-			t.Errorf("%s routed to %v, want %s", typ, err, want)
-		}
+		assert.EqualError(t, mux.HandleEvent(context.Background(), &receiver.Event{Type: typ}), want, "%s routed", typ)
 	}
 	empty := receiver.NewMux()
-	if err := empty.HandleEvent(context.Background(), &receiver.Event{Type: "x"}); !errors.Is(err, receiver.ErrNoHandler) {
-		t.Errorf("unrouted = %v, want ErrNoHandler", err)
-	}
+	assert.ErrorIs(t, empty.HandleEvent(context.Background(), &receiver.Event{Type: "x"}), receiver.ErrNoHandler, "unrouted")
 	for _, bad := range []string{"", "in*", "*.paid"} {
-		func() {
-			defer func() {
-				if recover() == nil {
-					t.Errorf("Handle(%q) did not panic", bad)
-				}
-			}()
-			mux.Handle(bad, hit("x"))
-		}()
+		assert.Panics(t, func() { mux.Handle(bad, hit("x")) }, "Handle(%q)", bad)
 	}
 }
 
@@ -628,9 +537,7 @@ func TestStatusCode(t *testing.T) {
 		&receiver.InvalidPayloadError{}: 422, errors.New("other"): 500,
 		receiver.ErrStore: 503, receiver.ErrOverloaded: 503, receiver.ErrPending: 503,
 	} {
-		if got := receiver.StatusCode(err); got != want {
-			t.Errorf("StatusCode(%v) = %d, want %d", err, got, want)
-		}
+		assert.Equal(t, want, receiver.StatusCode(err), "StatusCode(%v)", err)
 	}
 }
 

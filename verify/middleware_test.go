@@ -9,14 +9,15 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/hookwise/hookwise/verify"
 )
 
 func TestMiddleware(t *testing.T) {
 	v, err := verify.NewScheme(verify.Scheme{Hash: sha256.New, Secrets: [][]byte{[]byte("k")}, Header: "X-Sig", Prefix: "sha256="})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	var got []byte
 	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got, _ = io.ReadAll(r.Body)
@@ -43,14 +44,11 @@ func TestMiddleware(t *testing.T) {
 			}
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, r)
-			if w.Code != tt.want {
-				t.Fatalf("status = %d, want %d", w.Code, tt.want)
-			}
-			if tt.want == http.StatusNoContent && !bytes.Equal(got, tt.body) {
-				t.Errorf("next handler read %q, want the verified body %q", got, tt.body)
-			}
-			if tt.want != http.StatusNoContent && got != nil {
-				t.Errorf("next handler ran for a rejected request")
+			require.Equal(t, tt.want, w.Code, "status")
+			if tt.want == http.StatusNoContent {
+				assert.Equal(t, tt.body, got, "next handler must read the verified body")
+			} else {
+				assert.Nil(t, got, "next handler ran for a rejected request")
 			}
 		})
 	}

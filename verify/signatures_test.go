@@ -219,9 +219,8 @@ func FuzzParseSignatures(f *testing.F) {
 		err := verify.ParseSignatures(&s, header, " ", verify.Base64, "v1,", "v1a,")
 		fields := strings.Fields(header)
 		if len(header) > verify.MaxSignatureHeaderBytes || len(fields) > verify.MaxSignatureEntries {
-			if !assert.ErrorIs(t, err, verify.ErrSignatureHeaderTooLarge) || s.Len() != 0 {
-				t.Fatalf("over-bound header of %d bytes, %d entries: %v, %d kept", len(header), len(fields), err, s.Len())
-			}
+			require.ErrorIs(t, err, verify.ErrSignatureHeaderTooLarge, "over-bound header of %d bytes, %d entries", len(header), len(fields))
+			require.Zero(t, s.Len(), "over-bound header of %d bytes, %d entries: signatures kept", len(header), len(fields))
 			return
 		}
 		if err != nil {
@@ -239,9 +238,7 @@ func FuzzParseSignatures(f *testing.F) {
 					found = found || (derr == nil && bytes.Equal(d, sig))
 				}
 			}
-			if !found {
-				t.Fatalf("kept %x with tag %d, not in %q", sig, tag, header)
-			}
+			require.True(t, found, "kept %x with tag %d, not in %q", sig, tag, header)
 		}
 	})
 }

@@ -16,6 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/hookwise/hookwise/verify"
 )
 
@@ -34,32 +37,16 @@ func TestHMAC(t *testing.T) {
 	}{{"sha1", sha1.New}, {"sha256", sha256.New}, {"sha512", sha512.New}} {
 		t.Run(tt.name, func(t *testing.T) {
 			m, err := verify.NewHMAC(tt.h, []byte("new"), []byte("old"))
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			want := refMAC(tt.h, "new", "a", ".", "body")
-			if got := m.Sign([]byte("a"), []byte("."), []byte("body")); !bytes.Equal(got, want) {
-				t.Errorf("Sign = %x, want %x", got, want)
-			}
-			if m.Size() != len(want) {
-				t.Errorf("Size = %d, want %d", m.Size(), len(want))
-			}
+			assert.Equal(t, want, m.Sign([]byte("a"), []byte("."), []byte("body")), "Sign")
+			assert.Equal(t, len(want), m.Size(), "Size")
 			// Parts are hashed as their concatenation.
-			if !m.Match(want, []byte("a.body")) {
-				t.Error("Match of the concatenation failed")
-			}
-			if !m.Match(refMAC(tt.h, "old", "a.body"), []byte("a.body")) {
-				t.Error("rotated (second) secret not accepted")
-			}
-			if m.Match(refMAC(tt.h, "other", "a.body"), []byte("a.body")) {
-				t.Error("wrong secret accepted")
-			}
-			if m.Match(want[:len(want)-1], []byte("a.body")) {
-				t.Error("truncated MAC accepted")
-			}
-			if m.Match(want, []byte("a.bodY")) {
-				t.Error("tampered content accepted")
-			}
+			assert.True(t, m.Match(want, []byte("a.body")), "Match of the concatenation failed")
+			assert.True(t, m.Match(refMAC(tt.h, "old", "a.body"), []byte("a.body")), "rotated (second) secret not accepted")
+			assert.False(t, m.Match(refMAC(tt.h, "other", "a.body"), []byte("a.body")), "wrong secret accepted")
+			assert.False(t, m.Match(want[:len(want)-1], []byte("a.body")), "truncated MAC accepted")
+			assert.False(t, m.Match(want, []byte("a.bodY")), "tampered content accepted")
 		})
 	}
 }
@@ -68,13 +55,11 @@ func TestNewHMACRejectsMissingSecrets(t *testing.T) {
 	for name, secrets := range map[string][][]byte{
 		"none": nil, "empty": {{}}, "blank": {[]byte(" \t\n")}, "one empty of two": {[]byte("ok"), {}},
 	} {
-		if _, err := verify.NewHMAC(sha256.New, secrets...); !errors.Is(err, verify.ErrNoSecret) {
-			t.Errorf("%s: err = %v, want ErrNoSecret", name, err)
-		}
+		_, err := verify.NewHMAC(sha256.New, secrets...)
+		assert.ErrorIs(t, err, verify.ErrNoSecret, name)
 	}
-	if _, err := verify.NewHMAC(nil, []byte("x")); !errors.Is(err, verify.ErrNoSecret) {
-		t.Errorf("nil hash: err = %v", err)
-	}
+	_, err := verify.NewHMAC(nil, []byte("x"))
+	assert.ErrorIs(t, err, verify.ErrNoSecret, "nil hash")
 }
 
 func TestEncodingDecode(t *testing.T) {
@@ -99,23 +84,20 @@ func TestEncodingDecode(t *testing.T) {
 	for _, tt := range tests {
 		got, err := tt.enc.Decode(nil, tt.in)
 		if tt.wantErr {
-			if !errors.Is(err, verify.ErrMalformedSignature) {
-				t.Errorf("%s.Decode(%q) err = %v, want ErrMalformedSignature", tt.enc, tt.in, err)
-			}
+			assert.ErrorIs(t, err, verify.ErrMalformedSignature, "%s.Decode(%q)", tt.enc, tt.in)
 			continue
 		}
-		if err != nil || !bytes.Equal(got, tt.want) {
-			t.Errorf("%s.Decode(%q) = %x, %v; want %x", tt.enc, tt.in, got, err, tt.want)
+		if assert.NoError(t, err, "%s.Decode(%q)", tt.enc, tt.in) {
+			assert.Equal(t, tt.want, got, "%s.Decode(%q)", tt.enc, tt.in)
 		}
-		if enc := tt.enc.Encode(tt.want); tt.enc != verify.Hex && strings.TrimRight(enc, "=") != strings.TrimRight(tt.in, "=") {
-			t.Errorf("%s.Encode = %q, want %q", tt.enc, enc, tt.in)
+		if tt.enc != verify.Hex {
+			assert.Equal(t, strings.TrimRight(tt.in, "="), strings.TrimRight(tt.enc.Encode(tt.want), "="), "%s.Encode", tt.enc)
 		}
 	}
 	buf := make([]byte, 0, 64)
 	sig := strings.Repeat("ab", 32)
-	if allocs := testing.AllocsPerRun(100, func() { _, _ = verify.Hex.Decode(buf, sig) }); allocs != 0 {
-		t.Errorf("Hex.Decode into a large enough buffer allocates %v times", allocs)
-	}
+	allocs := testing.AllocsPerRun(100, func() { _, _ = verify.Hex.Decode(buf, sig) })
+	assert.Zero(t, allocs, "Hex.Decode into a large enough buffer allocates")
 }
 
 func TestParseUnix(t *testing.T) {
@@ -125,14 +107,12 @@ func TestParseUnix(t *testing.T) {
 		"1234567890123": verify.ErrMalformedTimestamp, "0x10": verify.ErrMalformedTimestamp,
 	} {
 		ts, err := verify.ParseUnix(in)
-		if !errors.Is(err, want) {
-			t.Errorf("ParseUnix(%q) err = %v, want %v", in, err, want)
+		assert.ErrorIs(t, err, want, "ParseUnix(%q)", in)
+		if want == nil {
+			assert.Equal(t, in, strconv.FormatInt(ts.Unix(), 10), "ParseUnix(%q)", in)
 		}
-		if want == nil && strconv.FormatInt(ts.Unix(), 10) != in {
-			t.Errorf("ParseUnix(%q) = %d", in, ts.Unix())
-		}
-		if err != nil && !errors.Is(err, verify.ErrVerification) {
-			t.Errorf("ParseUnix(%q) error does not match ErrVerification", in)
+		if err != nil {
+			assert.ErrorIs(t, err, verify.ErrVerification, "ParseUnix(%q)", in)
 		}
 	}
 }
@@ -154,19 +134,15 @@ func TestCheckTimestamp(t *testing.T) {
 		{"far future", now.Add(24 * 365 * time.Hour), false},
 	} {
 		err := verify.CheckTimestamp(tt.ts, now, tol)
-		if (err == nil) != tt.ok {
-			t.Errorf("%s: err = %v, want ok=%v", tt.name, err, tt.ok)
-		}
+		assert.Equal(t, tt.ok, err == nil, "%s: err = %v", tt.name, err)
 		if err != nil {
 			var te *verify.TimestampError
-			if !errors.As(err, &te) || !errors.Is(err, verify.ErrTimestampOutsideWindow) || !errors.Is(err, verify.ErrVerification) {
-				t.Errorf("%s: err %v is not a matching *TimestampError", tt.name, err)
-			}
+			assert.ErrorAs(t, err, &te, tt.name)
+			assert.ErrorIs(t, err, verify.ErrTimestampOutsideWindow, tt.name)
+			assert.ErrorIs(t, err, verify.ErrVerification, tt.name)
 		}
 	}
-	if err := verify.CheckTimestamp(now.Add(-4*time.Minute), now, 0); err != nil {
-		t.Errorf("zero tolerance should mean the default: %v", err)
-	}
+	assert.NoError(t, verify.CheckTimestamp(now.Add(-4*time.Minute), now, 0), "zero tolerance should mean the default")
 }
 
 func TestMatchList(t *testing.T) {
@@ -186,10 +162,9 @@ func TestMatchList(t *testing.T) {
 		{"only malformed", "v1,!!!", verify.ErrMalformedSignature},
 		{"empty entries", "   ", verify.ErrMalformedSignature},
 	} {
+		// errors.Is(err, nil) holds only for a nil err, so this also covers the valid cases.
 		err := verify.MatchList(m, verify.Base64, tt.header, " ", "v1,", []byte("body"))
-		if !errors.Is(err, tt.want) || (tt.want == nil && err != nil) {
-			t.Errorf("%s: err = %v, want %v", tt.name, err, tt.want)
-		}
+		assert.ErrorIs(t, err, tt.want, tt.name)
 	}
 }
 
@@ -199,9 +174,7 @@ func newScheme(t *testing.T, now time.Time) *verify.SchemeVerifier {
 		Hash: sha256.New, Secrets: [][]byte{[]byte("secret")}, Header: "X-Sig", Prefix: "v0=",
 		TimestampHeader: "X-Ts", Content: verify.TimestampBody("v0:", ":"), Now: func() time.Time { return now },
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return v
 }
 
@@ -221,9 +194,7 @@ func TestScheme(t *testing.T) {
 		}
 		return r
 	}
-	if err := v.Verify(req(sig, ts), body); err != nil {
-		t.Fatalf("valid request: %v", err)
-	}
+	require.NoError(t, v.Verify(req(sig, ts), body), "valid request")
 	for _, tt := range []struct {
 		name    string
 		r       *http.Request
@@ -243,47 +214,32 @@ func TestScheme(t *testing.T) {
 			vv = newScheme(t, now.Add(6*time.Minute))
 		}
 		err := vv.Verify(tt.r, tt.body)
-		if !errors.Is(err, tt.want) || !errors.Is(err, verify.ErrVerification) {
-			t.Errorf("%s: err = %v, want %v", tt.name, err, tt.want)
+		assert.ErrorIs(t, err, tt.want, tt.name)
+		assert.ErrorIs(t, err, verify.ErrVerification, tt.name)
+		if err != nil {
+			assert.NotContains(t, err.Error(), "secret", "%s: error mentions the secret", tt.name)
 		}
-		if err != nil && strings.Contains(err.Error(), "secret") {
-			t.Errorf("%s: error mentions the secret: %v", tt.name, err)
-		}
 	}
-	if _, err := verify.NewScheme(verify.Scheme{Hash: sha256.New, Header: "X"}); !errors.Is(err, verify.ErrNoSecret) {
-		t.Errorf("scheme without secret: %v", err)
-	}
-	if _, err := verify.NewScheme(verify.Scheme{Secrets: [][]byte{[]byte("s")}}); err == nil {
-		t.Error("scheme without hash or header accepted")
-	}
+	_, err := verify.NewScheme(verify.Scheme{Hash: sha256.New, Header: "X"})
+	assert.ErrorIs(t, err, verify.ErrNoSecret, "scheme without secret")
+	_, err = verify.NewScheme(verify.Scheme{Secrets: [][]byte{[]byte("s")}})
+	assert.Error(t, err, "scheme without hash or header accepted")
 }
 
 func TestEd25519(t *testing.T) {
 	pub, priv, _ := ed25519.GenerateKey(bytes.NewReader(bytes.Repeat([]byte{7}, 64)))
 	pub2, priv2, _ := ed25519.GenerateKey(bytes.NewReader(bytes.Repeat([]byte{9}, 64)))
 	v, err := verify.NewEd25519(pub, pub2)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	msg := []byte("msg_1.1614265330.{}")
-	if !v.Match(ed25519.Sign(priv, msg), []byte("msg_1."), []byte("1614265330."), []byte("{}")) {
-		t.Error("valid signature rejected")
-	}
-	if !v.Match(ed25519.Sign(priv2, msg), msg) {
-		t.Error("second key's signature rejected")
-	}
-	if v.Match(ed25519.Sign(priv, msg), []byte("msg_1.1614265330.{ }")) {
-		t.Error("tampered message accepted")
-	}
-	if v.Match(ed25519.Sign(priv, msg)[:63], msg) {
-		t.Error("short signature accepted")
-	}
-	if _, err := verify.NewEd25519(); !errors.Is(err, verify.ErrNoSecret) {
-		t.Errorf("no keys: %v", err)
-	}
-	if _, err := verify.NewEd25519(pub[:31]); !errors.Is(err, verify.ErrNoSecret) {
-		t.Errorf("short key: %v", err)
-	}
+	assert.True(t, v.Match(ed25519.Sign(priv, msg), []byte("msg_1."), []byte("1614265330."), []byte("{}")), "valid signature rejected")
+	assert.True(t, v.Match(ed25519.Sign(priv2, msg), msg), "second key's signature rejected")
+	assert.False(t, v.Match(ed25519.Sign(priv, msg), []byte("msg_1.1614265330.{ }")), "tampered message accepted")
+	assert.False(t, v.Match(ed25519.Sign(priv, msg)[:63], msg), "short signature accepted")
+	_, err = verify.NewEd25519()
+	assert.ErrorIs(t, err, verify.ErrNoSecret, "no keys")
+	_, err = verify.NewEd25519(pub[:31])
+	assert.ErrorIs(t, err, verify.ErrNoSecret, "short key")
 }
 
 func TestHMACMatchDoesNotAllocatePerBody(t *testing.T) {
@@ -294,8 +250,8 @@ func TestHMACMatchDoesNotAllocatePerBody(t *testing.T) {
 	allocs := testing.AllocsPerRun(50, func() { m.Match(mac, body) })
 	if raceEnabled {
 		t.Logf("-race build: %v allocations per Match (pooled states are dropped at random); asserted without -race", allocs)
-	} else if allocs > 0 {
-		t.Errorf("Match allocates %v times per call", allocs)
+	} else {
+		assert.Zero(t, allocs, "Match allocates per call")
 	}
 }
 
@@ -310,9 +266,8 @@ func FuzzMatchList(f *testing.F) {
 	f.Fuzz(func(t *testing.T, header string, body []byte) {
 		err := verify.MatchList(m, verify.Base64, header, " ", "v1,", body)
 		overBound := len(header) > verify.MaxSignatureHeaderBytes || len(strings.Fields(header)) > verify.MaxSignatureEntries
-		if overBound != errors.Is(err, verify.ErrSignatureHeaderTooLarge) {
-			t.Fatalf("header of %d bytes, %d entries: err = %v", len(header), len(strings.Fields(header)), err)
-		}
+		require.Equal(t, overBound, errors.Is(err, verify.ErrSignatureHeaderTooLarge),
+			"header of %d bytes, %d entries: err = %v", len(header), len(strings.Fields(header)), err)
 		if err == nil {
 			// Only the genuine signature of the body may verify.
 			want := verify.Base64.Encode(m.Sign(body))
@@ -325,11 +280,9 @@ func FuzzMatchList(f *testing.F) {
 					}
 				}
 			}
-			if !found {
-				t.Fatalf("MatchList accepted %q for body %q", header, body)
-			}
-		} else if !errors.Is(err, verify.ErrVerification) {
-			t.Fatalf("error %v does not match ErrVerification", err)
+			require.True(t, found, "MatchList accepted %q for body %q", header, body)
+		} else {
+			require.ErrorIs(t, err, verify.ErrVerification)
 		}
 	})
 }
@@ -341,13 +294,9 @@ func FuzzParseUnix(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		ts, err := verify.ParseUnix(s)
 		if err != nil {
-			if !errors.Is(err, verify.ErrVerification) {
-				t.Fatalf("error %v does not match ErrVerification", err)
-			}
+			require.ErrorIs(t, err, verify.ErrVerification)
 			return
 		}
-		if got := strconv.FormatInt(ts.Unix(), 10); strings.TrimLeft(s, "0") != strings.TrimLeft(got, "0") {
-			t.Fatalf("ParseUnix(%q) = %s", s, got)
-		}
+		require.Equal(t, strings.TrimLeft(s, "0"), strings.TrimLeft(strconv.FormatInt(ts.Unix(), 10), "0"), "ParseUnix(%q)", s)
 	})
 }

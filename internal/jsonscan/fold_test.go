@@ -117,9 +117,7 @@ func decodeField(t *testing.T, doc []byte, name string) bool {
 		Name: "V", Type: reflect.TypeFor[*json.RawMessage](), Tag: reflect.StructTag(`json:"` + name + `"`),
 	}})
 	v := reflect.New(typ)
-	if err := json.Unmarshal(doc, v.Interface()); err != nil {
-		t.Fatalf("decode %s: %v", doc, err)
-	}
+	require.NoError(t, json.Unmarshal(doc, v.Interface()), "decode %s", doc)
 	return !v.Elem().Field(0).IsNil()
 }
 

@@ -1,12 +1,13 @@
 package jsonscan
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 // FuzzGet checks that the scanner never panics, accepts exactly what
@@ -36,8 +37,8 @@ func FuzzGet(f *testing.F) {
 	f.Fuzz(func(t *testing.T, doc []byte) {
 		_, _, err := Get(doc)
 		limited := errors.Is(err, ErrDepth)
-		if valid := json.Valid(doc); valid != (err == nil) && !limited {
-			t.Fatalf("json.Valid = %v, Get() err = %v", valid, err)
+		if !limited {
+			require.Equal(t, json.Valid(doc), err == nil, "json.Valid vs Get() err = %v", err)
 		}
 		var m map[string]any
 		if json.Unmarshal(doc, &m) != nil || m == nil {
@@ -60,20 +61,17 @@ func checkKey(t *testing.T, doc []byte, want any, path ...string) {
 	if errors.Is(err, ErrDuplicateKey) || errors.Is(err, ErrKeyCase) || errors.Is(err, ErrDepth) {
 		return
 	}
-	if err != nil || !found {
-		t.Fatalf("Get(%q) = %v, %v; encoding/json found %v", path, found, err, want)
-	}
+	require.NoError(t, err, "Get(%q); encoding/json found %v", path, want)
+	require.True(t, found, "Get(%q); encoding/json found %v", path, want)
 	var std any
-	if err := json.Unmarshal(raw, &std); err != nil {
-		t.Fatalf("Get(%q) raw %q does not decode: %v", path, raw, err)
-	}
+	require.NoError(t, json.Unmarshal(raw, &std), "Get(%q) raw %q does not decode", path, raw)
 	if s, ok := want.(string); ok {
 		got, err := String(raw)
-		if err != nil || got != s {
-			t.Fatalf("String(Get(%q)) = %q, %v; encoding/json %q", path, got, err, s)
-		}
-	} else if _, err := String(raw); !errors.Is(err, ErrNotString) {
-		t.Fatalf("String of non-string %q: err = %v", raw, err)
+		require.NoError(t, err, "String(Get(%q))", path)
+		require.Equal(t, s, got, "String(Get(%q))", path)
+	} else {
+		_, err := String(raw)
+		require.ErrorIs(t, err, ErrNotString, "String of non-string %q", raw)
 	}
 }
 
@@ -131,9 +129,8 @@ func compareDecoders(t *testing.T, doc []byte, path ...string) {
 	t.Helper()
 	raw, found, err := Get(doc, path...)
 	if err != nil {
-		if !errors.Is(err, ErrDuplicateKey) && !errors.Is(err, ErrKeyCase) && !errors.Is(err, ErrDepth) {
-			t.Fatalf("Get(%q) on valid JSON: %v", path, err)
-		}
+		require.True(t, errors.Is(err, ErrDuplicateKey) || errors.Is(err, ErrKeyCase) || errors.Is(err, ErrDepth),
+			"Get(%q) on valid JSON: %v", path, err)
 		return
 	}
 	// The struct decoder: struct{ V json.RawMessage `json:"a"` }, or for a
@@ -153,24 +150,22 @@ func compareDecoders(t *testing.T, doc []byte, path ...string) {
 		field = field.Field(0)
 	}
 	got := field.Interface().(json.RawMessage)
-	if found != (got != nil) || !bytes.Equal(got, raw) {
-		t.Fatalf("Get(%q) = %q, found=%v; encoding/json struct field = %q", path, raw, found, got)
-	}
+	// Compared as strings: bytes.Equal semantics (nil equals empty).
+	require.Equal(t, got != nil, found, "Get(%q): found vs encoding/json struct field", path)
+	require.Equal(t, string(got), string(raw), "Get(%q) vs encoding/json struct field", path)
 	if len(path) == 1 {
 		var m map[string]json.RawMessage
 		if json.Unmarshal(doc, &m) == nil {
 			mv, ok := m[path[0]]
-			if ok != found || !bytes.Equal(mv, raw) {
-				t.Fatalf("Get(%q) = %q, found=%v; encoding/json map entry = %q, %v", path, raw, found, mv, ok)
-			}
+			require.Equal(t, ok, found, "Get(%q): found vs encoding/json map entry", path)
+			require.Equal(t, string(mv), string(raw), "Get(%q) vs encoding/json map entry", path)
 		}
 	}
 	if found {
 		if s, err := String(raw); err == nil {
 			var std string
-			if err := json.Unmarshal(raw, &std); err != nil || std != s {
-				t.Fatalf("String(%q) = %q; encoding/json %q, %v", raw, s, std, err)
-			}
+			require.NoError(t, json.Unmarshal(raw, &std), "String(%q)", raw)
+			require.Equal(t, std, s, "String(%q) vs encoding/json", raw)
 		}
 	}
 }

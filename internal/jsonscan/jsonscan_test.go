@@ -2,9 +2,11 @@ package jsonscan
 
 import (
 	"encoding/json"
-	"errors"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestGet(t *testing.T) {
@@ -34,29 +36,26 @@ func TestGet(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.path, "."), func(t *testing.T) {
 			raw, found, err := Get(doc, tt.path...)
-			if err != nil {
-				t.Fatalf("Get: %v", err)
-			}
-			if found != tt.found || string(raw) != tt.raw {
-				t.Fatalf("Get = %q, %v; want %q, %v", raw, found, tt.raw, tt.found)
-			}
+			require.NoError(t, err)
+			require.Equal(t, tt.found, found, "found")
+			require.Equal(t, tt.raw, string(raw))
 		})
 	}
 }
 
 func TestGetNoPath(t *testing.T) {
 	raw, found, err := Get([]byte("  [1, 2]\n"))
-	if err != nil || !found || string(raw) != "[1, 2]" {
-		t.Fatalf("Get() = %q, %v, %v", raw, found, err)
-	}
+	require.NoError(t, err)
+	require.True(t, found)
+	require.Equal(t, "[1, 2]", string(raw))
 }
 
 func TestGetNonObject(t *testing.T) {
 	for _, doc := range []string{`"id"`, `[{"id":1}]`, `1`, `null`} {
 		raw, found, err := Get([]byte(doc), "id")
-		if err != nil || found || raw != nil {
-			t.Errorf("Get(%s) = %q, %v, %v; want not found", doc, raw, found, err)
-		}
+		assert.NoError(t, err, doc)
+		assert.False(t, found, doc)
+		assert.Nil(t, raw, doc)
 	}
 }
 
@@ -99,19 +98,17 @@ func TestGetErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			// errors.Is(err, nil) holds only for a nil err.
 			_, _, err := Get([]byte(tt.doc), "id")
-			if !errors.Is(err, tt.want) {
-				t.Fatalf("Get(%q) err = %v, want %v", tt.doc, err, tt.want)
-			}
-			if tt.want == ErrSyntax && json.Valid([]byte(tt.doc)) {
-				t.Fatalf("test bug: encoding/json accepts %q", tt.doc)
+			require.ErrorIs(t, err, tt.want, "Get(%q)", tt.doc)
+			if tt.want == ErrSyntax {
+				require.False(t, json.Valid([]byte(tt.doc)), "test bug: encoding/json accepts %q", tt.doc)
 			}
 		})
 	}
 	// The nested duplicate is found by the nested path.
-	if _, _, err := Get([]byte(`{"event":{"type":"a"},"event":{"type":"b"}}`), "event", "type"); !errors.Is(err, ErrDuplicateKey) {
-		t.Fatalf("nested duplicate: err = %v", err)
-	}
+	_, _, err := Get([]byte(`{"event":{"type":"a"},"event":{"type":"b"}}`), "event", "type")
+	require.ErrorIs(t, err, ErrDuplicateKey, "nested duplicate")
 }
 
 func TestGetMany(t *testing.T) {
@@ -119,35 +116,22 @@ func TestGetMany(t *testing.T) {
 	paths := [][]string{{"event_id"}, {"type"}, {"event", "type"}, {"challenge"}, {"event", "user"}}
 	vals := make([][]byte, len(paths))
 	vals[3] = []byte("stale")
-	if err := GetMany(doc, paths, vals); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, GetMany(doc, paths, vals))
 	want := []string{`"Ev1"`, `"event_callback"`, `"app_mention"`, ``, `"U1"`}
 	for i := range want {
-		if string(vals[i]) != want[i] {
-			t.Errorf("vals[%d] = %q, want %q", i, vals[i], want[i])
-		}
+		assert.Equal(t, want[i], string(vals[i]), "vals[%d]", i)
 	}
-	if vals[3] != nil {
-		t.Errorf("absent value not reset to nil")
-	}
-	if err := GetMany(doc, paths, vals[:2]); !errors.Is(err, ErrTooManyPaths) {
-		t.Errorf("short vals: err = %v", err)
-	}
-	if err := GetMany(doc, [][]string{{}}, vals); !errors.Is(err, ErrTooManyPaths) {
-		t.Errorf("empty path: err = %v", err)
-	}
+	assert.Nil(t, vals[3], "absent value not reset to nil")
+	assert.ErrorIs(t, GetMany(doc, paths, vals[:2]), ErrTooManyPaths, "short vals")
+	assert.ErrorIs(t, GetMany(doc, [][]string{{}}, vals), ErrTooManyPaths, "empty path")
 	many := make([][]string, 65)
 	for i := range many {
 		many[i] = []string{"k"}
 	}
-	if err := GetMany(doc, many, make([][]byte, 65)); !errors.Is(err, ErrTooManyPaths) {
-		t.Errorf("65 paths: err = %v", err)
-	}
+	assert.ErrorIs(t, GetMany(doc, many, make([][]byte, 65)), ErrTooManyPaths, "65 paths")
 	// The same path twice is not a duplicate key.
-	if err := GetMany(doc, [][]string{{"type"}, {"type"}}, vals); err != nil || string(vals[1]) != `"event_callback"` {
-		t.Errorf("repeated path: %q, %v", vals[1], err)
-	}
+	assert.NoError(t, GetMany(doc, [][]string{{"type"}, {"type"}}, vals), "repeated path")
+	assert.Equal(t, `"event_callback"`, string(vals[1]), "repeated path")
 }
 
 func TestString(t *testing.T) {
@@ -177,20 +161,17 @@ func TestString(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.raw, func(t *testing.T) {
 			got, err := String([]byte(tt.raw))
-			if !errors.Is(err, tt.err) || got != tt.want {
-				t.Fatalf("String(%q) = %q, %v; want %q, %v", tt.raw, got, err, tt.want, tt.err)
-			}
+			require.ErrorIs(t, err, tt.err)
+			require.Equal(t, tt.want, got)
 			if tt.err == nil {
 				var std string
-				if err := json.Unmarshal([]byte(tt.raw), &std); err != nil || std != got {
-					t.Fatalf("encoding/json gives %q, %v", std, err)
-				}
+				require.NoError(t, json.Unmarshal([]byte(tt.raw), &std), "encoding/json")
+				require.Equal(t, std, got, "encoding/json disagrees")
 			}
 		})
 	}
-	if !IsNull([]byte("null")) || IsNull([]byte(`"null"`)) {
-		t.Fatal("IsNull")
-	}
+	assert.True(t, IsNull([]byte("null")), "IsNull")
+	assert.False(t, IsNull([]byte(`"null"`)), "IsNull")
 }
 
 func TestGetAllocs(t *testing.T) {
@@ -205,9 +186,7 @@ func TestGetAllocs(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	if n != 0 {
-		t.Fatalf("allocations per run = %v, want 0", n)
-	}
+	require.Zero(t, n, "allocations per run")
 }
 
 // realisticBody returns a Stripe-like event of at least size bytes.

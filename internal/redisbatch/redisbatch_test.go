@@ -2,7 +2,6 @@ package redisbatch
 
 import (
 	"context"
-	"errors"
 	"net"
 	"strconv"
 	"sync"
@@ -11,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/hookwise/hookwise/internal/leakcheck"
 	"github.com/hookwise/hookwise/internal/redistest"
@@ -111,27 +112,16 @@ func TestSingleCaller(t *testing.T) {
 
 	set := redis.NewStatusCmd(ctx, "set", "k", "v")
 	get := redis.NewStringCmd(ctx, "get", "k")
-	if err := b.Do(ctx, set, get); err != nil {
-		t.Fatal(err)
-	}
-	if set.Val() != "OK" || get.Val() != "v" {
-		t.Fatalf("SET = %q, GET = %q", set.Val(), get.Val())
-	}
+	require.NoError(t, b.Do(ctx, set, get))
+	require.Equal(t, "OK", set.Val(), "SET")
+	require.Equal(t, "v", get.Val(), "GET")
 	missing := redis.NewStringCmd(ctx, "get", "missing")
-	if err := b.Do(ctx, missing); !errors.Is(err, redis.Nil) {
-		t.Fatalf("GET of a missing key = %v, want redis.Nil", err)
-	}
-	if err := b.Do(ctx); err != nil {
-		t.Fatalf("Do without commands = %v", err)
-	}
+	require.ErrorIs(t, b.Do(ctx, missing), redis.Nil, "GET of a missing key")
+	require.NoError(t, b.Do(ctx), "Do without commands")
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	if err := b.Do(cctx, redis.NewStatusCmd(ctx, "set", "k", "w")); !errors.Is(err, context.Canceled) {
-		t.Fatalf("Do with a done ctx = %v", err)
-	}
-	if v := client.Get(ctx, "k").Val(); v != "v" {
-		t.Fatalf("k = %q after a Do with a done ctx, want v", v)
-	}
+	require.ErrorIs(t, b.Do(cctx, redis.NewStatusCmd(ctx, "set", "k", "w")), context.Canceled, "Do with a done ctx")
+	require.Equal(t, "v", client.Get(ctx, "k").Val(), "k after a Do with a done ctx")
 }
 
 // TestBatchesAndHandOff holds the first pipeline until callers have queued,
@@ -161,34 +151,23 @@ func TestBatchesAndHandOff(t *testing.T) {
 
 	// The second batch is held too: the first caller must return anyway.
 	g.open <- struct{}{} // release the first pipeline only
-	if err := <-first; err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, <-first)
 	waitHeld(t, g)
 	close(g.open)
 	seen := map[int64]bool{1: true}
 	for range queued {
-		if err := <-errs; err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, <-errs)
 	}
 	for _, c := range cmds {
-		if seen[c.Val()] {
-			t.Fatalf("INCR result %d twice", c.Val())
-		}
+		require.False(t, seen[c.Val()], "INCR result %d twice", c.Val())
 		seen[c.Val()] = true
 	}
-	if len(seen) != queued+1 {
-		t.Fatalf("%d distinct INCR results, want %d", len(seen), queued+1)
-	}
-	if got := g.Sizes(); len(got) != 2 || got[0] != 1 || got[1] != queued {
-		t.Fatalf("pipeline sizes %v, want [1 %d]", got, queued)
-	}
+	require.Len(t, seen, queued+1, "distinct INCR results")
+	require.Equal(t, []int{1, queued}, g.Sizes(), "pipeline sizes")
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.inFlight != 0 || len(b.pending) != 0 {
-		t.Fatalf("after the batches: %d in flight, %d pending", b.inFlight, len(b.pending))
-	}
+	assert.Zero(t, b.inFlight, "in flight after the batches")
+	assert.Empty(t, b.pending, "pending after the batches")
 }
 
 func TestMaxBatch(t *testing.T) {
@@ -227,20 +206,9 @@ func TestMaxBatch(t *testing.T) {
 			g.mu.Unlock()
 			close(g.open)
 			for range len(tc.calls) + 1 {
-				if err := <-done; err != nil {
-					t.Fatal(err)
-				}
+				require.NoError(t, <-done)
 			}
-			want := append([]int{1}, tc.want...)
-			got := g.Sizes()
-			if len(got) != len(want) {
-				t.Fatalf("pipeline sizes %v, want %v", got, want)
-			}
-			for i := range got {
-				if got[i] != want[i] {
-					t.Fatalf("pipeline sizes %v, want %v", got, want)
-				}
-			}
+			require.Equal(t, append([]int{1}, tc.want...), g.Sizes(), "pipeline sizes")
 		})
 	}
 }
@@ -255,9 +223,7 @@ func TestErrorsPerCommand(t *testing.T) {
 	client.AddHook(g)
 	b := New(client, patience, 0, 1)
 	ctx := context.Background()
-	if err := client.Set(ctx, "str", "abc", 0).Err(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, client.Set(ctx, "str", "abc", 0).Err())
 
 	lead := make(chan error, 1)
 	go func() { lead <- b.Do(ctx, redis.NewStatusCmd(ctx, "ping")) }()
@@ -270,29 +236,24 @@ func TestErrorsPerCommand(t *testing.T) {
 	}{
 		{"ok", func() []redis.Cmder { return []redis.Cmder{redis.NewStatusCmd(ctx, "set", "a", "1")} },
 			func(t *testing.T, err error, cmds []redis.Cmder) {
-				if err != nil || cmds[0].(*redis.StatusCmd).Val() != "OK" {
-					t.Errorf("SET = %v, %v", cmds[0], err)
-				}
+				assert.NoError(t, err)
+				assert.Equal(t, "OK", cmds[0].(*redis.StatusCmd).Val(), "SET")
 			}},
 		{"wrong type", func() []redis.Cmder { return []redis.Cmder{redis.NewIntCmd(ctx, "incr", "str")} },
 			func(t *testing.T, err error, _ []redis.Cmder) {
 				var re redis.Error
-				if !errors.As(err, &re) {
-					t.Errorf("INCR of a string = %v, want a Redis error reply", err)
-				}
+				assert.ErrorAs(t, err, &re, "INCR of a string: want a Redis error reply")
 			}},
 		{"nil", func() []redis.Cmder { return []redis.Cmder{redis.NewStringCmd(ctx, "get", "nope")} },
 			func(t *testing.T, err error, _ []redis.Cmder) {
-				if !errors.Is(err, redis.Nil) {
-					t.Errorf("GET of a missing key = %v, want redis.Nil", err)
-				}
+				assert.ErrorIs(t, err, redis.Nil, "GET of a missing key")
 			}},
 		{"second of two fails", func() []redis.Cmder {
 			return []redis.Cmder{redis.NewStatusCmd(ctx, "set", "b", "2"), redis.NewIntCmd(ctx, "incr", "str")}
 		}, func(t *testing.T, err error, cmds []redis.Cmder) {
-			if cmds[0].Err() != nil || cmds[1].Err() == nil || err != cmds[1].Err() {
-				t.Errorf("errors %v, %v; Do = %v", cmds[0].Err(), cmds[1].Err(), err)
-			}
+			assert.NoError(t, cmds[0].Err())
+			assert.Error(t, cmds[1].Err())
+			assert.True(t, err == cmds[1].Err(), "Do = %v, want the second command's error %v", err, cmds[1].Err())
 		}},
 	}
 	var wg sync.WaitGroup
@@ -308,13 +269,11 @@ func TestErrorsPerCommand(t *testing.T) {
 	g.hold = false
 	g.mu.Unlock()
 	close(g.open)
-	if err := <-lead; err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, <-lead)
 	wg.Wait()
-	if got := g.Sizes(); len(got) != 2 || got[1] != 5 {
-		t.Fatalf("pipeline sizes %v, want [1 5]", got)
-	}
+	got := g.Sizes()
+	require.Len(t, got, 2, "pipeline sizes %v, want [1 5]", got)
+	require.Equal(t, 5, got[1], "pipeline sizes %v, want [1 5]", got)
 }
 
 // TestQueuedCallerGivesUp checks that a queued caller whose ctx ends returns
@@ -342,9 +301,7 @@ func TestQueuedCallerGivesUp(t *testing.T) {
 	cancel()
 	select {
 	case err := <-gaveUp:
-		if !errors.Is(err, context.Canceled) {
-			t.Fatalf("Do after cancel = %v, want context.Canceled", err)
-		}
+		require.ErrorIs(t, err, context.Canceled, "Do after cancel")
 	case <-time.After(patience):
 		t.Fatal("a cancelled caller still waits")
 	}
@@ -353,18 +310,10 @@ func TestQueuedCallerGivesUp(t *testing.T) {
 	g.hold = false
 	g.mu.Unlock()
 	close(g.open)
-	if err := <-lead; err != nil {
-		t.Fatal(err)
-	}
-	if err := <-kept; err != nil {
-		t.Fatal(err)
-	}
-	if n := client.Exists(ctx, "dropped").Val(); n != 0 {
-		t.Fatal("the command of a caller that gave up while queued ran")
-	}
-	if n := client.Exists(ctx, "kept").Val(); n != 1 {
-		t.Fatal("the command queued after it did not run")
-	}
+	require.NoError(t, <-lead)
+	require.NoError(t, <-kept)
+	require.Zero(t, client.Exists(ctx, "dropped").Val(), "the command of a caller that gave up while queued ran")
+	require.EqualValues(t, 1, client.Exists(ctx, "kept").Val(), "the command queued after it did not run")
 }
 
 // TestLeadingCallerGivesUp checks a caller handed the turn whose ctx ended
@@ -392,17 +341,14 @@ func TestLeadingCallerGivesUp(t *testing.T) {
 			}
 			c.state, c.wake = leading, make(chan struct{}, 1)
 			c.wake <- struct{}{}
-			if err := b.giveUp(c); !errors.Is(err, context.Canceled) {
-				t.Fatalf("giveUp = %v", err)
-			}
-			if b.inFlight != tc.wantInFlight || len(b.pending) != tc.others || c.state != dropped {
-				t.Fatalf("%d in flight, %d pending, state %v", b.inFlight, len(b.pending), c.state)
-			}
+			require.ErrorIs(t, b.giveUp(c), context.Canceled, "giveUp")
+			require.Equal(t, tc.wantInFlight, b.inFlight, "in flight")
+			require.Len(t, b.pending, tc.others, "pending")
+			require.Equal(t, dropped, c.state, "state")
 			if tc.others > 0 {
 				next := b.pending[0]
-				if next.state != leading || len(next.wake) != 1 {
-					t.Fatalf("next call: state %v, %d wake-ups", next.state, len(next.wake))
-				}
+				require.Equal(t, leading, next.state, "next call's state")
+				require.Len(t, next.wake, 1, "next call's wake-ups")
 			}
 		})
 	}
@@ -444,21 +390,11 @@ func TestLeaderCancelledMidBatch(t *testing.T) {
 	go func() { ferr <- b.Do(ctx, fcmd) }()
 	waitPending(t, b, 2)
 	close(g.open)
-	if err := <-first; err != nil {
-		t.Fatal(err)
-	}
-	if err := <-ferr; err != nil {
-		t.Fatalf("follower's Do = %v after the leader's ctx ended mid-batch", err)
-	}
-	if err := <-lerr; err != nil {
-		t.Fatalf("leader's Do = %v; its batch ran", err)
-	}
-	if n := client.Exists(ctx, "leader", "follower").Val(); n != 2 {
-		t.Fatalf("%d of the batch's keys set, want 2", n)
-	}
-	if lctx.Err() == nil {
-		t.Fatal("the leader's ctx was not cancelled: the test did not test")
-	}
+	require.NoError(t, <-first)
+	require.NoError(t, <-ferr, "follower's Do after the leader's ctx ended mid-batch")
+	require.NoError(t, <-lerr, "leader's Do; its batch ran")
+	require.EqualValues(t, 2, client.Exists(ctx, "leader", "follower").Val(), "batch's keys set")
+	require.Error(t, lctx.Err(), "the leader's ctx was not cancelled: the test did not test")
 }
 
 // TestOutageMidBatch stops Redis while a batch is on its way: every caller
@@ -475,9 +411,7 @@ func TestOutageMidBatch(t *testing.T) {
 	client.AddHook(g)
 	b := New(client, 2*time.Second, 0, 1)
 	ctx := context.Background()
-	if err := client.Ping(ctx).Err(); err != nil { // open a connection
-		t.Fatal(err)
-	}
+	require.NoError(t, client.Ping(ctx).Err()) // open a connection
 
 	const callers = 8
 	errs := make(chan error, callers)
@@ -494,13 +428,9 @@ func TestOutageMidBatch(t *testing.T) {
 	g.mu.Unlock()
 	close(g.open)
 	for range callers {
-		if err := <-errs; err == nil {
-			t.Fatal("Do succeeded with Redis down")
-		}
+		require.Error(t, <-errs, "Do succeeded with Redis down")
 	}
-	if d := time.Since(start); d > 3*2*time.Second {
-		t.Fatalf("failing calls took %v", d)
-	}
+	require.LessOrEqual(t, time.Since(start), 3*2*time.Second, "failing calls took too long")
 
 	srv.Restart(t)
 	deadline := time.Now().Add(patience)
@@ -516,18 +446,15 @@ func TestOutageMidBatch(t *testing.T) {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.inFlight != 0 || len(b.pending) != 0 {
-		t.Fatalf("%d in flight, %d pending", b.inFlight, len(b.pending))
-	}
+	assert.Zero(t, b.inFlight, "in flight")
+	assert.Empty(t, b.pending, "pending")
 }
 
 // TestTimeout checks the batcher's timeout against a server that never
 // answers, for a leader and the callers queued behind it.
 func TestTimeout(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	var conns sync.WaitGroup
 	accepted := make(chan net.Conn, 64)
 	conns.Go(func() {
@@ -567,20 +494,14 @@ func TestTimeout(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if failed.Load() != 10 {
-		t.Fatalf("%d of 10 calls failed, want all", failed.Load())
-	}
+	require.EqualValues(t, 10, failed.Load(), "calls failed, want all")
 	// At most two batches run in turn: the first and the rest.
-	if d := time.Since(start); d > 5*time.Second {
-		t.Fatalf("calls took %v with a %v timeout", d, timeout)
-	}
+	require.LessOrEqual(t, time.Since(start), 5*time.Second, "calls took too long with a %v timeout", timeout)
 
 	// A caller whose own deadline is shorter gets it for a batch of its own.
 	dctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 	defer cancel()
-	if err := b.Do(dctx, redis.NewStatusCmd(ctx, "ping")); err == nil {
-		t.Fatal("Do succeeded against a server that never answers")
-	}
+	require.Error(t, b.Do(dctx, redis.NewStatusCmd(ctx, "ping")), "Do succeeded against a server that never answers")
 }
 
 // TestConcurrent runs many callers at once: every command runs once, and
@@ -600,8 +521,7 @@ func TestConcurrent(t *testing.T) {
 			for j := range each {
 				incr := redis.NewIntCmd(ctx, "incr", "n")
 				set := redis.NewStatusCmd(ctx, "set", "k:"+strconv.Itoa(i)+":"+strconv.Itoa(j), "v")
-				if err := b.Do(ctx, incr, set); err != nil {
-					t.Error(err)
+				if !assert.NoError(t, b.Do(ctx, incr, set)) {
 					return
 				}
 				results <- incr.Val()
@@ -612,31 +532,20 @@ func TestConcurrent(t *testing.T) {
 	close(results)
 	seen := map[int64]bool{}
 	for v := range results {
-		if seen[v] {
-			t.Fatalf("INCR result %d twice", v)
-		}
+		require.False(t, seen[v], "INCR result %d twice", v)
 		seen[v] = true
 	}
-	if len(seen) != callers*each || !seen[1] || !seen[callers*each] {
-		t.Fatalf("%d distinct INCR results, want 1..%d", len(seen), callers*each)
-	}
-	if n := client.DBSize(ctx).Val(); n != callers*each+1 {
-		t.Fatalf("%d keys, want %d", n, callers*each+1)
-	}
+	require.Len(t, seen, callers*each, "distinct INCR results")
+	require.True(t, seen[1] && seen[callers*each], "INCR results are not 1..%d", callers*each)
+	require.EqualValues(t, callers*each+1, client.DBSize(ctx).Val(), "keys")
 	sizes := g.Sizes()
 	total := 0
 	for _, s := range sizes {
-		if s > 16 || s%2 != 0 {
-			t.Fatalf("pipeline of %d commands (cap 16, calls of 2)", s)
-		}
+		require.True(t, s <= 16 && s%2 == 0, "pipeline of %d commands (cap 16, calls of 2)", s)
 		total += s
 	}
-	if total != 2*callers*each {
-		t.Fatalf("%d commands in pipelines, want %d", total, 2*callers*each)
-	}
-	if len(sizes) >= callers*each {
-		t.Fatalf("%d pipelines for %d calls: nothing was batched", len(sizes), callers*each)
-	}
+	require.Equal(t, 2*callers*each, total, "commands in pipelines")
+	require.Less(t, len(sizes), callers*each, "pipelines for %d calls: nothing was batched", callers*each)
 	t.Logf("%d calls in %d pipelines", callers*each, len(sizes))
 }
 
@@ -655,10 +564,9 @@ func TestCluster(t *testing.T) {
 			set := redis.NewStatusCmd(ctx, "set", key, i)
 			get := redis.NewStringCmd(ctx, "get", key)
 			miss := redis.NewStringCmd(ctx, "get", "missing:"+strconv.Itoa(i))
-			err := b.Do(ctx, set, get, miss)
-			if !errors.Is(err, redis.Nil) || set.Err() != nil || get.Val() != strconv.Itoa(i) {
-				t.Errorf("%s: Do = %v; SET %v, GET %q", key, err, set.Err(), get.Val())
-			}
+			assert.ErrorIs(t, b.Do(ctx, set, get, miss), redis.Nil, key)
+			assert.NoError(t, set.Err(), key)
+			assert.Equal(t, strconv.Itoa(i), get.Val(), key)
 		})
 	}
 	wg.Wait()
@@ -673,14 +581,7 @@ func TestNewPanics(t *testing.T) {
 		{"zero timeout", func() { New(newClient(t, "127.0.0.1:1"), 0, 0, 1) }},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			defer func() {
-				if recover() == nil {
-					t.Fatal("no panic")
-				}
-			}()
-			tc.f()
-		})
+		t.Run(tc.name, func(t *testing.T) { assert.Panics(t, tc.f) })
 	}
 }
 
@@ -708,17 +609,13 @@ func TestBatchesInFlight(t *testing.T) {
 	g.mu.Unlock()
 	close(g.open)
 	for range 4 {
-		if err := <-errs; err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, <-errs)
 	}
 	sizes := g.Sizes()
-	if len(sizes) < 3 || len(sizes) > 4 || sizes[0] != 1 || sizes[1] != 1 {
-		t.Fatalf("pipeline sizes %v, want two of 1, then the queued 2 in one or two", sizes)
-	}
+	require.True(t, len(sizes) >= 3 && len(sizes) <= 4, "pipeline sizes %v, want two of 1, then the queued 2 in one or two", sizes)
+	require.Equal(t, []int{1, 1}, sizes[:2], "pipeline sizes")
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.inFlight != 0 || len(b.pending) != 0 {
-		t.Fatalf("%d in flight, %d pending", b.inFlight, len(b.pending))
-	}
+	assert.Zero(t, b.inFlight, "in flight")
+	assert.Empty(t, b.pending, "pending")
 }
