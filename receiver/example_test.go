@@ -27,10 +27,9 @@ type stripeInvoiceEvent struct {
 func ExampleOn() {
 	const secret = "whsec_example"
 	mux := receiver.NewMux()
-	done := make(chan struct{})
+	handled := make(chan string, 1) // the handler runs after the answer, on another goroutine
 	receiver.On(mux, "invoice.paid", func(ctx context.Context, e *receiver.Event, ev stripeInvoiceEvent) error {
-		fmt.Printf("handled %s %s: invoice %s paid %d\n", e.Type, e.ID, ev.Data.Object.ID, ev.Data.Object.AmountPaid)
-		close(done)
+		handled <- fmt.Sprintf("handled %s %s: invoice %s paid %d", e.Type, e.ID, ev.Data.Object.ID, ev.Data.Object.AmountPaid)
 		return nil
 	})
 	p, err := stripe.New(secret)
@@ -48,7 +47,7 @@ func ExampleOn() {
 	w := httptest.NewRecorder()
 	rc.ServeHTTP(w, req)
 	fmt.Println("answer:", w.Code)
-	<-done
+	fmt.Println(<-handled)
 
 	// A replay of the same event is acknowledged and not handled again.
 	req = stripe.NewRequest("http://localhost/webhooks/stripe", secret, time.Now(), []byte(body))
