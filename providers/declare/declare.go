@@ -96,8 +96,8 @@ type Timestamp struct {
 	// Tolerance is the default window, in both directions; zero means
 	// verify.DefaultTolerance. WithTolerance overrides it.
 	Tolerance time.Duration
-	// Unchecked signs the timestamp without checking it against a window.
-	// Leave it false unless the sender's clock cannot be trusted at all:
+	// Unchecked signs the timestamp without checking it against a window,
+	// unless WithTolerance sets one. Leave it false unless the sender's clock cannot be trusted at all:
 	// the window is what stops replays of old deliveries once the dedupe
 	// store has forgotten them.
 	Unchecked bool

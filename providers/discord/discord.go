@@ -77,24 +77,15 @@ const (
 	HeaderTimestamp = "X-Signature-Timestamp"
 )
 
-// unchecked declares Discord's signature with the timestamp signed but not
-// checked (Discord states no window); checked checks it.
-var (
-	unchecked = &kit.Scheme{
-		Name:      Name,
-		Algorithm: kit.Ed25519,
-		Signature: kit.Signature{Header: HeaderSignature, Encoding: verify.Hex},
-		Timestamp: &kit.Timestamp{Header: HeaderTimestamp, Unchecked: true},
-		Message:   []kit.Piece{kit.Time, kit.Body},
-	}
-	checked = &kit.Scheme{
-		Name:      Name,
-		Algorithm: kit.Ed25519,
-		Signature: kit.Signature{Header: HeaderSignature, Encoding: verify.Hex},
-		Timestamp: &kit.Timestamp{Header: HeaderTimestamp},
-		Message:   []kit.Piece{kit.Time, kit.Body},
-	}
-)
+// scheme signs the timestamp; it is checked only when WithTolerance sets a
+// window (the sender states none).
+var scheme = &kit.Scheme{
+	Name:      Name,
+	Algorithm: kit.Ed25519,
+	Signature: kit.Signature{Header: HeaderSignature, Encoding: verify.Hex},
+	Timestamp: &kit.Timestamp{Header: HeaderTimestamp, Unchecked: true},
+	Message:   []kit.Piece{kit.Time, kit.Body},
+}
 
 // Provider verifies and parses Discord requests. It is safe for concurrent use.
 type Provider struct{ p *kit.Provider }
@@ -132,11 +123,7 @@ func NewFromSource(src provider.SecretSource, opts ...Option) (*Provider, error)
 }
 
 func build(o kit.Options) (*Provider, error) {
-	s := unchecked
-	if o.Tolerance > 0 {
-		s = checked
-	}
-	p, err := s.New(o)
+	p, err := scheme.New(o)
 	if err != nil {
 		return nil, err
 	}
@@ -243,13 +230,13 @@ func str(raw []byte, name string) (string, error) {
 // it sets X-Signature-Timestamp and X-Signature-Ed25519. It has the shape of
 // providertest.Harness.Sign.
 func SignRequest(r *http.Request, body []byte, privateKey string, now time.Time) error {
-	return unchecked.Sign(r, body, privateKey, now)
+	return scheme.Sign(r, body, privateKey, now)
 }
 
 // PublicKey returns the hex public key of a hex private key (a 32-byte seed
 // or a 64-byte key), for tests that sign with SignRequest.
 func PublicKey(privateKey string) (string, error) {
-	pub, err := unchecked.Ed25519PublicKey(privateKey)
+	pub, err := scheme.Ed25519PublicKey(privateKey)
 	if err != nil {
 		return "", err
 	}

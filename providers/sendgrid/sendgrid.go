@@ -85,24 +85,15 @@ const (
 // TypeEvents is the Type of every delivery: a batch of events.
 const TypeEvents = "events"
 
-// unchecked declares the signature with the timestamp signed but not
-// checked (SendGrid states no window); checked checks it.
-var (
-	unchecked = &kit.Scheme{
-		Name:      Name,
-		Algorithm: kit.ECDSAP256SHA256,
-		Signature: kit.Signature{Header: HeaderSignature, Encoding: verify.Base64},
-		Timestamp: &kit.Timestamp{Header: HeaderTimestamp, Unchecked: true},
-		Message:   []kit.Piece{kit.Time, kit.Body},
-	}
-	checked = &kit.Scheme{
-		Name:      Name,
-		Algorithm: kit.ECDSAP256SHA256,
-		Signature: kit.Signature{Header: HeaderSignature, Encoding: verify.Base64},
-		Timestamp: &kit.Timestamp{Header: HeaderTimestamp},
-		Message:   []kit.Piece{kit.Time, kit.Body},
-	}
-)
+// scheme signs the timestamp; it is checked only when WithTolerance sets a
+// window (the sender states none).
+var scheme = &kit.Scheme{
+	Name:      Name,
+	Algorithm: kit.ECDSAP256SHA256,
+	Signature: kit.Signature{Header: HeaderSignature, Encoding: verify.Base64},
+	Timestamp: &kit.Timestamp{Header: HeaderTimestamp, Unchecked: true},
+	Message:   []kit.Piece{kit.Time, kit.Body},
+}
 
 // Provider verifies and parses SendGrid Event Webhook deliveries. It is
 // safe for concurrent use.
@@ -142,11 +133,7 @@ func NewFromSource(src provider.SecretSource, opts ...Option) (*Provider, error)
 }
 
 func build(o kit.Options) (*Provider, error) {
-	s := unchecked
-	if o.Tolerance > 0 {
-		s = checked
-	}
-	p, err := s.New(o)
+	p, err := scheme.New(o)
 	if err != nil {
 		return nil, err
 	}
@@ -192,13 +179,13 @@ func isEmptyArray(raw []byte) bool {
 // X-Twilio-Email-Event-Webhook-Signature. It has the shape of
 // providertest.Harness.Sign.
 func SignRequest(r *http.Request, body []byte, privateKey string, now time.Time) error {
-	return unchecked.Sign(r, body, privateKey, now)
+	return scheme.Sign(r, body, privateKey, now)
 }
 
 // PublicKey returns the verification key (base64 DER SubjectPublicKeyInfo,
 // as SendGrid shows it) of a private key, for tests.
 func PublicKey(privateKey string) (string, error) {
-	pub, err := unchecked.ECDSAPublicKey(privateKey)
+	pub, err := scheme.ECDSAPublicKey(privateKey)
 	if err != nil {
 		return "", err
 	}

@@ -94,8 +94,8 @@ func (o Options) check(s *Scheme) (Options, error) {
 		o.Now = time.Now
 	}
 	switch {
-	case s.Timestamp == nil:
-		o.Tolerance = 0
+	case s.Timestamp == nil, s.Timestamp.Unchecked && o.Tolerance <= 0:
+		o.Tolerance = 0 // no window
 	case o.Tolerance <= 0:
 		o.Tolerance = s.Timestamp.Tolerance
 	}

@@ -62,7 +62,7 @@ func (s *Scheme) New(o Options) (*Provider, error) {
 func (p *Provider) Name() string { return p.s.Name }
 
 // Tolerance returns the timestamp window in force (0 when the scheme has no
-// timestamp).
+// timestamp, or an Unchecked one and no window was configured).
 func (p *Provider) Tolerance() time.Duration { return p.o.Tolerance }
 
 // Verify authenticates a delivery. The cheap checks come first: the
@@ -117,7 +117,7 @@ func (p *Provider) verify(r *http.Request, body []byte) error {
 		if ts, err = sc.timestamp(r, header); err != nil {
 			return err
 		}
-		if !t.Unchecked {
+		if p.o.Tolerance > 0 { // 0: an Unchecked timestamp without a configured window
 			if err := checkTime(ts, t.Format, p.o.Now(), p.o.Tolerance); err != nil {
 				return err
 			}

@@ -146,9 +146,10 @@ type Timestamp struct {
 	// zero means verify.DefaultTolerance. Options.Tolerance overrides it.
 	Tolerance time.Duration
 	// Unchecked signs the timestamp without checking it against a window
-	// (Discord states none). Leave it false unless the sender's clock
-	// cannot be trusted at all: the window is what stops replays of old
-	// deliveries once the dedupe store has forgotten them.
+	// unless Options.Tolerance sets one (Discord and SendGrid state none).
+	// Leave it false unless the sender's clock cannot be trusted at all:
+	// the window is what stops replays of old deliveries once the dedupe
+	// store has forgotten them.
 	Unchecked bool
 }
 
