@@ -15,11 +15,12 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"unicode/utf8"
 
 	"github.com/santhosh-tekuri/jsonschema/v5"
 
 	"github.com/hookwise/hookwise/receiver"
+
+	"github.com/hookwise/hookwise/internal/textcut"
 )
 
 // AnyVersion is the version of a schema that applies to every version of
@@ -562,16 +563,7 @@ func safeMessage(keyword, msg string) string {
 const maxMessage = 256
 
 // truncate shortens s to at most maxMessage bytes on a rune boundary.
-func truncate(s string) string {
-	if len(s) <= maxMessage {
-		return s
-	}
-	cut := maxMessage - len("…")
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
-}
+func truncate(s string) string { return textcut.Cut(s, maxMessage) }
 
 // keywordOf returns the last keyword of a keyword location
 // ("/properties/data/$ref/required" → "required"), skipping array indexes.

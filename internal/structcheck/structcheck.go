@@ -11,6 +11,8 @@ import (
 	"sync"
 
 	"github.com/go-playground/validator/v10"
+
+	"github.com/hookwise/hookwise/internal/textcut"
 )
 
 var structValidator = sync.OnceValue(func() *validator.Validate {
@@ -102,9 +104,4 @@ func DecodeReason(err error) string {
 	return "a value does not decode into its field's type"
 }
 
-func clip(s string) string {
-	if len(s) <= maxReason {
-		return s
-	}
-	return strings.ToValidUTF8(s[:maxReason], "") + "…"
-}
+func clip(s string) string { return textcut.Cut(s, maxReason) }
