@@ -189,17 +189,11 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		}
 	}
 	if err := r.cfg.queue.Enqueue(context.WithoutCancel(ctx), e); err != nil {
-		if key != "" {
-			// Best effort, and only for this delivery's own claim: the
-			// sender's retry must find the key free. Should the event have
-			// been stored after all (a reply lost after the write), the
-			// worker that takes it checks the key first (see take).
-			sctx, cancel := r.storeContext(context.WithoutCancel(ctx))
-			if rerr := r.cfg.store.Release(sctx, key, e.ClaimToken); rerr != nil {
-				r.log.LogAttrs(ctx, slog.LevelWarn, "release after failed enqueue", slog.String("id", e.ID), slog.Any("error", rerr))
-			}
-			cancel()
-		}
+		// Best effort, and only for this delivery's own claim: the sender's
+		// retry must find the key free. Should the event have been stored
+		// after all (a reply lost after the write), the worker that takes
+		// it checks the key first (see take).
+		r.release(ctx, e, "release after failed enqueue")
 		r.unavailable(req, w, e, err)
 		return
 	}
@@ -477,15 +471,16 @@ func (r *Receiver) delay(attempt int) time.Duration {
 	return rand.N(ceil + 1)
 }
 
-// release forgets e's dedupe key, so that a redelivery is processed.
-func (r *Receiver) release(ctx context.Context, e *Event) {
+// release forgets e's dedupe key, if this delivery's claim holds it, so
+// that a redelivery is processed; a failure is logged with msg.
+func (r *Receiver) release(ctx context.Context, e *Event, msg string) {
 	if e.ID == "" {
 		return
 	}
 	sctx, cancel := r.storeContext(context.WithoutCancel(ctx))
 	defer cancel()
 	if err := r.cfg.store.Release(sctx, dedupe.Key(e.Provider, e.ID), e.ClaimToken); err != nil {
-		r.log.LogAttrs(ctx, slog.LevelWarn, "could not release dead-lettered event", slog.String("id", e.ID), slog.Any("error", err))
+		r.log.LogAttrs(ctx, slog.LevelWarn, msg, slog.String("id", e.ID), slog.Any("error", err))
 	}
 }
 
@@ -534,7 +529,7 @@ func (r *Receiver) deadLetter(ctx context.Context, e *Event, err error) error {
 		return perr
 	}
 	if r.cfg.reprocess {
-		r.release(ctx, e)
+		r.release(ctx, e, "could not release dead-lettered event")
 	} else {
 		r.complete(ctx, e)
 	}
