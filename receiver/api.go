@@ -2,12 +2,11 @@ package receiver
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"net/http"
 	"time"
 
 	"github.com/hookwise/hookwise/provider"
+	"github.com/hookwise/hookwise/receiver/driver"
 )
 
 // The provider contract lives in package provider, which the providers
@@ -50,39 +49,11 @@ type TypeHandler interface {
 	Handles(eventType string) bool
 }
 
-// Event is one verified delivery as handlers see it. Handlers must not
-// modify Header or Body.
-type Event struct {
-	Provider   string      // the provider's Name
-	ID         string      // the event ID (Envelope.ID)
-	Type       string      // the event type (Envelope.Type)
-	Version    string      // the payload version, when known
-	ReceivedAt time.Time   // when the delivery was acknowledged
-	Header     http.Header // the delivery's headers
-	Body       []byte      // the verified raw body
-	// Payload is the JSON document to decode: Body itself for JSON
-	// deliveries, or the document a PayloadProvider extracts. It is set before
-	// the handler runs.
-	Payload json.RawMessage
-	// Attempt counts handling attempts, from 1.
-	Attempt int
-	// ClaimToken identifies the delivery that admitted the event: the random
-	// token of its dedupe claim, also the key that makes enqueueing it
-	// idempotent. The receiver sets it; queues store it with the event, so
-	// that marking the event done or releasing it is conditional on the
-	// claim. Handlers ignore it.
-	ClaimToken string
-}
-
-// Decode decodes the event's JSON payload into v.
-func (e *Event) Decode(v any) error { return json.Unmarshal(e.payload(), v) }
-
-func (e *Event) payload() []byte {
-	if e.Payload != nil {
-		return e.Payload
-	}
-	return e.Body
-}
+// Event is driver.Event: one verified delivery as handlers see it. The
+// payload a Typed handler or On receives is decoded from the event's JSON
+// document (Event.Decode); the Event itself carries the provider, ID, type,
+// headers and raw body.
+type Event = driver.Event
 
 // Handler handles events. It returns nil when the event is done, an error to
 // have it retried, or Permanent(err) to dead-letter it at once. A handler may
@@ -98,48 +69,30 @@ type HandlerFunc func(ctx context.Context, e *Event) error
 // HandleEvent calls f(ctx, e).
 func (f HandlerFunc) HandleEvent(ctx context.Context, e *Event) error { return f(ctx, e) }
 
-// Queue holds accepted events until a worker handles them. The receiver
-// answers 2xx only after Enqueue returned nil, so a Queue that returns nil
-// must not lose the event. Implementations are safe for concurrent use.
-type Queue interface {
-	// Enqueue stores e. It must not block for long: it returns ErrQueueFull
-	// when it cannot take e now and ErrClosed after Shutdown began.
-	Enqueue(ctx context.Context, e *Event) error
-	// Start begins handing events to p. The receiver calls it once.
-	Start(p Processor) error
-	// Shutdown stops intake, waits for queued and in-flight events until ctx
-	// is done, and reports what it could not finish.
-	Shutdown(ctx context.Context) error
-}
+// Queue is driver.Queue: where accepted events wait for a worker. The
+// receiver answers 2xx only after Enqueue returned nil. See package driver
+// to implement one.
+type Queue = driver.Queue
 
-// Processor handles one attempt of an event for a Queue: it runs the
-// handler, and records the outcome (dedupe, dead letters, observers) unless
-// the result asks for a retry, which the queue schedules.
-type Processor interface {
-	Process(ctx context.Context, e *Event) Result
-	// Abandon records an event the queue gives up on without handling it
-	// (an in-memory queue shut down before it ran); the receiver
-	// dead-letters it with err as the reason.
-	Abandon(ctx context.Context, e *Event, err error)
-}
+// DeadLetter is driver.DeadLetter: an event that was not handled, with the
+// reason.
+type DeadLetter = driver.DeadLetter
 
-// Result is the outcome of one attempt.
-type Result struct {
-	// Retry asks the queue to run the event again, no sooner than Delay from
-	// now, with Attempt increased by one.
-	Retry bool
-	Delay time.Duration
-	// Err is the attempt's error, if any.
-	Err error
-}
+// DeadLetterStore is driver.DeadLetterStore: where dead letters wait to be
+// replayed or deleted.
+type DeadLetterStore = driver.DeadLetterStore
+
+// ShutdownError is driver.ShutdownError: the acknowledged events a queue
+// did not finish before its Shutdown deadline.
+type ShutdownError = driver.ShutdownError
 
 // Sentinel errors of the receiver.
 var (
-	// ErrQueueFull is returned by Queue.Enqueue when the queue cannot take an
-	// event now; the receiver answers 503 with Retry-After.
-	ErrQueueFull = errors.New("receiver: queue full")
-	// ErrClosed is returned after Shutdown began.
-	ErrClosed = errors.New("receiver: closed")
+	// ErrQueueFull is driver.ErrQueueFull: the queue cannot take an event
+	// now; the receiver answers 503 with Retry-After.
+	ErrQueueFull = driver.ErrQueueFull
+	// ErrClosed is driver.ErrClosed, returned after Shutdown began.
+	ErrClosed = driver.ErrClosed
 	// ErrNoHandler is returned by a Mux for an event type no handler takes;
 	// such events are acknowledged and not retried.
 	ErrNoHandler = errors.New("receiver: no handler")
@@ -157,12 +110,11 @@ var (
 	// room for another delivery now (its budget of body bytes being read is
 	// spent); the receiver answers 503 with Retry-After.
 	ErrOverloaded = errors.New("receiver: overloaded")
-	// ErrDeadLettersFull is returned by a DeadLetterStore's Put when the
-	// store holds its maximum. The receiver never drops the event then: it
-	// logs the refusal at ERROR and leaves the event in its queue, retried
-	// after the longest backoff, until the store has room (replay or delete
-	// dead letters to make some).
-	ErrDeadLettersFull = errors.New("receiver: dead-letter store full")
+	// ErrDeadLettersFull is driver.ErrDeadLettersFull: a DeadLetterStore
+	// holds its maximum. The receiver never drops the event then: it logs the
+	// refusal at ERROR and leaves the event in its queue, retried after the
+	// longest backoff, until the store has room.
+	ErrDeadLettersFull = driver.ErrDeadLettersFull
 )
 
 // Permanent marks err as not retryable: the event goes to the dead-letter
@@ -180,41 +132,6 @@ type permanentError struct{ err error }
 func (e *permanentError) Error() string        { return e.err.Error() }
 func (e *permanentError) Unwrap() error        { return e.err }
 func (e *permanentError) Is(target error) bool { return target == ErrPermanent }
-
-// DeadLetter is an event that was not handled, with the reason.
-type DeadLetter struct {
-	Event    *Event    // the event, with the attempts made in Event.Attempt
-	Reason   string    // the last error's text ("schema: …" for invalid payloads)
-	FailedAt time.Time // when it was dead-lettered
-}
-
-// Key returns the key a DeadLetterStore keeps d under, with its event's
-// provider: the event ID, or, for an event without one, "~" followed by the
-// event's claim token, so that dead letters of events without IDs do not
-// replace each other. Event IDs never start with "~" (the receiver refuses
-// them).
-func (d DeadLetter) Key() string {
-	if d.Event == nil {
-		return ""
-	}
-	if d.Event.ID == "" {
-		return "~" + d.Event.ClaimToken
-	}
-	return d.Event.ID
-}
-
-// DeadLetterStore keeps dead letters until they are replayed or deleted.
-// Implementations are safe for concurrent use.
-type DeadLetterStore interface {
-	// Put stores d under its event's provider and d.Key().
-	Put(ctx context.Context, d DeadLetter) error
-	// List returns up to limit dead letters, oldest first; all of them when
-	// limit ≤ 0.
-	List(ctx context.Context, limit int) ([]DeadLetter, error)
-	// Delete removes the dead letter stored under (provider, key), where key
-	// is the dead letter's Key(); deleting a missing one is not an error.
-	Delete(ctx context.Context, provider, key string) error
-}
 
 // Stage is a point of the pipeline an Observer hears about.
 type Stage uint8

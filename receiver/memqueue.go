@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/hookwise/hookwise/receiver/driver"
 )
 
 // ShutdownGrace is how long a MemoryQueue's Shutdown waits, once its
@@ -25,7 +27,7 @@ const ShutdownGrace = 100 * time.Millisecond
 // Events in a MemoryQueue live in this process only: a crash loses the ones
 // not yet handled (use the Redis queue to survive crashes). A graceful
 // Shutdown drains them; when its deadline passes first, it starts nothing
-// more, hands the events it did not run to the Processor's Abandon (the
+// more, hands the events it did not run to the driver.Processor's Abandon (the
 // receiver dead-letters them), and reports every acknowledged event not
 // handled in a *ShutdownError.
 type MemoryQueue struct {
@@ -35,7 +37,7 @@ type MemoryQueue struct {
 	maxBytes int64
 
 	mu         sync.Mutex
-	p          Processor
+	p          driver.Processor
 	closed     bool                   // Enqueue refuses new events
 	live       map[*qitem]struct{}    // accepted and not yet finished: queued, waiting for a retry, in transit or running
 	running    map[*qitem]struct{}    // in a handler
@@ -127,11 +129,11 @@ func (q *MemoryQueue) Enqueue(_ context.Context, e *Event) error {
 }
 
 // Start launches the workers, which pass each event to p.
-func (q *MemoryQueue) Start(p Processor) error {
+func (q *MemoryQueue) Start(p driver.Processor) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.started {
-		return errors.New("receiver: queue already started")
+		return driver.ErrStarted
 	}
 	if q.closed {
 		return ErrClosed
@@ -233,32 +235,6 @@ func (q *MemoryQueue) finishLocked(it *qitem) {
 // eventKey names an event in reports: its ID, or, without one, the key of
 // its dead letter ("~" and its claim token).
 func eventKey(e *Event) string { return DeadLetter{Event: e}.Key() }
-
-// ShutdownError reports the acknowledged events a queue did not finish
-// before its Shutdown deadline: those it never ran or would have retried
-// (the in-memory queue hands them to Abandon, so the receiver dead-letters
-// them) and those whose handler was still running, ignoring its cancelled
-// context, when Shutdown returned. errors.Is(err, context.DeadlineExceeded)
-// (or Canceled) holds.
-type ShutdownError struct {
-	// Unfinished is the number of acknowledged events not handled.
-	Unfinished int
-	// IDs are their IDs (for an event without an ID, "~" and its claim
-	// token, as DeadLetter.Key), in no particular order.
-	IDs []string
-	// Running is how many of them were still in a handler that ignored its
-	// cancelled context. Such a handler goes on in the background; if it
-	// returns before the process exits, its outcome is recorded as usual.
-	Running int
-	// Err is the cause: the Shutdown context's error.
-	Err error
-}
-
-func (e *ShutdownError) Error() string {
-	return fmt.Sprintf("receiver: shutdown left %d acknowledged events unfinished (%d still in a handler): %v", e.Unfinished, e.Running, e.Err)
-}
-
-func (e *ShutdownError) Unwrap() error { return e.Err }
 
 // Shutdown stops intake and waits until every accepted event is handled or
 // dead-lettered, running retries as they fall due, until ctx is done. Then

@@ -119,7 +119,7 @@ func (m *Mux) HandleEvent(ctx context.Context, e *Event) error {
 func Typed[T any](fn func(ctx context.Context, e *Event, payload T) error) Handler {
 	return HandlerFunc(func(ctx context.Context, e *Event) error {
 		var v T
-		if err := json.Unmarshal(e.payload(), &v); err != nil {
+		if err := json.Unmarshal(e.JSON(), &v); err != nil {
 			return Permanent(&InvalidPayloadError{Reason: "decode: " + structcheck.DecodeReason(err)}) // never the value
 		}
 		if err := structcheck.Check(v); err != nil {

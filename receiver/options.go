@@ -17,7 +17,7 @@ const (
 	DefaultMaxAttempts    = 8                // handler attempts before dead-lettering
 	DefaultBackoffBase    = time.Second      // first retry delay ceiling
 	DefaultBackoffMax     = 5 * time.Minute  // retry delay ceiling
-	DefaultHandlerTimout  = 30 * time.Second // per attempt
+	DefaultHandlerTimeout = 30 * time.Second // per attempt
 	DefaultStoreTimeout   = time.Second      // per dedupe call on the request path
 	DefaultRetryAfter     = 5 * time.Second  // the Retry-After of a 503
 	DefaultQueueCapacity  = 4096             // events buffered by the default in-memory queue
@@ -44,6 +44,7 @@ type config struct {
 	admission   time.Duration
 	retention   time.Duration
 	queue       Queue
+	endpoint    string
 	deadLetters DeadLetterStore
 	validator   Validator
 	invalid     InvalidPolicy
@@ -181,7 +182,7 @@ func Backoff(base, max time.Duration) Option {
 	return func(c *config) { c.backoffBase, c.backoffMax = base, max }
 }
 
-// HandlerTimeout bounds each handler attempt (default DefaultHandlerTimout).
+// HandlerTimeout bounds each handler attempt (default DefaultHandlerTimeout).
 func HandlerTimeout(d time.Duration) Option { return func(c *config) { c.handlerTO = d } }
 
 // StoreTimeout bounds each dedupe call on the request path (default DefaultStoreTimeout).

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hookwise/hookwise/dedupe"
+	"github.com/hookwise/hookwise/receiver/driver"
 	"github.com/hookwise/hookwise/verify"
 )
 
@@ -37,12 +38,25 @@ type Receiver struct {
 
 	bodies byteBudget // body bytes being read (body.go)
 
+	endpoint string // the name the queue knows the receiver by
+
 	shutdownOnce sync.Once
 	shutdownErr  error
 }
 
 var _ http.Handler = (*Receiver)(nil)
-var _ Processor = (*Receiver)(nil)
+
+// processor is the driver.Processor the receiver hands its queue: the
+// queue↔receiver contract stays out of the Receiver's methods.
+type processor struct{ r *Receiver }
+
+var _ driver.Processor = processor{}
+
+func (p processor) Endpoint() string { return p.r.endpoint }
+func (p processor) Process(ctx context.Context, e *Event) driver.Result {
+	return p.r.process(ctx, e)
+}
+func (p processor) Abandon(ctx context.Context, e *Event, err error) { p.r.abandon(ctx, e, err) }
 
 // New returns a Receiver for provider p whose events go to h (usually a
 // *Mux). It starts the queue's workers; call Shutdown to stop them. It
@@ -54,7 +68,7 @@ func New(p Provider, h Handler, opts ...Option) (*Receiver, error) {
 	c := config{
 		lease: DefaultLease, admission: DefaultAdmissionLease, retention: DefaultRetention, maxBody: DefaultMaxBodyBytes,
 		now: time.Now, maxAttempts: DefaultMaxAttempts, backoffBase: DefaultBackoffBase,
-		backoffMax: DefaultBackoffMax, handlerTO: DefaultHandlerTimout, storeTO: DefaultStoreTimeout,
+		backoffMax: DefaultBackoffMax, handlerTO: DefaultHandlerTimeout, storeTO: DefaultStoreTimeout,
 		retryAfter: DefaultRetryAfter, workers: 4 * runtime.GOMAXPROCS(0), capacity: DefaultQueueCapacity,
 		okStatus: http.StatusOK, keepHeader: keepDefault, reprocess: true,
 	}
@@ -87,14 +101,17 @@ func New(p Provider, h Handler, opts ...Option) (*Receiver, error) {
 	if c.queue == nil {
 		c.queue = NewMemoryQueue(c.capacity, c.workers, MemoryQueueMaxBytes(c.queueBytes))
 	}
-	r := &Receiver{p: p, h: h, cfg: c, log: c.logger.With("provider", p.Name())}
+	r := &Receiver{p: p, h: h, cfg: c, log: c.logger.With("provider", p.Name()), endpoint: c.endpoint}
+	if r.endpoint == "" {
+		r.endpoint = p.Name()
+	}
 	r.payload, _ = p.(PayloadProvider)
 	r.hs, _ = p.(Handshaker)
 	r.types, _ = h.(TypeHandler)
 	_, r.memStore = c.store.(*dedupe.Memory)
 	_, memQueue := c.queue.(*MemoryQueue)
 	r.certain = r.memStore && memQueue
-	if err := c.queue.Start(r); err != nil {
+	if err := c.queue.Start(processor{r}); err != nil {
 		return nil, fmt.Errorf("receiver: start queue: %w", err)
 	}
 	return r, nil
@@ -350,10 +367,10 @@ func (r *Receiver) extractPayload(e *Event) (p json.RawMessage, err error) {
 	return r.payload.Payload(e.Header, e.Body)
 }
 
-// Process runs one attempt of e: payload extraction, validation (under the
+// process runs one attempt of e: payload extraction, validation (under the
 // default policy), the handler with its timeout and panic recovery, then
-// records the outcome. It is called by the queue; users rarely call it.
-func (r *Receiver) Process(ctx context.Context, e *Event) Result {
+// records the outcome. The queue calls it through processor.
+func (r *Receiver) process(ctx context.Context, e *Event) driver.Result {
 	if res, ok := r.take(ctx, e); !ok {
 		return res
 	}
@@ -376,12 +393,12 @@ func (r *Receiver) Process(ctx context.Context, e *Event) Result {
 		r.complete(ctx, e)
 		r.observe(ctx, Observation{Stage: StageHandled, Event: e, Duration: took})
 		r.logEvent(ctx, slog.LevelDebug, "event handled", e, slog.Duration("took", took))
-		return Result{}
+		return driver.Result{}
 	case errors.Is(err, ErrNoHandler):
 		r.complete(ctx, e)
 		r.observe(ctx, Observation{Stage: StageHandled, Event: e, Duration: took, Err: err})
 		r.logEvent(ctx, slog.LevelDebug, "no handler for event type; acknowledged", e)
-		return Result{}
+		return driver.Result{}
 	case errors.Is(err, ErrInvalidPayload):
 		return r.invalid(ctx, e, err)
 	}
@@ -390,14 +407,14 @@ func (r *Receiver) Process(ctx context.Context, e *Event) Result {
 
 // failed records a failed attempt: a dead letter when err is permanent or
 // the attempts are spent, otherwise a retry after a backoff.
-func (r *Receiver) failed(ctx context.Context, e *Event, err error, took time.Duration) Result {
+func (r *Receiver) failed(ctx context.Context, e *Event, err error, took time.Duration) driver.Result {
 	if errors.Is(err, ErrPermanent) || e.Attempt >= r.cfg.maxAttempts {
 		return r.deadLetterResult(ctx, e, err)
 	}
 	d := r.delay(e.Attempt)
 	r.observe(ctx, Observation{Stage: StageRetried, Event: e, Duration: took, Err: err})
 	r.logEvent(ctx, slog.LevelWarn, "handler failed; will retry", e, slog.Any("error", err), slog.Duration("in", d))
-	return Result{Retry: true, Delay: d, Err: err}
+	return driver.Result{Retry: true, Delay: d, Err: err}
 }
 
 // take makes sure, before an attempt runs, that e's delivery still holds
@@ -414,31 +431,31 @@ func (r *Receiver) failed(ctx context.Context, e *Event, err error, took time.Du
 // the request path already deduplicated the delivery. When the store and
 // the queue are both in memory no outcome is ever unknown and nothing is
 // checked.
-func (r *Receiver) take(ctx context.Context, e *Event) (Result, bool) {
+func (r *Receiver) take(ctx context.Context, e *Event) (driver.Result, bool) {
 	if r.certain || e.ID == "" || e.ClaimToken == "" {
-		return Result{}, true
+		return driver.Result{}, true
 	}
 	key := dedupe.Key(e.Provider, e.ID)
 	sctx, cancel := r.storeContext(context.WithoutCancel(ctx))
 	defer cancel()
 	held, err := r.cfg.store.Confirm(sctx, key, e.ClaimToken, r.cfg.lease)
 	if err != nil || held {
-		return Result{}, true
+		return driver.Result{}, true
 	}
 	outcome, err := r.cfg.store.Claim(sctx, key, e.ClaimToken, r.cfg.lease)
 	switch {
 	case err != nil:
-		return Result{}, true
+		return driver.Result{}, true
 	case outcome == dedupe.Claimed:
 		_, _ = r.cfg.store.Confirm(sctx, key, e.ClaimToken, r.cfg.lease)
-		return Result{}, true
+		return driver.Result{}, true
 	case outcome == dedupe.Pending:
 		r.logEvent(ctx, slog.LevelDebug, "another delivery of the event is being admitted; waiting", e)
-		return Result{Retry: true, Delay: r.cfg.admission, Err: ErrPending}, false
+		return driver.Result{Retry: true, Delay: r.cfg.admission, Err: ErrPending}, false
 	}
 	r.observe(ctx, Observation{Stage: StageDuplicate, Event: e})
 	r.logEvent(ctx, slog.LevelDebug, "event already handled or held by another delivery; not run again", e)
-	return Result{}, false
+	return driver.Result{}, false
 }
 
 // logEvent logs msg with the event's ID, type and attempt, building nothing
@@ -497,7 +514,7 @@ func (r *Receiver) complete(ctx context.Context, e *Event) {
 	}
 }
 
-func (r *Receiver) invalid(ctx context.Context, e *Event, err error) Result {
+func (r *Receiver) invalid(ctx context.Context, e *Event, err error) driver.Result {
 	r.observe(ctx, Observation{Stage: StageInvalid, Event: e, Err: err})
 	return r.deadLetterResult(ctx, e, err)
 }
@@ -506,11 +523,11 @@ func (r *Receiver) invalid(ctx context.Context, e *Event, err error) Result {
 // (full, or unreachable), keeps it in the queue: it is retried after the
 // longest backoff, so that an acknowledged event leaves the queue only
 // handled or stored as a dead letter.
-func (r *Receiver) deadLetterResult(ctx context.Context, e *Event, err error) Result {
+func (r *Receiver) deadLetterResult(ctx context.Context, e *Event, err error) driver.Result {
 	if r.deadLetter(ctx, e, err) != nil {
-		return Result{Retry: true, Delay: r.cfg.backoffMax, Err: err}
+		return driver.Result{Retry: true, Delay: r.cfg.backoffMax, Err: err}
 	}
-	return Result{Err: err}
+	return driver.Result{Err: err}
 }
 
 // deadLetter stores e in the dead-letter store with err as the reason, then
@@ -538,10 +555,10 @@ func (r *Receiver) deadLetter(ctx context.Context, e *Event, err error) error {
 	return nil
 }
 
-// Abandon dead-letters an event a queue gives up on without running it
+// abandon dead-letters an event a queue gives up on without running it
 // (again). Should the dead-letter store refuse it, the refusal is logged at
 // ERROR with the event's ID.
-func (r *Receiver) Abandon(ctx context.Context, e *Event, err error) {
+func (r *Receiver) abandon(ctx context.Context, e *Event, err error) {
 	_ = r.deadLetter(ctx, e, err)
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hookwise/hookwise/receiver"
+	"github.com/hookwise/hookwise/receiver/driver"
 )
 
 func TestSlots(t *testing.T) {
@@ -71,7 +72,7 @@ func TestPrefetchBoundsConcurrency(t *testing.T) {
 			const workers, events = 2, 30
 			var running, peak atomic.Int32
 			gate := make(chan struct{})
-			rec := newRecorder(func(context.Context, *receiver.Event) receiver.Result {
+			rec := newRecorder(func(context.Context, *receiver.Event) driver.Result {
 				n := running.Add(1)
 				for {
 					p := peak.Load()
@@ -81,7 +82,7 @@ func TestPrefetchBoundsConcurrency(t *testing.T) {
 				}
 				<-gate
 				running.Add(-1)
-				return receiver.Result{}
+				return driver.Result{}
 			})
 			q := New(rdb, fast(Workers(workers), Prefetch(prefetch))...)
 			enqueueN(t, q, 0, events)
@@ -115,12 +116,12 @@ func TestShutdownLeavesReadAheadPending(t *testing.T) {
 	_, rdb := startRedis(t)
 	release := make(chan struct{})
 	defer close(release)
-	rec := newRecorder(func(ctx context.Context, e *receiver.Event) receiver.Result {
+	rec := newRecorder(func(ctx context.Context, e *receiver.Event) driver.Result {
 		select {
 		case <-release:
 		case <-ctx.Done():
 		}
-		return receiver.Result{Retry: true}
+		return driver.Result{Retry: true}
 	})
 	q := New(rdb, fast(Workers(1), Prefetch(4))...)
 	enqueueN(t, q, 0, 5)

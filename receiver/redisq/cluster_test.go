@@ -9,6 +9,7 @@ import (
 
 	"github.com/hookwise/hookwise/internal/redistest"
 	"github.com/hookwise/hookwise/receiver"
+	"github.com/hookwise/hookwise/receiver/driver"
 )
 
 // On a Cluster every key of a queue hashes to one slot, so the scripts that
@@ -34,11 +35,11 @@ func TestCluster(t *testing.T) {
 		}
 	}
 
-	rec := newRecorder(func(_ context.Context, e *receiver.Event) receiver.Result {
+	rec := newRecorder(func(_ context.Context, e *receiver.Event) driver.Result {
 		if e.Attempt == 1 {
-			return receiver.Result{Retry: true, Delay: 50 * time.Millisecond}
+			return driver.Result{Retry: true, Delay: 50 * time.Millisecond}
 		}
-		return receiver.Result{}
+		return driver.Result{}
 	})
 	q := New(rdb, fast(MaxLen(1000))...)
 	if err := q.Start(rec); err != nil {

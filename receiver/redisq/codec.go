@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/hookwise/hookwise/receiver"
+	"github.com/hookwise/hookwise/receiver/driver"
 )
 
 // Stream entry fields. The names are part of the stored format: entries
@@ -24,6 +24,7 @@ const (
 	fieldBody       = "body"
 	fieldAttempt    = "attempt"
 	fieldToken      = "token" // optional: absent in entries written before claim tokens
+	fieldMeta       = "meta"  // optional: a JSON object, present when the event carries Meta
 
 	formatVersion = "1"
 )
@@ -37,7 +38,7 @@ var ErrMalformedEntry = errors.New("redisq: malformed stream entry")
 
 // encode returns the stream fields of e as XADD arguments (field, value, ...).
 // Payload is not stored: the processor derives it again from Body.
-func encode(e *receiver.Event) ([]any, error) {
+func encode(e *driver.Event) ([]any, error) {
 	header := []byte("{}")
 	if len(e.Header) > 0 {
 		var err error
@@ -53,7 +54,7 @@ func encode(e *receiver.Event) ([]any, error) {
 	if !e.ReceivedAt.IsZero() {
 		receivedAt = e.ReceivedAt.UTC().Format(time.RFC3339Nano)
 	}
-	return []any{
+	fields := []any{
 		fieldVersion, formatVersion,
 		fieldProvider, e.Provider,
 		fieldID, e.ID,
@@ -64,7 +65,15 @@ func encode(e *receiver.Event) ([]any, error) {
 		fieldBody, e.Body,
 		fieldAttempt, strconv.Itoa(attempt),
 		fieldToken, e.ClaimToken,
-	}, nil
+	}
+	if len(e.Meta) > 0 {
+		meta, err := json.Marshal(e.Meta)
+		if err != nil {
+			return nil, fmt.Errorf("redisq: encode meta: %w", err)
+		}
+		fields = append(fields, fieldMeta, meta)
+	}
+	return fields, nil
 }
 
 // maxAttempt bounds the attempt count read from an entry, so that a corrupt
@@ -73,7 +82,7 @@ const maxAttempt = 1 << 30
 
 // decode reads an event back from the fields of a stream entry, as go-redis
 // returns them (string values).
-func decode(values map[string]any) (*receiver.Event, error) {
+func decode(values map[string]any) (*driver.Event, error) {
 	str := func(k string) (string, error) {
 		v, ok := values[k]
 		if !ok {
@@ -90,7 +99,7 @@ func decode(values map[string]any) (*receiver.Event, error) {
 	} else if v != formatVersion {
 		return nil, fmt.Errorf("%w: unknown format version %q", ErrMalformedEntry, v)
 	}
-	var e receiver.Event
+	var e driver.Event
 	var err error
 	if e.Provider, err = str(fieldProvider); err != nil {
 		return nil, err
@@ -140,6 +149,12 @@ func decode(values map[string]any) (*receiver.Event, error) {
 			return nil, fmt.Errorf("%w: field %q is not a string", ErrMalformedEntry, fieldToken)
 		}
 	}
+	if m, ok := values[fieldMeta]; ok {
+		ms, ok := m.(string)
+		if !ok || json.Unmarshal([]byte(ms), &e.Meta) != nil {
+			return nil, fmt.Errorf("%w: bad %s", ErrMalformedEntry, fieldMeta)
+		}
+	}
 	return &e, nil
 }
 
@@ -158,9 +173,9 @@ func retryFields(values map[string]any, next int) []any {
 
 // partialEvent returns what can be read of an entry decode rejects, for the
 // dead-letter store: its string fields, and the attempt when it parses.
-func partialEvent(values map[string]any) *receiver.Event {
+func partialEvent(values map[string]any) *driver.Event {
 	str := func(k string) string { s, _ := values[k].(string); return s }
-	e := &receiver.Event{
+	e := &driver.Event{
 		Provider:   str(fieldProvider),
 		ID:         str(fieldID),
 		Type:       str(fieldType),

@@ -11,10 +11,10 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hookwise/hookwise/internal/redisscript"
-	"github.com/hookwise/hookwise/receiver"
+	"github.com/hookwise/hookwise/receiver/driver"
 )
 
-// DeadLetters is a receiver.DeadLetterStore in Redis. Create it with
+// DeadLetters is a driver.DeadLetterStore in Redis. Create it with
 // NewDeadLetters.
 //
 // It keeps two keys beside the stream, in its hash slot: a hash
@@ -30,7 +30,7 @@ type DeadLetters struct {
 	max     int64 // the bound on dead letters; 0: none
 }
 
-var _ receiver.DeadLetterStore = (*DeadLetters)(nil)
+var _ driver.DeadLetterStore = (*DeadLetters)(nil)
 
 // NewDeadLetters returns a dead-letter store on client, which the caller
 // owns. Of the options, Stream (whose hash tag the keys share) and
@@ -52,25 +52,26 @@ func NewDeadLetters(client redis.UniversalClient, opts ...Option) *DeadLetters {
 // storedDeadLetter is the JSON form of a dead letter. Body and Payload are
 // bytes (base64 in JSON), so that neither needs to be valid UTF-8 or JSON.
 type storedDeadLetter struct {
-	Provider   string      `json:"provider"`
-	ID         string      `json:"id"`
-	Type       string      `json:"type"`
-	Version    string      `json:"version,omitempty"`
-	ReceivedAt time.Time   `json:"received_at"`
-	Header     http.Header `json:"header,omitempty"`
-	Body       []byte      `json:"body"`
-	Payload    []byte      `json:"payload,omitempty"`
-	Attempt    int         `json:"attempt"`
-	Token      string      `json:"token,omitempty"`
-	Reason     string      `json:"reason"`
-	FailedAt   time.Time   `json:"failed_at"`
+	Provider   string            `json:"provider"`
+	ID         string            `json:"id"`
+	Type       string            `json:"type"`
+	Version    string            `json:"version,omitempty"`
+	ReceivedAt time.Time         `json:"received_at"`
+	Header     http.Header       `json:"header,omitempty"`
+	Body       []byte            `json:"body"`
+	Payload    []byte            `json:"payload,omitempty"`
+	Attempt    int               `json:"attempt"`
+	Token      string            `json:"token,omitempty"`
+	Meta       map[string]string `json:"meta,omitempty"`
+	Reason     string            `json:"reason"`
+	FailedAt   time.Time         `json:"failed_at"`
 }
 
 func deadLetterKey(provider, id string) string { return provider + ":" + id }
 
 // Put stores d under its event's provider and ID, replacing (and moving to
 // the end of the order) an earlier dead letter of the same event.
-func (s *DeadLetters) Put(ctx context.Context, d receiver.DeadLetter) error {
+func (s *DeadLetters) Put(ctx context.Context, d driver.DeadLetter) error {
 	if d.Event == nil {
 		return errors.New("redisq: dead letter without event")
 	}
@@ -78,7 +79,7 @@ func (s *DeadLetters) Put(ctx context.Context, d receiver.DeadLetter) error {
 	data, err := json.Marshal(storedDeadLetter{
 		Provider: e.Provider, ID: e.ID, Type: e.Type, Version: e.Version,
 		ReceivedAt: e.ReceivedAt, Header: e.Header, Body: e.Body, Payload: e.Payload,
-		Attempt: e.Attempt, Token: e.ClaimToken, Reason: d.Reason, FailedAt: d.FailedAt,
+		Attempt: e.Attempt, Token: e.ClaimToken, Meta: e.Meta, Reason: d.Reason, FailedAt: d.FailedAt,
 	})
 	if err != nil {
 		return fmt.Errorf("redisq: encode dead letter: %w", err)
@@ -92,7 +93,7 @@ func (s *DeadLetters) Put(ctx context.Context, d receiver.DeadLetter) error {
 		return fmt.Errorf("redisq: put dead letter: %w", err)
 	}
 	if n == 0 {
-		return fmt.Errorf("redisq: %d dead letters stored: %w", s.max, receiver.ErrDeadLettersFull)
+		return fmt.Errorf("redisq: %d dead letters stored: %w", s.max, driver.ErrDeadLettersFull)
 	}
 	return nil
 }
@@ -119,7 +120,7 @@ return 1
 
 // List returns up to limit dead letters, oldest first (by FailedAt); all of
 // them when limit <= 0.
-func (s *DeadLetters) List(ctx context.Context, limit int) ([]receiver.DeadLetter, error) {
+func (s *DeadLetters) List(ctx context.Context, limit int) ([]driver.DeadLetter, error) {
 	stop := int64(limit - 1)
 	if limit <= 0 {
 		stop = -1 // all of them
@@ -137,7 +138,7 @@ func (s *DeadLetters) List(ctx context.Context, limit int) ([]receiver.DeadLette
 	if err != nil {
 		return nil, fmt.Errorf("redisq: list dead letters: %w", err)
 	}
-	out := make([]receiver.DeadLetter, 0, len(vals))
+	out := make([]driver.DeadLetter, 0, len(vals))
 	for _, v := range vals {
 		str, ok := v.(string)
 		if !ok { // deleted between the two calls
@@ -147,11 +148,11 @@ func (s *DeadLetters) List(ctx context.Context, limit int) ([]receiver.DeadLette
 		if err := json.Unmarshal([]byte(str), &sd); err != nil {
 			return nil, fmt.Errorf("redisq: decode dead letter: %w", err)
 		}
-		out = append(out, receiver.DeadLetter{
-			Event: &receiver.Event{
+		out = append(out, driver.DeadLetter{
+			Event: &driver.Event{
 				Provider: sd.Provider, ID: sd.ID, Type: sd.Type, Version: sd.Version,
 				ReceivedAt: sd.ReceivedAt, Header: sd.Header, Body: sd.Body,
-				Payload: sd.Payload, Attempt: sd.Attempt, ClaimToken: sd.Token,
+				Payload: sd.Payload, Attempt: sd.Attempt, ClaimToken: sd.Token, Meta: sd.Meta,
 			},
 			Reason:   sd.Reason,
 			FailedAt: sd.FailedAt,

@@ -1,4 +1,4 @@
-// Package redisq is a durable receiver.Queue on Redis Streams, with a
+// Package redisq is a durable driver.Queue on Redis Streams, with a
 // dead-letter store beside it, for receivers that run on several replicas or
 // must not lose an acknowledged event when a process dies.
 //
@@ -13,7 +13,7 @@
 // receiver acknowledged is in Redis (as durable as Redis is configured to be:
 // use appendonly with appendfsync always or everysec, and replicas). If Redis
 // is down or slow, Enqueue fails within the call timeout with an error
-// matching receiver.ErrQueueFull, and the sender is told to retry.
+// matching driver.ErrQueueFull, and the sender is told to retry.
 //
 // Enqueue adds the entry with a script keyed by the event's claim token: a
 // script that go-redis re-sends after a broken connection, when Redis had
@@ -101,7 +101,7 @@
 // see entries vanish once this group is done with them.
 //
 // Dead letters are bounded by MaxDeadLetters (default DefaultMaxDeadLetters):
-// a full store refuses a new one with receiver.ErrDeadLettersFull, and the
+// a full store refuses a new one with driver.ErrDeadLettersFull, and the
 // receiver keeps the event queued until there is room. An entry and a dead
 // letter carry the delivery's headers as the receiver kept them (credentials
 // and hop-by-hop headers dropped, see receiver.WithHeaders), bounded by the

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hookwise/hookwise/internal/redistest"
 	"github.com/hookwise/hookwise/receiver"
+	"github.com/hookwise/hookwise/receiver/driver"
 )
 
 // newClient returns a client for addr, closed when the test ends.
@@ -37,12 +38,14 @@ func fast(extra ...Option) []Option {
 	return append([]Option{PollInterval(20 * time.Millisecond), CallTimeout(2 * time.Second), Workers(4)}, extra...)
 }
 
-// procFunc adapts a function to a receiver.Processor.
-type procFunc func(ctx context.Context, e *receiver.Event) receiver.Result
+// procFunc adapts a function to a driver.Processor.
+type procFunc func(ctx context.Context, e *receiver.Event) driver.Result
 
-func (f procFunc) Process(ctx context.Context, e *receiver.Event) receiver.Result { return f(ctx, e) }
+func (f procFunc) Process(ctx context.Context, e *receiver.Event) driver.Result { return f(ctx, e) }
 
 func (f procFunc) Abandon(context.Context, *receiver.Event, error) {}
+
+func (f procFunc) Endpoint() string { return "test" }
 
 // recorder is a Processor that records every attempt and answers with fn.
 type recorder struct {
@@ -52,23 +55,23 @@ type recorder struct {
 	events    map[string]*receiver.Event
 	changed   chan struct{}
 	abandoned []abandoned
-	fn        func(ctx context.Context, e *receiver.Event) receiver.Result
+	fn        func(ctx context.Context, e *receiver.Event) driver.Result
 }
 
-func newRecorder(fn func(ctx context.Context, e *receiver.Event) receiver.Result) *recorder {
+func newRecorder(fn func(ctx context.Context, e *receiver.Event) driver.Result) *recorder {
 	return &recorder{
 		attempts: map[string][]int{}, at: map[string][]time.Time{}, events: map[string]*receiver.Event{},
 		changed: make(chan struct{}, 1), fn: fn,
 	}
 }
 
-func (r *recorder) Process(ctx context.Context, e *receiver.Event) receiver.Result {
+func (r *recorder) Process(ctx context.Context, e *receiver.Event) driver.Result {
 	r.mu.Lock()
 	r.attempts[e.ID] = append(r.attempts[e.ID], e.Attempt)
 	r.at[e.ID] = append(r.at[e.ID], time.Now())
 	r.events[e.ID] = e
 	r.mu.Unlock()
-	var res receiver.Result
+	var res driver.Result
 	if r.fn != nil {
 		res = r.fn(ctx, e)
 	}
@@ -83,6 +86,9 @@ type abandoned struct {
 	e   *receiver.Event
 	err error
 }
+
+// Endpoint names the recorder as the queue's endpoint.
+func (r *recorder) Endpoint() string { return "test" }
 
 func (r *recorder) Abandon(_ context.Context, e *receiver.Event, err error) {
 	r.mu.Lock()

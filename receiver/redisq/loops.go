@@ -3,6 +3,7 @@ package redisq
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -13,14 +14,35 @@ import (
 // createGroup creates the consumer group, and the stream with it, reading
 // from the start of the stream so that entries enqueued before the first
 // Start are delivered. An existing group is left as it is.
-func (q *Queue) createGroup(ctx context.Context) error {
+func (q *Queue) createGroup(ctx context.Context, endpoint string) error {
 	cctx, cancel := context.WithTimeout(ctx, q.cfg.callTimeout)
 	defer cancel()
-	err := q.rdb.XGroupCreateMkStream(cctx, q.stream, q.cfg.group, "0").Err()
+	// The stream records the endpoint it serves on first Start; another
+	// endpoint's receiver is refused.
+	if err := q.rdb.SetNX(cctx, q.owner, endpoint, 0).Err(); err != nil {
+		return unavailable(err)
+	}
+	owner, err := q.rdb.Get(cctx, q.owner).Result()
+	if err != nil {
+		return unavailable(err)
+	}
+	if owner != endpoint {
+		return fmt.Errorf("%w: stream %q serves endpoint %q, not %q; give each receiver its own stream (redisq.Stream)",
+			ErrOtherEndpoint, q.stream, logSafe(owner), logSafe(endpoint))
+	}
+	err = q.rdb.XGroupCreateMkStream(cctx, q.stream, q.cfg.group, "0").Err()
 	if err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
 		return unavailable(err)
 	}
 	return nil
+}
+
+// logSafe bounds a name read back from Redis before it goes into an error.
+func logSafe(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
 }
 
 // slots counts the entries the reader may still fetch: free workers plus the
@@ -148,7 +170,7 @@ func (q *Queue) readLoop(ctx context.Context) {
 			cursor = "0"
 			if strings.Contains(err.Error(), "NOGROUP") {
 				// The stream was deleted (or Redis lost it): create it again.
-				if gerr := q.createGroup(ctx); gerr != nil {
+				if gerr := q.createGroup(ctx, q.proc.Endpoint()); gerr != nil {
 					q.log.Warn("redisq: create group failed", "err", gerr)
 				}
 			}

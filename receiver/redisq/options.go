@@ -184,7 +184,7 @@ func PollInterval(d time.Duration) Option {
 const DefaultMaxLen = 1_000_000
 
 // MaxLen bounds the queue's backlog: Enqueue refuses an event (with an error
-// matching receiver.ErrQueueFull, so the sender is answered 503 and retries)
+// matching driver.ErrQueueFull, so the sender is answered 503 and retries)
 // while the stream's entries and the retries scheduled in the delayed set
 // number n or more (default DefaultMaxLen; 0: no bound). The stream holds
 // only entries not yet acknowledged, since the queue deletes an entry when it
@@ -203,9 +203,9 @@ const DefaultMaxDeadLetters = 100_000
 
 // MaxDeadLetters bounds the dead letters a DeadLetters store keeps (default
 // DefaultMaxDeadLetters; 0: no bound). A full store refuses a new dead
-// letter with an error matching receiver.ErrDeadLettersFull, rather than
+// letter with an error matching driver.ErrDeadLettersFull, rather than
 // drop an older one; the receiver then keeps the event in the queue and
-// tries to dead-letter it again later (see receiver.ErrDeadLettersFull).
+// tries to dead-letter it again later (see driver.ErrDeadLettersFull).
 // Replaying or deleting dead letters makes room.
 func MaxDeadLetters(n int64) Option {
 	if n < 0 {

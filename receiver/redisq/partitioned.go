@@ -10,10 +10,10 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/hookwise/hookwise/receiver"
+	"github.com/hookwise/hookwise/receiver/driver"
 )
 
-// Partitioned is a receiver.Queue spread over several streams, for more
+// Partitioned is a driver.Queue spread over several streams, for more
 // throughput than one stream (one Redis node, one thread) gives. Create it
 // with NewPartitioned.
 //
@@ -29,7 +29,7 @@ type Partitioned struct {
 	parts []*Queue
 }
 
-var _ receiver.Queue = (*Partitioned)(nil)
+var _ driver.Queue = (*Partitioned)(nil)
 
 // NewPartitioned returns a queue of n partitions on client, which the caller
 // owns. The options apply to every partition: Workers is per partition, and
@@ -71,13 +71,13 @@ func Partition(provider, id string, n int) int {
 }
 
 // Enqueue adds e to its partition; see Queue.Enqueue.
-func (p *Partitioned) Enqueue(ctx context.Context, e *receiver.Event) error {
+func (p *Partitioned) Enqueue(ctx context.Context, e *driver.Event) error {
 	return p.parts[Partition(e.Provider, e.ID, len(p.parts))].Enqueue(ctx, e)
 }
 
 // Start starts every partition with p. If one fails to start, those started
 // are shut down and the error is returned.
-func (p *Partitioned) Start(proc receiver.Processor) error {
+func (p *Partitioned) Start(proc driver.Processor) error {
 	for i, q := range p.parts {
 		if err := q.Start(proc); err != nil {
 			for _, started := range p.parts[:i] {
@@ -90,7 +90,7 @@ func (p *Partitioned) Start(proc receiver.Processor) error {
 }
 
 // Shutdown shuts every partition down at once; see Queue.Shutdown. It
-// returns receiver.ErrClosed on a second call, ctx.Err() if the deadline cut
+// returns driver.ErrClosed on a second call, ctx.Err() if the deadline cut
 // a drain short, or the partitions' other errors joined.
 func (p *Partitioned) Shutdown(ctx context.Context) error {
 	errs := make([]error, len(p.parts))
@@ -101,12 +101,12 @@ func (p *Partitioned) Shutdown(ctx context.Context) error {
 	wg.Wait()
 	closed := 0
 	for _, err := range errs {
-		if errors.Is(err, receiver.ErrClosed) {
+		if errors.Is(err, driver.ErrClosed) {
 			closed++
 		}
 	}
 	if closed == len(errs) {
-		return receiver.ErrClosed
+		return driver.ErrClosed
 	}
 	if ctx.Err() != nil && errors.Join(errs...) != nil {
 		return ctx.Err()

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hookwise/hookwise/internal/redistest"
 	"github.com/hookwise/hookwise/receiver"
+	"github.com/hookwise/hookwise/receiver/driver"
 )
 
 func TestPartitionStream(t *testing.T) {
@@ -57,11 +58,11 @@ func TestPartitionedCluster(t *testing.T) {
 	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs, ContextTimeoutEnabled: true})
 	t.Cleanup(func() { _ = rdb.Close() })
 	const parts = 4
-	rec := newRecorder(func(_ context.Context, e *receiver.Event) receiver.Result {
+	rec := newRecorder(func(_ context.Context, e *receiver.Event) driver.Result {
 		if e.Attempt == 1 {
-			return receiver.Result{Retry: true, Delay: 20 * time.Millisecond}
+			return driver.Result{Retry: true, Delay: 20 * time.Millisecond}
 		}
-		return receiver.Result{}
+		return driver.Result{}
 	})
 	q := NewPartitioned(rdb, parts, fast(Workers(2))...)
 	if err := q.Start(rec); err != nil {

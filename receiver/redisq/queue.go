@@ -13,30 +13,33 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hookwise/hookwise/internal/redisbatch"
-	"github.com/hookwise/hookwise/receiver"
+	"github.com/hookwise/hookwise/receiver/driver"
 )
 
 // ErrUnavailable matches the error Enqueue returns when Redis did not accept
 // the event within the call timeout (down, slow, or refusing writes). It also
-// matches receiver.ErrQueueFull, so the receiver answers 503 with
+// matches driver.ErrQueueFull, so the receiver answers 503 with
 // Retry-After and the sender retries later.
 var ErrUnavailable error = unavailableError{}
 
 type unavailableError struct{}
 
 func (unavailableError) Error() string        { return "redisq: redis unavailable" }
-func (unavailableError) Is(target error) bool { return target == receiver.ErrQueueFull }
+func (unavailableError) Is(target error) bool { return target == driver.ErrQueueFull }
 
 // unavailable wraps a Redis error so that it matches ErrUnavailable.
 func unavailable(err error) error { return fmt.Errorf("%w: %w", ErrUnavailable, err) }
 
-// errStarted is returned by a second Start.
-var errStarted = errors.New("redisq: already started")
+// ErrOtherEndpoint is returned by Start when the stream already serves
+// another endpoint: each receiver (each endpoint) needs a stream of its own,
+// or one endpoint's events would reach another's handlers. Replicas of one
+// endpoint share its stream.
+var ErrOtherEndpoint = errors.New("redisq: stream serves another endpoint")
 
 // moveBatch is the most retries one call of the mover moves.
 const moveBatch = 100
 
-// Queue is a receiver.Queue on a Redis stream. Create it with New.
+// Queue is a driver.Queue on a Redis stream. Create it with New.
 type Queue struct {
 	rdb      redis.UniversalClient
 	batch    *redisbatch.Batcher // Enqueue's and the workers' commands
@@ -45,12 +48,13 @@ type Queue struct {
 	stream   string
 	delayed  string
 	enqueued string        // prefix of the idempotency keys of Enqueue
+	owner    string        // the endpoint the stream serves
 	idemTTL  time.Duration // their lifetime
 
 	mu       sync.Mutex
 	started  bool
 	closing  atomic.Bool // set under mu; read without it by Enqueue
-	proc     receiver.Processor
+	proc     driver.Processor
 	stop     context.CancelFunc // stops reading, claiming and moving
 	abort    context.CancelFunc // cancels Process contexts
 	procCtx  context.Context
@@ -66,7 +70,7 @@ type Queue struct {
 	workers  int                 // worker goroutines running
 }
 
-var _ receiver.Queue = (*Queue)(nil)
+var _ driver.Queue = (*Queue)(nil)
 
 // New returns a Queue on client, which the caller owns and closes after
 // Shutdown. Nothing is sent to Redis until Enqueue or Start.
@@ -82,6 +86,7 @@ func New(client redis.UniversalClient, opts ...Option) *Queue {
 		stream:   cfg.stream,
 		delayed:  companion(cfg.stream, "delayed"),
 		enqueued: companion(cfg.stream, "enq:"),
+		owner:    companion(cfg.stream, "endpoint"),
 		idemTTL:  max(10*cfg.callTimeout, 10*time.Second),
 		batch:    redisbatch.New(client, cfg.callTimeout, redisbatch.DefaultMaxBatch, redisbatch.DefaultMaxInFlight),
 		slots:    newSlots(cfg.workers+cfg.prefetch, cfg.prefetch),
@@ -95,17 +100,17 @@ func New(client redis.UniversalClient, opts ...Option) *Queue {
 // broken connection cannot add the event twice. Concurrent calls share round
 // trips: a call sent while another is in flight goes out with the others
 // queued meanwhile, in one pipeline. It returns an error matching
-// ErrUnavailable (and receiver.ErrQueueFull) when Redis does not answer
-// within the call timeout, one matching receiver.ErrQueueFull when the
+// ErrUnavailable (and driver.ErrQueueFull) when Redis does not answer
+// within the call timeout, one matching driver.ErrQueueFull when the
 // backlog (entries plus scheduled retries) is at MaxLen, the caller's context
-// error when ctx ends first, and receiver.ErrClosed after Shutdown began. An
+// error when ctx ends first, and driver.ErrClosed after Shutdown began. An
 // error does not prove the entry was not written (a reply can be lost after
 // the write); the receiver then answers 503 and releases its claim, and the
 // event may be handled although the sender was told to retry, which is why
 // handlers must be idempotent.
-func (q *Queue) Enqueue(ctx context.Context, e *receiver.Event) error {
+func (q *Queue) Enqueue(ctx context.Context, e *driver.Event) error {
 	if q.closing.Load() {
-		return receiver.ErrClosed
+		return driver.ErrClosed
 	}
 	token := e.ClaimToken
 	if token == "" {
@@ -121,7 +126,7 @@ func (q *Queue) Enqueue(ctx context.Context, e *receiver.Event) error {
 	args := append([]any{q.cfg.maxLen, q.idemTTL.Milliseconds()}, fields...)
 	err = enqueueScript.Run(cctx, q.batch.Do, q.rdb.Process, keys, args...).Err()
 	if errors.Is(err, redis.Nil) {
-		return fmt.Errorf("redisq: backlog at max length: %w", receiver.ErrQueueFull)
+		return fmt.Errorf("redisq: backlog at max length: %w", driver.ErrQueueFull)
 	}
 	if err != nil {
 		if ctx.Err() != nil {
@@ -136,7 +141,7 @@ func (q *Queue) Enqueue(ctx context.Context, e *receiver.Event) error {
 // p: first the entries left pending on this consumer's name by an earlier
 // run, then new ones, retries once due, and entries reclaimed from crashed
 // consumers. It fails if Redis cannot create the group.
-func (q *Queue) Start(p receiver.Processor) error {
+func (q *Queue) Start(p driver.Processor) error {
 	if p == nil {
 		panic("redisq: nil processor")
 	}
@@ -144,11 +149,11 @@ func (q *Queue) Start(p receiver.Processor) error {
 	defer q.mu.Unlock()
 	switch {
 	case q.closing.Load():
-		return receiver.ErrClosed
+		return driver.ErrClosed
 	case q.started:
-		return errStarted
+		return driver.ErrStarted
 	}
-	if err := q.createGroup(context.Background()); err != nil {
+	if err := q.createGroup(context.Background(), p.Endpoint()); err != nil {
 		return err
 	}
 	q.started = true
@@ -165,20 +170,20 @@ func (q *Queue) Start(p receiver.Processor) error {
 	return nil
 }
 
-// Shutdown stops reading new entries (Enqueue returns receiver.ErrClosed from
+// Shutdown stops reading new entries (Enqueue returns driver.ErrClosed from
 // now on) and waits for the Process calls in flight until ctx is done. If ctx
 // ends first it cancels their contexts and returns ctx.Err(); the entries they
 // held stay pending in Redis and are processed again, by another instance
 // after the visibility timeout or by this consumer name after a restart.
 // Nothing is lost either way: the stream and the delayed set keep every entry
 // not acknowledged. Handlers that ignore the cancellation keep running after
-// Shutdown returned. A second call returns receiver.ErrClosed. The client is
+// Shutdown returned. A second call returns driver.ErrClosed. The client is
 // not closed.
 func (q *Queue) Shutdown(ctx context.Context) error {
 	q.mu.Lock()
 	if q.closing.Load() {
 		q.mu.Unlock()
-		return receiver.ErrClosed
+		return driver.ErrClosed
 	}
 	q.closing.Store(true)
 	started := q.started

@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hookwise/hookwise/receiver"
+	"github.com/hookwise/hookwise/receiver/driver"
 )
 
 func TestEnqueueProcessAck(t *testing.T) {
@@ -51,11 +52,11 @@ func TestEnqueueProcessAck(t *testing.T) {
 func TestRetryWithDelay(t *testing.T) {
 	_, rdb := startRedis(t)
 	const delay = 50 * time.Millisecond
-	rec := newRecorder(func(_ context.Context, e *receiver.Event) receiver.Result {
+	rec := newRecorder(func(_ context.Context, e *receiver.Event) driver.Result {
 		if e.Attempt < 3 {
-			return receiver.Result{Retry: true, Delay: delay, Err: errors.New("boom")}
+			return driver.Result{Retry: true, Delay: delay, Err: errors.New("boom")}
 		}
-		return receiver.Result{}
+		return driver.Result{}
 	})
 	q := New(rdb, fast()...)
 	if err := q.Start(rec); err != nil {
@@ -91,8 +92,8 @@ func TestRetryWithDelay(t *testing.T) {
 // of both the queue and Redis.
 func TestRetrySurvivesRestart(t *testing.T) {
 	srv, rdb := startRedis(t)
-	first := newRecorder(func(context.Context, *receiver.Event) receiver.Result {
-		return receiver.Result{Retry: true, Delay: 300 * time.Millisecond}
+	first := newRecorder(func(context.Context, *receiver.Event) driver.Result {
+		return driver.Result{Retry: true, Delay: 300 * time.Millisecond}
 	})
 	q1 := New(rdb, fast(Consumer("one"))...)
 	if err := q1.Start(first); err != nil {
@@ -193,10 +194,10 @@ func TestRestartedConsumerTakesBackItsEntries(t *testing.T) {
 func TestHeartbeatKeepsSlowEntry(t *testing.T) {
 	_, rdb := startRedis(t)
 	var calls atomic.Int32
-	slow := procFunc(func(context.Context, *receiver.Event) receiver.Result {
+	slow := procFunc(func(context.Context, *receiver.Event) driver.Result {
 		calls.Add(1)
 		time.Sleep(1500 * time.Millisecond)
-		return receiver.Result{}
+		return driver.Result{}
 	})
 	opts := fast(VisibilityTimeout(600*time.Millisecond), ClaimInterval(100*time.Millisecond))
 	a := New(rdb, append(opts, Consumer("a"))...)
@@ -227,14 +228,14 @@ func TestTwoInstancesShareStream(t *testing.T) {
 	var mu sync.Mutex
 	count := map[string]int{}
 	by := map[string]int{}
-	proc := func(name string) receiver.Processor {
-		return procFunc(func(_ context.Context, e *receiver.Event) receiver.Result {
+	proc := func(name string) driver.Processor {
+		return procFunc(func(_ context.Context, e *receiver.Event) driver.Result {
 			mu.Lock()
 			count[e.ID]++
 			by[name]++
 			mu.Unlock()
 			time.Sleep(time.Millisecond)
-			return receiver.Result{}
+			return driver.Result{}
 		})
 	}
 	a := New(rdb, fast(Consumer("a"))...)
@@ -284,9 +285,9 @@ func TestTwoInstancesShareStream(t *testing.T) {
 func TestRedisDownAndBack(t *testing.T) {
 	srv, rdb := startRedis(t)
 	gate := make(chan struct{})
-	rec := newRecorder(func(context.Context, *receiver.Event) receiver.Result {
+	rec := newRecorder(func(context.Context, *receiver.Event) driver.Result {
 		<-gate
-		return receiver.Result{}
+		return driver.Result{}
 	})
 	const timeout = 300 * time.Millisecond
 	q := New(rdb, fast(CallTimeout(timeout), VisibilityTimeout(5*time.Second), ClaimInterval(200*time.Millisecond))...)
@@ -354,9 +355,9 @@ func TestMaxLenNeverDropsUnacknowledged(t *testing.T) {
 	before := rdb.XRange(ctx, DefaultStream, "-", "+").Val()
 
 	gate := make(chan struct{})
-	rec := newRecorder(func(context.Context, *receiver.Event) receiver.Result {
+	rec := newRecorder(func(context.Context, *receiver.Event) driver.Result {
 		<-gate
-		return receiver.Result{}
+		return driver.Result{}
 	})
 	if err := q.Start(rec); err != nil {
 		t.Fatal(err)
@@ -391,11 +392,11 @@ func TestShutdownDrainsAndStops(t *testing.T) {
 	var finished atomic.Int32
 	started := make(chan struct{}, 10)
 	q := New(rdb, fast()...)
-	if err := q.Start(procFunc(func(context.Context, *receiver.Event) receiver.Result {
+	if err := q.Start(procFunc(func(context.Context, *receiver.Event) driver.Result {
 		started <- struct{}{}
 		time.Sleep(200 * time.Millisecond)
 		finished.Add(1)
-		return receiver.Result{}
+		return driver.Result{}
 	})); err != nil {
 		t.Fatal(err)
 	}
@@ -428,10 +429,10 @@ func TestShutdownDeadlineLeavesEntryPending(t *testing.T) {
 	_, rdb := startRedis(t)
 	started := make(chan struct{}, 1)
 	q := New(rdb, fast(Consumer("pod-0"))...)
-	if err := q.Start(procFunc(func(ctx context.Context, _ *receiver.Event) receiver.Result {
+	if err := q.Start(procFunc(func(ctx context.Context, _ *receiver.Event) driver.Result {
 		started <- struct{}{}
 		<-ctx.Done()
-		return receiver.Result{Retry: true, Delay: time.Millisecond, Err: ctx.Err()}
+		return driver.Result{Retry: true, Delay: time.Millisecond, Err: ctx.Err()}
 	})); err != nil {
 		t.Fatal(err)
 	}

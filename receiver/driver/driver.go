@@ -1,0 +1,215 @@
+// Package driver is the contract between a Receiver and the backends that
+// hold its events: queues and dead-letter stores. Users of package receiver
+// rarely import it; implementers of a backend (package redisq, the
+// PostgreSQL adapter) import it instead of package receiver, and run the
+// conformance suites in package drivertest.
+//
+// Package receiver re-exports the types users meet (Event, Queue,
+// DeadLetter, DeadLetterStore and the errors) under the same names; the
+// Processor a queue calls back, and Result, exist only here.
+package driver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// Event is one verified delivery as handlers see it. Handlers must not
+// modify Header or Body.
+type Event struct {
+	Provider   string      // the provider's Name
+	ID         string      // the event ID (Envelope.ID)
+	Type       string      // the event type (Envelope.Type)
+	Version    string      // the payload version, when known
+	ReceivedAt time.Time   // when the delivery was acknowledged
+	Header     http.Header // the delivery's headers
+	Body       []byte      // the verified raw body
+	// Payload is the JSON document to decode: Body itself for JSON
+	// deliveries, or the document a PayloadProvider extracts. It is set before
+	// the handler runs.
+	Payload json.RawMessage
+	// Attempt counts handling attempts, from 1.
+	Attempt int
+	// ClaimToken identifies the delivery that admitted the event: the random
+	// token of its dedupe claim, also the key that makes enqueueing it
+	// idempotent. The receiver sets it; queues store it with the event, so
+	// that marking the event done or releasing it is conditional on the
+	// claim. Handlers ignore it.
+	ClaimToken string
+	// Meta is carried with the event through the queue, to whichever
+	// replica runs it: the trace context a receiver.Propagator injects on
+	// the request path, for one. The receiver bounds it (MaxMetaEntries,
+	// MaxMetaKeyBytes, MaxMetaValueBytes); queues store and restore it as it
+	// is. Nil when empty.
+	Meta map[string]string
+}
+
+// Bounds of Event.Meta, enforced by the receiver before an event is queued:
+// entries beyond them are dropped.
+const (
+	MaxMetaEntries    = 8
+	MaxMetaKeyBytes   = 64
+	MaxMetaValueBytes = 512
+)
+
+// Decode decodes the event's JSON payload into v.
+func (e *Event) Decode(v any) error { return json.Unmarshal(e.JSON(), v) }
+
+// JSON returns the JSON document a handler decodes: Payload when set,
+// otherwise Body.
+func (e *Event) JSON() []byte {
+	if e.Payload != nil {
+		return e.Payload
+	}
+	return e.Body
+}
+
+// Queue holds accepted events until a worker handles them. The receiver
+// answers 2xx only after Enqueue returned nil, so a Queue that returns nil
+// must not lose the event. Implementations are safe for concurrent use.
+//
+// One queue serves one receiver: a second Start returns ErrStarted, and a
+// queue shared by processes (Redis, PostgreSQL) refuses to serve an endpoint
+// other than the one its events were queued for, so that one endpoint's
+// events never reach another's handlers.
+type Queue interface {
+	// Enqueue stores e. It must not block for long: it returns ErrQueueFull
+	// when it cannot take e now and ErrClosed after Shutdown began. It may be
+	// called before Start (an operator's replay tool enqueues without
+	// running workers).
+	Enqueue(ctx context.Context, e *Event) error
+	// Start begins handing events to p. It returns ErrStarted when called
+	// more than once.
+	Start(p Processor) error
+	// Shutdown stops intake, waits for queued and in-flight events until ctx
+	// is done, and reports what it could not finish (a *ShutdownError).
+	Shutdown(ctx context.Context) error
+}
+
+// Processor is what a queue calls to handle an event: the receiver, behind
+// this interface. It runs one attempt and records the outcome (dedupe, dead
+// letters, observers), unless the result asks for a retry, which the queue
+// schedules.
+type Processor interface {
+	// Endpoint names the receiver the queue serves (receiver.WithEndpoint,
+	// by default the provider's name). A queue shared by processes stores
+	// it, and refuses to start for another endpoint.
+	Endpoint() string
+	// Process runs one attempt of e.
+	Process(ctx context.Context, e *Event) Result
+	// Abandon records an event the queue gives up on without handling it
+	// (an in-memory queue shut down before it ran); the receiver
+	// dead-letters it with err as the reason.
+	Abandon(ctx context.Context, e *Event, err error)
+}
+
+// Result is the outcome of one attempt.
+type Result struct {
+	// Retry asks the queue to run the event again, no sooner than Delay from
+	// now, with Attempt increased by one.
+	Retry bool
+	Delay time.Duration
+	// Err is the attempt's error, if any.
+	Err error
+}
+
+// Stats describe a queue's backlog at one moment.
+type Stats struct {
+	// Depth is the number of events accepted and not finished: queued,
+	// waiting for a retry, and being handled.
+	Depth int
+	// OldestAge is how long the oldest event waiting to start (not waiting
+	// for a retry's delay) has waited, or 0 when none waits.
+	OldestAge time.Duration
+}
+
+// StatsReader is implemented by queues that can report their backlog; the
+// receiver's Stats and Drain use it, metrics adapters export it.
+type StatsReader interface {
+	Stats(ctx context.Context) (Stats, error)
+}
+
+// DeadLetter is an event that was not handled, with the reason.
+type DeadLetter struct {
+	Event    *Event    // the event, with the attempts made in Event.Attempt
+	Reason   string    // the last error's text ("schema: …" for invalid payloads)
+	FailedAt time.Time // when it was dead-lettered
+}
+
+// Key returns the key a DeadLetterStore keeps d under, with its event's
+// provider: the event ID, or, for an event without one, "~" followed by the
+// event's claim token, so that dead letters of events without IDs do not
+// replace each other. Event IDs never start with "~" (the receiver refuses
+// them).
+func (d DeadLetter) Key() string {
+	if d.Event == nil {
+		return ""
+	}
+	if d.Event.ID == "" {
+		return "~" + d.Event.ClaimToken
+	}
+	return d.Event.ID
+}
+
+// DeadLetterStore keeps dead letters until they are replayed or deleted.
+// Implementations are safe for concurrent use.
+type DeadLetterStore interface {
+	// Put stores d under its event's provider and d.Key(). A store at its
+	// bound returns an error matching ErrDeadLettersFull.
+	Put(ctx context.Context, d DeadLetter) error
+	// List returns up to limit dead letters, oldest first; all of them when
+	// limit ≤ 0.
+	List(ctx context.Context, limit int) ([]DeadLetter, error)
+	// Delete removes the dead letter stored under (provider, key), where key
+	// is the dead letter's Key(); deleting a missing one is not an error.
+	Delete(ctx context.Context, provider, key string) error
+}
+
+// Errors of the driver contract. Package receiver exports the same values.
+var (
+	// ErrQueueFull is returned by Queue.Enqueue when the queue cannot take an
+	// event now; the receiver answers 503 with Retry-After.
+	ErrQueueFull = errors.New("receiver: queue full")
+	// ErrClosed is returned after Shutdown began.
+	ErrClosed = errors.New("receiver: closed")
+	// ErrDeadLettersFull is returned by a DeadLetterStore's Put when the
+	// store holds its maximum. The receiver never drops the event then: it
+	// logs the refusal at ERROR and leaves the event in its queue, retried
+	// after the longest backoff, until the store has room (replay or delete
+	// dead letters to make some).
+	ErrDeadLettersFull = errors.New("receiver: dead-letter store full")
+	// ErrStarted is returned by a Queue's second Start: a queue serves one
+	// receiver.
+	ErrStarted = errors.New("receiver: queue already started")
+)
+
+// ShutdownError reports the acknowledged events a queue did not finish
+// before its Shutdown deadline: those it never ran or would have retried
+// (the in-memory queue hands them to Abandon, so the receiver dead-letters
+// them) and those whose handler was still running, ignoring its cancelled
+// context, when Shutdown returned. errors.Is(err, context.DeadlineExceeded)
+// (or Canceled) holds.
+type ShutdownError struct {
+	// Unfinished is the number of acknowledged events not handled.
+	Unfinished int
+	// IDs are their IDs (for an event without an ID, "~" and its claim
+	// token, as DeadLetter.Key), in no particular order.
+	IDs []string
+	// Running is how many of them were still in a handler that ignored its
+	// cancelled context. Such a handler goes on in the background; if it
+	// returns before the process exits, its outcome is recorded as usual.
+	Running int
+	// Err is the cause: the Shutdown context's error.
+	Err error
+}
+
+func (e *ShutdownError) Error() string {
+	return fmt.Sprintf("receiver: shutdown left %d acknowledged events unfinished (%d still in a handler): %v", e.Unfinished, e.Running, e.Err)
+}
+
+// Unwrap returns the Shutdown context's error.
+func (e *ShutdownError) Unwrap() error { return e.Err }
