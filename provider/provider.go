@@ -44,6 +44,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/hookwise/hookwise/verify"
 )
@@ -109,6 +110,16 @@ type Reply = verify.Reply
 // the package documentation for the rules, and verify.Handshaker, which it
 // is (declared there so that verify.Middleware runs the same stage).
 type Handshaker = verify.Handshaker
+
+// Timestamper is implemented by providers whose deliveries carry a signed
+// timestamp (Stripe's t=, Slack's X-Slack-Request-Timestamp, Standard
+// Webhooks' webhook-timestamp, …). SentAt returns it for a request that
+// passed Verify, or false when the request has none or it does not parse.
+// The receiver reports the clock skew to observers, so that drift shows in
+// metrics before deliveries start failing the tolerance window.
+type Timestamper interface {
+	SentAt(r *http.Request) (time.Time, bool)
+}
 
 // PayloadProvider is implemented by providers whose deliveries are not plain
 // JSON bodies (form-encoded GitHub and Slack deliveries). Payload returns the

@@ -3,6 +3,7 @@ package receiver
 import (
 	"context"
 	"errors"
+	"net/http"
 	"time"
 
 	"github.com/hookwise/hookwise/provider"
@@ -145,6 +146,7 @@ const (
 	StageRetried                       // an attempt failed and will be retried
 	StageDeadLettered                  // the event went to the dead-letter store
 	StageInvalid                       // the payload failed schema or struct validation
+	StageHandshake                     // a handshake (a challenge, a ping) was answered
 )
 
 // String returns the stage's lower-case name ("dead_lettered").
@@ -164,6 +166,8 @@ func (s Stage) String() string {
 		return "dead_lettered"
 	case StageInvalid:
 		return "invalid"
+	case StageHandshake:
+		return "handshake"
 	}
 	return "unknown"
 }
@@ -172,10 +176,42 @@ func (s Stage) String() string {
 type Observation struct {
 	Stage    Stage
 	Provider string
-	Event    *Event        // nil for StageRejected
-	Status   int           // the HTTP status, for request-path stages
-	Err      error         // the cause, if any
-	Duration time.Duration // the handler's run time, for handler stages
+	Event    *Event // nil for a request refused before its envelope was read, and for handshakes
+	Status   int    // the HTTP status, for request-path stages
+	// Reason is Classify's reason class of a refused request (StageRejected,
+	// StageInvalid on the request path): a bounded set, fit for a label.
+	Reason string
+	Err    error // the cause, if any
+	// Request is the delivery, for request-path stages (nil for handler
+	// stages). Its body has been read: use Event.Body. An observer must not
+	// keep it, or its headers, past Observe: copy what it needs.
+	Request *http.Request
+	// Duration is the handler's run time, for handler stages.
+	Duration time.Duration
+	// QueueWait is how long the event waited between its acknowledgement
+	// and the start of its first attempt, for the handler stages of attempt
+	// 1 (0 for later attempts, which wait for their backoff by design).
+	QueueWait time.Duration
+	// Skew is ReceivedAt minus the timestamp the provider signed into the
+	// delivery, when HasSkew: positive when the sender's clock is behind
+	// (or the delivery was slow), negative when it is ahead. Set for
+	// StageEnqueued and StageDuplicate, with providers that sign a
+	// timestamp (provider.Timestamper); a growing skew shows clock drift
+	// before deliveries start failing their tolerance window.
+	Skew    time.Duration
+	HasSkew bool
+}
+
+// Propagator carries a context across the queue (a trace context, say):
+// Inject runs on the request path, after verification and before the event
+// is queued, and copies what it needs from the request's context into the
+// event's Meta; Extract runs on the worker before each attempt and returns
+// the handler's context with it. The OpenTelemetry adapter implements it
+// with the W3C trace-context propagator. Entries beyond the bounds of
+// driver.Event.Meta are dropped.
+type Propagator interface {
+	Inject(ctx context.Context, meta map[string]string)
+	Extract(ctx context.Context, meta map[string]string) context.Context
 }
 
 // Observer hears about every stage; metrics and tracing adapters implement it.

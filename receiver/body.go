@@ -63,6 +63,10 @@ func (r *Receiver) readBody(w http.ResponseWriter, req *http.Request) (body []by
 	body, err = readBounded(w, req, limit, grow)
 	if err != nil {
 		release()
+		var mbe *http.MaxBytesError
+		if !errors.As(err, &mbe) && !errors.Is(err, ErrOverloaded) {
+			err = fmt.Errorf("%w: %w", ErrUnreadableBody, err)
+		}
 		return nil, noop, err
 	}
 	return body, release, nil
@@ -134,22 +138,5 @@ func readBounded(w http.ResponseWriter, req *http.Request, limit int64, grow fun
 		if err != nil {
 			return nil, err
 		}
-	}
-}
-
-// rejectBody answers a body that could not be read: 413 over the limit, 503
-// with Retry-After when the receiver is overloaded, 400 otherwise. The
-// connection is closed after the answer, so the server does not go on
-// reading (and waiting for) the rest of a body it refused.
-func (r *Receiver) rejectBody(req *http.Request, w http.ResponseWriter, err error) {
-	w.Header().Set("Connection", "close")
-	var mbe *http.MaxBytesError
-	switch {
-	case errors.As(err, &mbe):
-		r.reject(req, w, http.StatusRequestEntityTooLarge, err, nil)
-	case errors.Is(err, ErrOverloaded):
-		r.unavailable(req, w, nil, err)
-	default:
-		r.reject(req, w, http.StatusBadRequest, err, nil)
 	}
 }

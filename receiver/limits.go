@@ -36,7 +36,10 @@ func WithBodyBudget(n int64) Option { return func(c *config) { c.bodyBudget = n 
 // default). Beyond it new deliveries get 503 and the sender retries later;
 // retries of accepted events are always taken back. An event larger than
 // the whole bound is accepted only into an empty queue.
-func QueueMaxBytes(n int64) Option { return func(c *config) { c.queueBytes = n } }
+// New refuses it beside WithQueue, which it would not apply to.
+func QueueMaxBytes(n int64) Option {
+	return func(c *config) { c.queueBytes = n; c.queueOpts = append(c.queueOpts, "QueueMaxBytes") }
+}
 
 // eventOverhead approximates the fixed cost of an event and its bookkeeping.
 const eventOverhead = 256

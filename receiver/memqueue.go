@@ -56,8 +56,9 @@ type MemoryQueue struct {
 // qitem is one attempt of an event in a MemoryQueue, with the size counted
 // for it.
 type qitem struct {
-	e    *Event
-	size int64
+	e     *Event
+	size  int64
+	ready time.Time // when it became ready to run: enqueued, or its retry due
 }
 
 // MemoryQueueOption configures a MemoryQueue.
@@ -101,6 +102,25 @@ func (q *MemoryQueue) Len() int {
 	return len(q.live)
 }
 
+// Stats returns the backlog (driver.StatsReader): Len, and the age of the
+// oldest event waiting for a worker.
+func (q *MemoryQueue) Stats(context.Context) (driver.Stats, error) {
+	now := time.Now()
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	st := driver.Stats{Depth: len(q.live)}
+	for it := range q.live {
+		if _, ok := q.running[it]; ok {
+			continue
+		}
+		if _, ok := q.timers[it]; ok {
+			continue
+		}
+		st.OldestAge = max(st.OldestAge, now.Sub(it.ready))
+	}
+	return st, nil
+}
+
 // Bytes returns the approximate size of the events Len counts.
 func (q *MemoryQueue) Bytes() int64 {
 	q.mu.Lock()
@@ -111,7 +131,7 @@ func (q *MemoryQueue) Bytes() int64 {
 // Enqueue adds e to the backlog, or returns ErrQueueFull (the backlog is at
 // its capacity or byte bound) or ErrClosed.
 func (q *MemoryQueue) Enqueue(_ context.Context, e *Event) error {
-	it := &qitem{e: e, size: eventSize(e)}
+	it := &qitem{e: e, size: eventSize(e), ready: time.Now()}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	switch {
@@ -203,6 +223,7 @@ func (q *MemoryQueue) requeue(it *qitem) {
 		return
 	}
 	delete(q.timers, it)
+	it.ready = time.Now()
 	q.ch <- it // never blocks: the channel holds at most len(live) ≤ capacity items
 }
 

@@ -4,34 +4,41 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"sync"
 
+	"github.com/hookwise/hookwise/internal/pattern"
 	"github.com/hookwise/hookwise/internal/structcheck"
 )
 
 // Mux routes events to handlers by event type. Patterns are:
 //
-//   - an exact type, "invoice.paid";
+//   - an exact type, "invoice.paid" (a name with a dot);
 //   - a prefix, "invoice.*", matching every type that starts with "invoice.";
-//   - a bare family name, "issues", matching "issues" and every "issues.*"
-//     (GitHub events carry their action as a suffix: "issues.opened");
+//   - a bare family name, "issues" (no dot), matching "issues" and every
+//     "issues.*" (GitHub events carry their action as a suffix:
+//     "issues.opened");
 //   - "*", matching every type.
 //
+// The schema registry (package schema) reads patterns by the same grammar.
 // The most specific pattern wins: the exact type first, then the longest
 // family or prefix, then "*". An event no pattern takes gets ErrNoHandler,
 // which the receiver acknowledges without retrying.
 //
 // A Mux is a TypeHandler: the receiver asks its Handles method whether an
 // optional event (GitHub's ping) has a handler of its own before queueing it.
-// Middleware wrapping a Mux should pass Handles through, or such handlers
-// never run.
+// Middleware added with Use runs inside the Mux, around the matched
+// handler, so Handles keeps working; middleware wrapping the Mux from the
+// outside should pass Handles through, or such handlers never run.
 //
 // The zero value is ready to use. A Mux is safe for concurrent use;
 // registering while events are handled is allowed.
 type Mux struct {
 	mu       sync.RWMutex
-	handlers map[string]Handler // by pattern
+	patterns map[string]bool   // every registered pattern
+	exact    map[string]*entry // by exact type
+	prefix   map[string]*entry // by prefix, "invoice." for "invoice.*" and "invoice"
+	any      *entry            // "*"
+	mw       []func(Handler) Handler
 }
 
 var _ TypeHandler = (*Mux)(nil)
@@ -39,27 +46,47 @@ var _ TypeHandler = (*Mux)(nil)
 // NewMux returns an empty Mux.
 func NewMux() *Mux { return new(Mux) }
 
-// Handle registers h for pattern. It panics when pattern is empty, h is
-// nil, or pattern is already registered: these are programming errors.
+// Handle registers h for pattern. It panics when pattern is outside the
+// grammar, h is nil, or pattern overlaps one already registered (the same
+// pattern, or "invoice.*" beside the family "invoice", which take the same
+// types): these are programming errors.
 func (m *Mux) Handle(pattern string, h Handler) {
-	if pattern == "" {
-		panic("receiver: empty pattern")
+	pat, err := parsePattern(pattern)
+	if err != nil {
+		panic("receiver: " + err.Error())
 	}
 	if h == nil {
 		panic("receiver: nil handler for " + pattern)
 	}
-	if i := strings.IndexByte(pattern, '*'); i >= 0 && pattern != "*" && (i != len(pattern)-1 || !strings.HasSuffix(pattern, ".*")) {
-		panic("receiver: a wildcard may only end a pattern, as in \"invoice.*\": " + pattern)
-	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.handlers == nil {
-		m.handlers = make(map[string]Handler)
+	if m.patterns == nil {
+		m.patterns, m.exact, m.prefix = map[string]bool{}, map[string]*entry{}, map[string]*entry{}
 	}
-	if _, dup := m.handlers[pattern]; dup {
-		panic("receiver: pattern registered twice: " + pattern)
+	_, dupExact := m.exact[pat.Exact]
+	_, dupPrefix := m.prefix[pat.Prefix]
+	if m.patterns[pattern] || (pat.Exact != "" && dupExact) || (pat.Prefix != "" && dupPrefix) || (pat.Any && m.any != nil) {
+		panic("receiver: pattern registered twice or overlapping another: " + pattern)
 	}
-	m.handlers[pattern] = h
+	m.patterns[pattern] = true
+	e := &entry{h: h, pattern: pattern}
+	switch {
+	case pat.Any:
+		m.any = e
+	default:
+		if pat.Exact != "" {
+			m.exact[pat.Exact] = e
+		}
+		if pat.Prefix != "" {
+			m.prefix[pat.Prefix] = e
+		}
+	}
+}
+
+// entry is a registered handler with its pattern.
+type entry struct {
+	h       Handler
+	pattern string
 }
 
 // HandleFunc registers f for pattern, as Handle does.
@@ -67,32 +94,47 @@ func (m *Mux) HandleFunc(pattern string, f func(ctx context.Context, e *Event) e
 	m.Handle(pattern, HandlerFunc(f))
 }
 
+// Use appends middleware run around every handler the Mux dispatches to, in
+// the order given (the first is outermost), on each attempt: tracing,
+// metrics, logging, a per-handler timeout. Middleware sees the event and the
+// handler's error, and may return its own.
+func (m *Mux) Use(mw ...func(Handler) Handler) {
+	for _, f := range mw {
+		if f == nil {
+			panic("receiver: nil middleware")
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.mw = append(m.mw, mw...)
+}
+
 // Handler returns the handler that takes eventType and the pattern it was
-// registered with, or nil and "" when none does.
+// registered with, or nil and "" when none does. The handler is the one
+// registered, without the middleware of Use.
 func (m *Mux) Handler(eventType string) (Handler, string) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	if h, ok := m.handlers[eventType]; ok {
-		return h, eventType
-	}
-	t := eventType
-	for {
-		i := strings.LastIndexByte(t, '.')
-		if i < 0 {
-			break
-		}
-		t = t[:i]
-		if h, ok := m.handlers[t+".*"]; ok {
-			return h, t + ".*"
-		}
-		if h, ok := m.handlers[t]; ok {
-			return h, t
-		}
-	}
-	if h, ok := m.handlers["*"]; ok {
-		return h, "*"
+	if e := m.lookup(eventType); e != nil {
+		return e.h, e.pattern
 	}
 	return nil, ""
+}
+
+// lookup finds the most specific entry for eventType; m.mu is held.
+func (m *Mux) lookup(eventType string) *entry {
+	if e, ok := m.exact[eventType]; ok {
+		return e
+	}
+	for i := len(eventType) - 1; i >= 0 && len(m.prefix) > 0; i-- {
+		if eventType[i] != '.' {
+			continue
+		}
+		if e, ok := m.prefix[eventType[:i+1]]; ok {
+			return e
+		}
+	}
+	return m.any
 }
 
 // Handles reports whether a pattern other than "*" takes eventType; it
@@ -102,17 +144,28 @@ func (m *Mux) Handles(eventType string) bool {
 	return p != "" && p != "*"
 }
 
-// HandleEvent runs the handler for e.Type, or returns ErrNoHandler.
+// HandleEvent runs the handler for e.Type, inside the middleware of Use, or
+// returns ErrNoHandler.
 func (m *Mux) HandleEvent(ctx context.Context, e *Event) error {
-	h, _ := m.Handler(e.Type)
-	if h == nil {
-		return fmt.Errorf("%w for %q", ErrNoHandler, e.Type)
+	m.mu.RLock()
+	ent := m.lookup(e.Type)
+	mw := m.mw
+	m.mu.RUnlock()
+	if ent == nil {
+		return fmt.Errorf("%w for %q", ErrNoHandler, logText(e.Type, MaxTypeBytes))
+	}
+	var h Handler = ent.h
+	for i := len(mw) - 1; i >= 0; i-- {
+		h = mw[i](h)
 	}
 	return h.HandleEvent(ctx, e)
 }
 
-// Typed returns a Handler that decodes the event's JSON payload into a T,
-// checks T's `validate` struct tags (go-playground/validator), and calls fn.
+// Typed returns a Handler that decodes the event's whole JSON payload into
+// a T: T describes the entire document the provider sent (Stripe's event
+// object with its "data.object", GitHub's payload with its "action"), not an
+// inner object. It then checks T's `validate` struct tags
+// (go-playground/validator) and calls fn.
 // A payload that does not decode or fails its tags is an invalid payload:
 // the error matches ErrInvalidPayload and ErrPermanent, and the event goes to
 // the dead-letter store without retries.
@@ -129,7 +182,18 @@ func Typed[T any](fn func(ctx context.Context, e *Event, payload T) error) Handl
 	})
 }
 
-// On registers a Typed handler for pattern on m.
+// On registers a Typed handler for pattern on m. As with Typed, T is the
+// type of the whole JSON payload of the event, not of an inner object:
+//
+//	type InvoicePaid struct {
+//		ID   string `json:"id" validate:"required"` // the event's ID
+//		Data struct {
+//			Object struct {
+//				ID string `json:"id"` // the invoice's
+//			} `json:"object"`
+//		} `json:"data"`
+//	}
+//	receiver.On(mux, "invoice.paid", func(ctx context.Context, e *receiver.Event, ev InvoicePaid) error { … })
 func On[T any](m *Mux, pattern string, fn func(ctx context.Context, e *Event, payload T) error) {
 	m.Handle(pattern, Typed(fn))
 }
@@ -144,3 +208,5 @@ func (e *InvalidPayloadError) Error() string { return "receiver: invalid payload
 
 // Is reports whether target is ErrInvalidPayload.
 func (e *InvalidPayloadError) Is(target error) bool { return target == ErrInvalidPayload }
+
+func parsePattern(p string) (pattern.Pattern, error) { return pattern.Parse(p) }

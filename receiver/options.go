@@ -2,6 +2,7 @@ package receiver
 
 import (
 	"log/slog"
+	"net/http"
 	"reflect"
 	"time"
 
@@ -45,6 +46,9 @@ type config struct {
 	retention   time.Duration
 	queue       Queue
 	endpoint    string
+	propagator  Propagator
+	render      func(http.ResponseWriter, *http.Request, Refusal)
+	queueOpts   []string // options of the default queue given, to refuse them beside WithQueue
 	deadLetters DeadLetterStore
 	validator   Validator
 	invalid     InvalidPolicy
@@ -106,7 +110,11 @@ func WithAdmissionLease(d time.Duration) Option { return func(c *config) { c.adm
 func WithRetention(d time.Duration) Option { return func(c *config) { c.retention = d } }
 
 // WithQueue sets the queue (default: a MemoryQueue of QueueCapacity events
-// and Workers workers). The receiver starts it and shuts it down.
+// and Workers workers). The receiver starts it and shuts it down. A queue
+// serves one receiver: giving it to a second one fails that New
+// (driver.ErrStarted). The options of the default queue (Workers,
+// QueueCapacity, QueueMaxBytes) configure nothing beside WithQueue, and New
+// refuses them there: configure the queue given instead.
 func WithQueue(q Queue) Option {
 	return func(c *config) { c.queue = q; c.markNil(q == nil, "WithQueue") }
 }
@@ -193,12 +201,56 @@ func RetryAfter(d time.Duration) Option { return func(c *config) { c.retryAfter 
 
 // Workers sets the default in-memory queue's worker count (default
 // 4×GOMAXPROCS, since handlers mostly wait on I/O).
-func Workers(n int) Option { return func(c *config) { c.workers = n } }
+// New refuses it beside WithQueue, which it would not apply to.
+func Workers(n int) Option {
+	return func(c *config) { c.workers = n; c.queueOpts = append(c.queueOpts, "Workers") }
+}
 
 // QueueCapacity sets the default in-memory queue's capacity (default
 // DefaultQueueCapacity: a burst of thousands is absorbed, beyond it senders
 // get 503 and retry).
-func QueueCapacity(n int) Option { return func(c *config) { c.capacity = n } }
+// New refuses it beside WithQueue, which it would not apply to.
+func QueueCapacity(n int) Option {
+	return func(c *config) { c.capacity = n; c.queueOpts = append(c.queueOpts, "QueueCapacity") }
+}
 
 // AcceptedStatus sets the status of an accepted delivery (default 200).
 func AcceptedStatus(code int) Option { return func(c *config) { c.okStatus = code } }
+
+// WithEndpoint names the receiver's endpoint (default: the provider's
+// Name). The queue records it: a Redis stream or PostgreSQL queue that
+// already serves another endpoint refuses to start, so that two receivers
+// given one queue by mistake fail at New instead of handling each other's
+// events. Give each endpoint its own name when one provider has several
+// endpoints (two GitHub apps, say), and its own queue.
+func WithEndpoint(name string) Option {
+	return func(c *config) { c.endpoint = name }
+}
+
+// WithErrorRenderer sets how refused requests are answered: render gets
+// the Refusal, whose status and reason come from the one status table
+// (Classify), and writes the answer, the framework's way. It must write
+// rf.Status and, for 503, the Retry-After header (WriteRefusal does both
+// and may be called for the cases a renderer does not change). The
+// default is WriteRefusal.
+func WithErrorRenderer(render func(w http.ResponseWriter, r *http.Request, rf Refusal)) Option {
+	return func(c *config) {
+		if render == nil {
+			c.markNil(true, "WithErrorRenderer")
+			return
+		}
+		c.render = render
+	}
+}
+
+// WithPropagator sets the Propagator that carries a context (a trace
+// context) with each event through the queue, to the handler's context.
+func WithPropagator(p Propagator) Option {
+	return func(c *config) {
+		if isNil(p) {
+			c.markNil(true, "WithPropagator")
+			return
+		}
+		c.propagator = p
+	}
+}

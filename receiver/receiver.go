@@ -9,11 +9,12 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"runtime"
-	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/hookwise/hookwise/dedupe"
+	"github.com/hookwise/hookwise/provider"
 	"github.com/hookwise/hookwise/receiver/driver"
 	"github.com/hookwise/hookwise/verify"
 )
@@ -27,8 +28,9 @@ import (
 type Receiver struct {
 	p       Provider
 	payload PayloadProvider
-	hs      Handshaker  // the provider's handshake stage, or nil
-	types   TypeHandler // the handler's, or nil
+	hs      Handshaker           // the provider's handshake stage, or nil
+	sentAt  provider.Timestamper // the provider's signed timestamp, or nil
+	types   TypeHandler          // the handler's, or nil
 	h       Handler
 	cfg     config
 	log     *slog.Logger
@@ -88,6 +90,12 @@ func New(p Provider, h Handler, opts ...Option) (*Receiver, error) {
 		return nil, errors.New("receiver: workers and queue capacity must be positive")
 	case c.okStatus < 200 || c.okStatus > 299:
 		return nil, errors.New("receiver: accepted status must be 2xx")
+	case c.queue != nil && len(c.queueOpts) > 0:
+		return nil, fmt.Errorf("receiver: %s configure the default in-memory queue, not one given WithQueue: configure that queue instead",
+			strings.Join(c.queueOpts, ", "))
+	}
+	if c.render == nil {
+		c.render = func(w http.ResponseWriter, _ *http.Request, rf Refusal) { WriteRefusal(w, rf) }
 	}
 	if c.logger == nil {
 		c.logger = slog.New(slog.DiscardHandler)
@@ -107,6 +115,7 @@ func New(p Provider, h Handler, opts ...Option) (*Receiver, error) {
 	}
 	r.payload, _ = p.(PayloadProvider)
 	r.hs, _ = p.(Handshaker)
+	r.sentAt, _ = p.(provider.Timestamper)
 	r.types, _ = h.(TypeHandler)
 	_, r.memStore = c.store.(*dedupe.Memory)
 	_, memQueue := c.queue.(*MemoryQueue)
@@ -136,13 +145,13 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		if r.handshake(req, w, nil) {
 			return
 		}
-		w.Header().Set("Allow", http.MethodPost)
-		r.reject(req, w, http.StatusMethodNotAllowed, errMethod, nil)
+		r.refuse(req, w, errMethod, nil)
 		return
 	}
 	body, release, err := r.readBody(w, req)
 	if err != nil {
-		r.rejectBody(req, w, err)
+		w.Header().Set("Connection", "close")
+		r.refuse(req, w, err, nil)
 		return
 	}
 	defer release()
@@ -150,19 +159,23 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	if err := r.p.Verify(req, body); err != nil {
-		r.reject(req, w, http.StatusUnauthorized, err, nil)
+		r.refuse(req, w, asVerifyError(err), nil)
 		return
 	}
 	env, err := r.p.Parse(req, body)
+	if err != nil && !errors.Is(err, ErrMalformedEnvelope) {
+		err = &parseError{err}
+	}
 	if err == nil {
 		err = checkEnvelope(env)
 	}
 	if err != nil {
-		r.reject(req, w, http.StatusBadRequest, err, nil)
+		r.refuse(req, w, err, nil)
 		return
 	}
 	if env.Reply != nil {
 		env.Reply.ServeHTTP(w, req)
+		r.observe(req.Context(), Observation{Stage: StageHandshake, Request: req})
 		return
 	}
 	if env.Optional && !r.handles(env.Type) {
@@ -175,11 +188,14 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	if r.cfg.validator != nil && r.cfg.invalid == RejectInvalid {
 		if err := r.validate(req.Context(), e); err != nil {
-			r.rejectInvalid(req, w, e, err)
+			r.refuse(req, w, err, e)
 			return
 		}
 	}
 	ctx := req.Context()
+	if r.cfg.propagator != nil {
+		r.inject(ctx, e)
+	}
 	e.ClaimToken = dedupe.NewToken()
 	var key string
 	if e.ID != "" {
@@ -193,15 +209,15 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		cancel()
 		switch {
 		case err != nil:
-			r.unavailable(req, w, e, fmt.Errorf("%w: %w", ErrStore, err))
+			r.refuse(req, w, fmt.Errorf("%w: %w", ErrStore, err), e)
 			return
 		case outcome == dedupe.Pending:
-			r.unavailable(req, w, e, ErrPending)
+			r.refuse(req, w, ErrPending, e)
 			return
 		case outcome != dedupe.Claimed:
-			r.observe(ctx, Observation{Stage: StageDuplicate, Event: e, Status: r.cfg.okStatus})
-			r.log.LogAttrs(ctx, slog.LevelDebug, "duplicate delivery acknowledged", slog.String("id", e.ID), slog.String("type", e.Type))
 			w.WriteHeader(r.cfg.okStatus)
+			r.observeAccepted(req, StageDuplicate, e)
+			r.log.LogAttrs(ctx, slog.LevelDebug, "duplicate delivery acknowledged", slog.String("id", e.ID), slog.String("type", e.Type))
 			return
 		}
 	}
@@ -211,7 +227,7 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		// after all (a reply lost after the write), the worker that takes
 		// it checks the key first (see take).
 		r.release(ctx, e, "release after failed enqueue")
-		r.unavailable(req, w, e, err)
+		r.refuse(req, w, err, e)
 		return
 	}
 	if key != "" && r.certain {
@@ -220,11 +236,33 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		// outcome unknown, the worker that takes the event confirms it.
 		_, _ = r.cfg.store.Confirm(ctx, key, e.ClaimToken, r.cfg.lease)
 	}
-	r.observe(ctx, Observation{Stage: StageEnqueued, Event: e, Status: r.cfg.okStatus})
 	w.WriteHeader(r.cfg.okStatus)
+	r.observeAccepted(req, StageEnqueued, e)
 }
 
-var errMethod = errors.New("receiver: method not allowed")
+// asVerifyError makes sure an error of Provider.Verify classifies as a
+// verification failure (401), whatever its cause.
+func asVerifyError(err error) error {
+	if errors.Is(err, verify.ErrVerification) {
+		return err
+	}
+	return &verifyError{err}
+}
+
+// observeAccepted tells the observer about an acknowledged delivery, with
+// the clock skew of its signed timestamp when the provider has one.
+func (r *Receiver) observeAccepted(req *http.Request, stage Stage, e *Event) {
+	if r.cfg.observer == nil {
+		return
+	}
+	o := Observation{Stage: stage, Event: e, Status: r.cfg.okStatus, Request: req}
+	if r.sentAt != nil {
+		if t, ok := r.sentAt.SentAt(req); ok {
+			o.Skew, o.HasSkew = e.ReceivedAt.Sub(t), true
+		}
+	}
+	r.observe(req.Context(), o)
+}
 
 // handshake runs the provider's handshake stage on req (body nil for a
 // request other than POST) and reports whether it answered: with the
@@ -240,11 +278,12 @@ func (r *Receiver) handshake(req *http.Request, w http.ResponseWriter, body []by
 	}
 	if rep.VerifyFirst {
 		if err := r.p.Verify(req, body); err != nil {
-			r.reject(req, w, http.StatusUnauthorized, err, nil)
+			r.refuse(req, w, asVerifyError(err), nil)
 			return true
 		}
 	}
 	rep.ServeHTTP(w, req)
+	r.observe(req.Context(), Observation{Stage: StageHandshake, Status: rep.Status, Request: req})
 	return true
 }
 
@@ -253,45 +292,37 @@ func (r *Receiver) handles(eventType string) bool {
 	return r.types != nil && r.types.Handles(eventType)
 }
 
-// reject answers a request refused before enqueueing. The body is the
-// status text alone: a 401 never says which check failed. The reason goes to
-// the log and the observer.
-func (r *Receiver) reject(req *http.Request, w http.ResponseWriter, status int, err error, e *Event) {
-	http.Error(w, http.StatusText(status), status)
-	// Anyone can send requests that fail here: at DEBUG, so a flood of them
-	// costs no log volume unless asked for, and the reason bounded and
-	// escaped, since a provider's error may quote the request. Observers
-	// count them all.
-	if r.log.Enabled(req.Context(), slog.LevelDebug) {
-		r.log.LogAttrs(req.Context(), slog.LevelDebug, "delivery rejected", slog.Int("status", status),
-			slog.String("reason", logText(err.Error(), maxReasonBytes)))
+// refuse answers a request refused before enqueueing (e is nil until the
+// envelope is read) through the error renderer, with the status of the
+// one table (Classify). The default body is the status text alone: a 401
+// never says which check failed. The reason goes to the log and the
+// observer.
+func (r *Receiver) refuse(req *http.Request, w http.ResponseWriter, err error, e *Event) {
+	rf := r.refusal(err)
+	r.cfg.render(w, req, rf)
+	ctx := req.Context()
+	stage := StageRejected
+	switch rf.Status {
+	case http.StatusServiceUnavailable:
+		attrs := []slog.Attr{slog.String("reason", rf.Reason), slog.Any("error", err)}
+		if e != nil {
+			attrs = append(attrs, slog.String("id", e.ID), slog.String("type", e.Type))
+		}
+		r.log.LogAttrs(ctx, slog.LevelWarn, "delivery not accepted, sender will retry", attrs...)
+	case http.StatusUnprocessableEntity:
+		stage = StageInvalid
+		r.log.LogAttrs(ctx, slog.LevelInfo, "invalid payload rejected", slog.String("id", e.ID), slog.String("type", e.Type), slog.Any("error", err))
+	default:
+		// Anyone can send requests that fail here: at DEBUG, so a flood of
+		// them costs no log volume unless asked for, and the reason bounded
+		// and escaped, since a provider's error may quote the request.
+		// Observers count them all.
+		if r.log.Enabled(ctx, slog.LevelDebug) {
+			r.log.LogAttrs(ctx, slog.LevelDebug, "delivery rejected", slog.Int("status", rf.Status),
+				slog.String("reason", rf.Reason), slog.String("error", logText(err.Error(), maxReasonBytes)))
+		}
 	}
-	r.observe(req.Context(), Observation{Stage: StageRejected, Event: e, Status: status, Err: err})
-}
-
-func (r *Receiver) unavailable(req *http.Request, w http.ResponseWriter, e *Event, err error) {
-	secs := int((r.cfg.retryAfter + time.Second - 1) / time.Second)
-	w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
-	http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
-	if e != nil {
-		r.log.LogAttrs(req.Context(), slog.LevelWarn, "delivery not accepted, sender will retry",
-			slog.String("id", e.ID), slog.String("type", e.Type), slog.Any("error", err))
-	} else {
-		r.log.LogAttrs(req.Context(), slog.LevelWarn, "delivery not accepted, sender will retry", slog.Any("error", err))
-	}
-	r.observe(req.Context(), Observation{Stage: StageRejected, Event: e, Status: http.StatusServiceUnavailable, Err: err})
-}
-
-func (r *Receiver) rejectInvalid(req *http.Request, w http.ResponseWriter, e *Event, err error) {
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(http.StatusUnprocessableEntity)
-	if p, ok := err.(interface{ ProblemJSON() []byte }); ok {
-		_, _ = w.Write(p.ProblemJSON())
-	} else {
-		_, _ = fmt.Fprintf(w, `{"type":"about:blank","title":"Unprocessable Entity","status":422,"detail":%q}`, err.Error())
-	}
-	r.log.LogAttrs(req.Context(), slog.LevelInfo, "invalid payload rejected", slog.String("id", e.ID), slog.String("type", e.Type), slog.Any("error", err))
-	r.observe(req.Context(), Observation{Stage: StageInvalid, Event: e, Status: http.StatusUnprocessableEntity, Err: err})
+	r.observe(ctx, Observation{Stage: stage, Event: e, Status: rf.Status, Reason: rf.Reason, Err: err, Request: req})
 }
 
 func (r *Receiver) observe(ctx context.Context, o Observation) {
@@ -382,37 +413,41 @@ func (r *Receiver) process(ctx context.Context, e *Event) driver.Result {
 		case errors.Is(err, ErrInvalidPayload):
 			return r.invalid(ctx, e, err)
 		case err != nil:
-			return r.failed(ctx, e, err, 0)
+			return r.failed(ctx, e, err, 0, 0)
 		}
 	}
 	start := time.Now()
-	err := r.run(ctx, e)
+	var wait time.Duration
+	if e.Attempt == 1 && !e.ReceivedAt.IsZero() {
+		wait = max(r.cfg.now().Sub(e.ReceivedAt), 0)
+	}
+	err := r.run(r.extract(ctx, e), e)
 	took := time.Since(start)
 	switch {
 	case err == nil:
 		r.complete(ctx, e)
-		r.observe(ctx, Observation{Stage: StageHandled, Event: e, Duration: took})
+		r.observe(ctx, Observation{Stage: StageHandled, Event: e, Duration: took, QueueWait: wait})
 		r.logEvent(ctx, slog.LevelDebug, "event handled", e, slog.Duration("took", took))
 		return driver.Result{}
 	case errors.Is(err, ErrNoHandler):
 		r.complete(ctx, e)
-		r.observe(ctx, Observation{Stage: StageHandled, Event: e, Duration: took, Err: err})
+		r.observe(ctx, Observation{Stage: StageHandled, Event: e, Duration: took, QueueWait: wait, Err: err})
 		r.logEvent(ctx, slog.LevelDebug, "no handler for event type; acknowledged", e)
 		return driver.Result{}
 	case errors.Is(err, ErrInvalidPayload):
 		return r.invalid(ctx, e, err)
 	}
-	return r.failed(ctx, e, err, took)
+	return r.failed(ctx, e, err, took, wait)
 }
 
 // failed records a failed attempt: a dead letter when err is permanent or
 // the attempts are spent, otherwise a retry after a backoff.
-func (r *Receiver) failed(ctx context.Context, e *Event, err error, took time.Duration) driver.Result {
+func (r *Receiver) failed(ctx context.Context, e *Event, err error, took, wait time.Duration) driver.Result {
 	if errors.Is(err, ErrPermanent) || e.Attempt >= r.cfg.maxAttempts {
 		return r.deadLetterResult(ctx, e, err)
 	}
 	d := r.delay(e.Attempt)
-	r.observe(ctx, Observation{Stage: StageRetried, Event: e, Duration: took, Err: err})
+	r.observe(ctx, Observation{Stage: StageRetried, Event: e, Duration: took, QueueWait: wait, Err: err})
 	r.logEvent(ctx, slog.LevelWarn, "handler failed; will retry", e, slog.Any("error", err), slog.Duration("in", d))
 	return driver.Result{Retry: true, Delay: d, Err: err}
 }
@@ -563,29 +598,11 @@ func (r *Receiver) abandon(ctx context.Context, e *Event, err error) {
 }
 
 // Replay queues a dead letter's event again with a fresh attempt count and
-// removes it from the dead-letter store. The event's dedupe mark is not
-// consulted: a replay is deliberate.
+// removes it from the dead-letter store. The event's dedupe mark is
+// released: a replay is deliberate. See Replayer to replay from a tool that
+// has no receiver.
 func (r *Receiver) Replay(ctx context.Context, d DeadLetter) error {
-	if d.Event == nil {
-		return errors.New("receiver: dead letter without event")
-	}
-	e := *d.Event
-	e.Attempt = 1
-	e.ClaimToken = dedupe.NewToken()
-	if e.ID != "" {
-		// A replay is deliberate: the event's done mark, if any, must not
-		// make the worker skip it.
-		sctx, cancel := r.storeContext(ctx)
-		err := r.cfg.store.Release(sctx, dedupe.Key(e.Provider, e.ID), "")
-		cancel()
-		if err != nil {
-			return fmt.Errorf("%w: %w", ErrStore, err)
-		}
-	}
-	if err := r.cfg.queue.Enqueue(ctx, &e); err != nil {
-		return err
-	}
-	return r.cfg.deadLetters.Delete(ctx, e.Provider, d.Key())
+	return Replayer{Queue: r.cfg.queue, Store: r.cfg.store, DeadLetters: r.cfg.deadLetters}.Replay(ctx, d)
 }
 
 // Shutdown stops intake (new deliveries get 503), lets the queue finish
@@ -605,30 +622,4 @@ func (r *Receiver) Shutdown(ctx context.Context) error {
 		}
 	})
 	return r.shutdownErr
-}
-
-// StatusCode returns the HTTP status the receiver answers for err, an error
-// of the request path: 401 for verification failures, 400 for a malformed
-// envelope, 413 for an oversized body, 422 for an invalid payload, 503 for a
-// full or closed queue or an unavailable store, and 500 otherwise.
-func StatusCode(err error) int {
-	var mbe *http.MaxBytesError
-	switch {
-	case err == nil:
-		return http.StatusOK
-	case errors.Is(err, verify.ErrVerification):
-		return http.StatusUnauthorized
-	case errors.Is(err, ErrMalformedEnvelope):
-		return http.StatusBadRequest
-	case errors.As(err, &mbe):
-		return http.StatusRequestEntityTooLarge
-	case errors.Is(err, ErrInvalidPayload):
-		return http.StatusUnprocessableEntity
-	case errors.Is(err, ErrQueueFull), errors.Is(err, ErrClosed), errors.Is(err, ErrStore), errors.Is(err, ErrOverloaded),
-		errors.Is(err, ErrPending):
-		return http.StatusServiceUnavailable
-	case errors.Is(err, errMethod):
-		return http.StatusMethodNotAllowed
-	}
-	return http.StatusInternalServerError
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/hookwise/hookwise/internal/pattern"
 	"io"
 	"io/fs"
 	"net/url"
@@ -55,7 +56,7 @@ type Registry struct {
 }
 
 type patternEntry struct {
-	pat      pattern
+	pat      pattern.Pattern
 	versions []versionEntry // comparable versions sorted ascending, then the others
 	any      *jsonschema.Schema
 }
@@ -265,7 +266,7 @@ func New(fsys fs.FS, opts ...Option) (*Registry, error) {
 		}
 		var pe *patternEntry
 		for _, x := range r.providers[g.provider] {
-			if x.pat.raw == pat.raw {
+			if x.pat.Raw == pat.Raw {
 				pe = x
 			}
 		}
@@ -333,11 +334,11 @@ func (r *Registry) candidates(provider, typ string) []*patternEntry {
 	}
 	var out []*patternEntry
 	for _, pe := range pes {
-		if pe.pat.match(typ) > 0 {
+		if pe.pat.Rank(typ) > 0 {
 			out = append(out, pe)
 		}
 	}
-	slices.SortStableFunc(out, func(a, b *patternEntry) int { return b.pat.match(typ) - a.pat.match(typ) })
+	slices.SortStableFunc(out, func(a, b *patternEntry) int { return b.pat.Rank(typ) - a.pat.Rank(typ) })
 	if r.cached.Load() < maxCached {
 		if _, loaded := r.cache.LoadOrStore(key, out); !loaded {
 			r.cached.Add(1)
@@ -394,7 +395,7 @@ func (pe *patternEntry) pick(v string) (string, *jsonschema.Schema, bool) {
 func (r *Registry) find(provider, typ, v string) (pat, version string, s *jsonschema.Schema, ok bool) {
 	for _, pe := range r.candidates(provider, typ) {
 		if ver, s, ok := pe.pick(v); ok {
-			return pe.pat.raw, ver, s, true
+			return pe.pat.Raw, ver, s, true
 		}
 	}
 	return "", "", nil, false

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/hookwise/hookwise/internal/pattern"
 	"strconv"
 	"strings"
 
@@ -18,7 +19,7 @@ import (
 type Upgrader func(json.RawMessage) (json.RawMessage, error)
 
 type upgrader struct {
-	pat      pattern
+	pat      pattern.Pattern
 	from, to string
 	fn       Upgrader
 }
@@ -43,7 +44,7 @@ func (r *Registry) RegisterUpgrader(provider, typePattern, from, to string, fn U
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, u := range r.upgraders[provider] {
-		if u.pat.raw == pat.raw && u.from == from && u.to == to {
+		if u.pat.Raw == pat.Raw && u.from == from && u.to == to {
 			panic(fmt.Sprintf("schema: RegisterUpgrader: duplicate step %s %s %s→%s", provider, typePattern, from, to))
 		}
 	}
@@ -62,14 +63,14 @@ func (r *Registry) upgradePath(provider, typ, from, to string) (steps []upgrader
 	r.mu.RLock()
 	var edges []upgrader
 	for _, u := range r.upgraders[provider] {
-		if u.pat.match(typ) > 0 {
+		if u.pat.Rank(typ) > 0 {
 			edges = append(edges, u)
 		}
 	}
 	r.mu.RUnlock()
 	// Most specific first, so BFS prefers them among equal-length chains.
 	for i := 1; i < len(edges); i++ {
-		for j := i; j > 0 && edges[j].pat.match(typ) > edges[j-1].pat.match(typ); j-- {
+		for j := i; j > 0 && edges[j].pat.Rank(typ) > edges[j-1].pat.Rank(typ); j-- {
 			edges[j], edges[j-1] = edges[j-1], edges[j]
 		}
 	}

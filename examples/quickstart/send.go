@@ -143,7 +143,10 @@ func build(provider, target, secret, id, typ, body string) (*http.Request, error
 		if body == "" {
 			body = fmt.Sprintf(`{"type":%q,"timestamp":%q,"data":{"id":"user_1","email":"ada@example.com"}}`, typ, now.UTC().Format(time.RFC3339))
 		}
-		return standardwebhooks.NewRequest(target, secret, id, now, []byte(body))
+		if _, err := standardwebhooks.New(secret); err != nil {
+			return nil, fmt.Errorf("send: %w", err)
+		}
+		return standardwebhooks.NewRequest(target, secret, id, now, []byte(body)), nil
 	}
 	return nil, fmt.Errorf("send: unknown provider %q", provider)
 }

@@ -417,3 +417,7 @@ func (s *Scheme) Respell(family HeaderFamily) *Scheme {
 func (s *Scheme) Ed25519PublicKey(private string) (ed25519.PublicKey, error) {
 	return s.kit().Ed25519PublicKey(private)
 }
+
+// SentAt returns the timestamp signed into a verified delivery
+// (provider.Timestamper), for the receiver's clock-skew observations.
+func (p *Provider) SentAt(r *http.Request) (time.Time, bool) { return p.p.SentAt(r) }

@@ -242,3 +242,7 @@ func SignRequest(r *http.Request, body []byte, token string, now time.Time) erro
 func SignRequestSigned(r *http.Request, body []byte, signingToken string, now time.Time) error {
 	return signedScheme.Sign(r, body, signingToken, now)
 }
+
+// SentAt returns the timestamp signed into a verified delivery
+// (provider.Timestamper), for the receiver's clock-skew observations.
+func (p *Provider) SentAt(r *http.Request) (time.Time, bool) { return p.p.SentAt(r) }

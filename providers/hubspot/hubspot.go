@@ -397,3 +397,7 @@ func SignLegacy(r *http.Request, body []byte, clientSecret, version string) (str
 	h.Write(body)
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
+
+// SentAt returns the timestamp signed into a verified delivery
+// (provider.Timestamper), for the receiver's clock-skew observations.
+func (p *Provider) SentAt(r *http.Request) (time.Time, bool) { return p.p.SentAt(r) }

@@ -404,3 +404,7 @@ func SignRequest(r *http.Request, body []byte, signingKey string, now time.Time)
 	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(signed)), nil }
 	return nil
 }
+
+// SentAt returns the timestamp signed into a verified delivery
+// (provider.Timestamper), for the receiver's clock-skew observations.
+func (p *Provider) SentAt(r *http.Request) (time.Time, bool) { return p.p.SentAt(r) }

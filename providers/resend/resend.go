@@ -125,3 +125,7 @@ func (p *Provider) Parse(r *http.Request, body []byte) (provider.Envelope, error
 func SignRequest(r *http.Request, body []byte, secret string, now time.Time) error {
 	return scheme.Sign(r, body, secret, now)
 }
+
+// SentAt returns the timestamp signed into a verified delivery
+// (provider.Timestamper), for the receiver's clock-skew observations.
+func (p *Provider) SentAt(r *http.Request) (time.Time, bool) { return p.p.SentAt(r) }

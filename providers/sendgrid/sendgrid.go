@@ -195,3 +195,7 @@ func PublicKey(privateKey string) (string, error) {
 	}
 	return base64.StdEncoding.EncodeToString(der), nil
 }
+
+// SentAt returns the timestamp signed into a verified delivery
+// (provider.Timestamper), for the receiver's clock-skew observations.
+func (p *Provider) SentAt(r *http.Request) (time.Time, bool) { return p.p.SentAt(r) }

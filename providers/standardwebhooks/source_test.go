@@ -56,9 +56,7 @@ func TestNewFromSource(t *testing.T) {
 	require.NoError(t, err)
 	body := []byte(`{"type":"user.created"}`)
 	signed := func(secret string) *http.Request {
-		r, err := standardwebhooks.NewRequest(providertest.DefaultURL, secret, "msg_1", time.Now(), body)
-		require.NoError(t, err)
-		return r
+		return standardwebhooks.NewRequest(providertest.DefaultURL, secret, "msg_1", time.Now(), body)
 	}
 	require.NoError(t, p.Verify(signed(one), body))
 	require.NoError(t, src.Set(two, one))

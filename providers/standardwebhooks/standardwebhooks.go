@@ -383,19 +383,34 @@ func SignEd25519(key ed25519.PrivateKey, id string, t time.Time, body []byte) st
 
 // NewRequest returns a signed delivery of body to url with the unbranded
 // webhook-id, webhook-timestamp and webhook-signature headers and
-// Content-Type application/json, for tests.
-func NewRequest(url, secret, id string, t time.Time, body []byte) (*http.Request, error) {
+// Content-Type application/json, for tests. It panics when the secret is
+// not a Standard Webhooks secret or url cannot be parsed, like the other
+// providers' NewRequest and httptest.NewRequest; Sign returns the error
+// instead.
+func NewRequest(url, secret, id string, t time.Time, body []byte) *http.Request {
 	sig, err := Sign(secret, id, t, body)
 	if err != nil {
-		return nil, err
+		panic("standardwebhooks: NewRequest: " + err.Error())
 	}
 	r, err := http.NewRequestWithContext(context.Background(), http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		return nil, fmt.Errorf("standardwebhooks: %w", err)
+		panic("standardwebhooks: NewRequest: " + err.Error())
 	}
 	r.Header.Set("Content-Type", "application/json")
 	r.Header.Set("webhook-id", id)
 	r.Header.Set("webhook-timestamp", strconv.FormatInt(t.Unix(), 10))
 	r.Header.Set("webhook-signature", sig)
-	return r, nil
+	return r
+}
+
+// SentAt returns the webhook-timestamp (svix-timestamp) of a verified
+// delivery (provider.Timestamper), for the receiver's clock-skew
+// observations.
+func (p *Provider) SentAt(r *http.Request) (time.Time, bool) {
+	_, ts, _ := headers(r.Header)
+	secs, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return time.Unix(secs, 0), true
 }

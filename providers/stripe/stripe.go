@@ -148,3 +148,7 @@ func NewRequest(url, secret string, t time.Time, body []byte) *http.Request {
 	r.Header.Set(HeaderSignature, Sign(secret, t, body))
 	return r
 }
+
+// SentAt returns the timestamp signed into a verified delivery
+// (provider.Timestamper), for the receiver's clock-skew observations.
+func (p *Provider) SentAt(r *http.Request) (time.Time, bool) { return p.p.SentAt(r) }

@@ -235,3 +235,7 @@ func EncryptToken(secretToken, plainToken string) string {
 func SignRequest(r *http.Request, body []byte, secretToken string, now time.Time) error {
 	return scheme.Sign(r, body, secretToken, now)
 }
+
+// SentAt returns the timestamp signed into a verified delivery
+// (provider.Timestamper), for the receiver's clock-skew observations.
+func (p *Provider) SentAt(r *http.Request) (time.Time, bool) { return p.p.SentAt(r) }

@@ -5,7 +5,9 @@
 //	rdb := redis.NewClient(&redis.Options{Addr: "localhost:6379", ContextTimeoutEnabled: true})
 //	q := redisq.New(rdb, redisq.Consumer(os.Getenv("POD_NAME")))
 //	dl := redisq.NewDeadLetters(rdb)
-//	// receiver.WithQueue(q), receiver.WithDeadLetters(dl); on exit: srv.Shutdown, q.Shutdown, rdb.Close.
+//	// receiver.WithQueue(q), receiver.WithDeadLetters(dl).
+//	// On exit: srv.Shutdown (stop intake), rc.Shutdown (it shuts q down), then rdb.Close.
+//	// Never call q.Shutdown yourself: the receiver owns the queue it was given.
 //
 // # Guarantees
 //

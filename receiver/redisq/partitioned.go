@@ -113,3 +113,18 @@ func (p *Partitioned) Shutdown(ctx context.Context) error {
 	}
 	return errors.Join(errs...)
 }
+
+// Stats sums the partitions' backlogs (driver.StatsReader); OldestAge is the
+// largest.
+func (p *Partitioned) Stats(ctx context.Context) (driver.Stats, error) {
+	var st driver.Stats
+	for _, q := range p.parts {
+		s, err := q.Stats(ctx)
+		if err != nil {
+			return driver.Stats{}, err
+		}
+		st.Depth += s.Depth
+		st.OldestAge = max(st.OldestAge, s.OldestAge)
+	}
+	return st, nil
+}

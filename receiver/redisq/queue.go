@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -206,4 +208,43 @@ func (q *Queue) Shutdown(ctx context.Context) error {
 	q.beat.Wait()
 	q.abort()
 	return err
+}
+
+// Stats returns the backlog (driver.StatsReader) of the stream, shared by
+// every replica: Depth counts the entries not yet done (waiting, running,
+// and scheduled for a retry); OldestAge is the age of the oldest entry not
+// yet delivered to a consumer, read from its stream ID (the Redis server's
+// clock).
+func (q *Queue) Stats(ctx context.Context) (driver.Stats, error) {
+	ctx, cancel := context.WithTimeout(ctx, q.cfg.callTimeout)
+	defer cancel()
+	var xlen, zcard *redis.IntCmd
+	var groups *redis.XInfoGroupsCmd
+	_, err := q.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		xlen = p.XLen(ctx, q.stream)
+		zcard = p.ZCard(ctx, q.delayed)
+		groups = p.XInfoGroups(ctx, q.stream)
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) && !strings.Contains(err.Error(), "no such key") {
+		return driver.Stats{}, unavailable(err)
+	}
+	st := driver.Stats{Depth: int(xlen.Val() + zcard.Val())}
+	last := "0-0"
+	for _, g := range groups.Val() {
+		if g.Name == q.cfg.group {
+			last = g.LastDeliveredID
+		}
+	}
+	next, err := q.rdb.XRangeN(ctx, q.stream, "("+last, "+", 1).Result()
+	if err != nil {
+		return driver.Stats{}, unavailable(err)
+	}
+	if len(next) == 1 {
+		ms, _, _ := strings.Cut(next[0].ID, "-")
+		if t, err := strconv.ParseInt(ms, 10, 64); err == nil {
+			st.OldestAge = max(time.Since(time.UnixMilli(t)), 0)
+		}
+	}
+	return st, nil
 }

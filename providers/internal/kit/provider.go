@@ -478,3 +478,19 @@ func (s *Scheme) Sign(r *http.Request, body []byte, secret string, now time.Time
 	r.Header.Set(sig.Header, value)
 	return nil
 }
+
+// SentAt returns the timestamp signed into a delivery, for a scheme with
+// one (provider.Timestamper): the receiver reports the clock skew it shows.
+// It reads the request again; call it only for a request that passed Verify.
+func (p *Provider) SentAt(r *http.Request) (time.Time, bool) {
+	sc := p.s.pick(r.Header)
+	if sc.Timestamp == nil {
+		return time.Time{}, false
+	}
+	ts, err := sc.timestamp(r, r.Header.Get(sc.Signature.Header))
+	if err != nil {
+		return time.Time{}, false
+	}
+	t, err := parseTime(ts, sc.Timestamp.Format)
+	return t, err == nil
+}
