@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hookwise/hookwise/providers/stripe"
@@ -90,18 +92,18 @@ func ExampleReceiver_Replay() {
 
 	body := `{"id":"evt_2","type":"order.created"}`
 	rc.ServeHTTP(httptest.NewRecorder(), stripe.NewRequest("http://localhost/", secret, time.Now(), []byte(body)))
-
-	var dead []receiver.DeadLetter
-	for len(dead) == 0 {
-		dead, _ = rc.DeadLetters().List(context.Background(), 10)
-		time.Sleep(time.Millisecond)
+	// Drain waits until the handler ran and the event was dead-lettered.
+	if err := rc.Drain(context.Background()); err != nil {
+		panic(err)
 	}
+	dead, _ := rc.DeadLetters().List(context.Background(), 10)
 	fmt.Println("dead letter:", dead[0].Event.ID, "-", dead[0].Reason)
 
 	close(fixed)
 	if err := rc.Replay(context.Background(), dead[0]); err != nil {
 		panic(err)
 	}
+	_ = rc.Drain(context.Background())
 	<-handled
 	left, _ := rc.DeadLetters().List(context.Background(), 10)
 	fmt.Println("replayed; dead letters left:", len(left))
@@ -130,4 +132,38 @@ func ExampleReceiver_Shutdown() {
 	err := rc.Shutdown(ctx)
 	fmt.Println(err, strings.Join(handled, " "))
 	// Output: <nil> evt_0 evt_1 evt_2
+}
+
+// In tests, Drain waits for the handlers of the deliveries sent so far, then
+// the test checks what they did; the receiver keeps running.
+func ExampleReceiver_Drain() {
+	const secret = "whsec_example"
+	var mu sync.Mutex
+	var paid []string
+	mux := receiver.NewMux()
+	mux.HandleFunc("invoice.paid", func(ctx context.Context, e *receiver.Event) error {
+		mu.Lock()
+		defer mu.Unlock()
+		paid = append(paid, e.ID)
+		return nil
+	})
+	p, _ := stripe.New(secret)
+	rc, _ := receiver.New(p, mux)
+	defer rc.Shutdown(context.Background())
+
+	for _, id := range []string{"evt_a", "evt_b", "evt_c"} {
+		body := fmt.Sprintf(`{"id":%q,"type":"invoice.paid"}`, id)
+		rc.ServeHTTP(httptest.NewRecorder(), stripe.NewRequest("http://localhost/", secret, time.Now(), []byte(body)))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := rc.Drain(ctx); err != nil {
+		panic(err)
+	}
+	mu.Lock()
+	slices.Sort(paid)
+	fmt.Println(paid)
+	mu.Unlock()
+	// Output:
+	// [evt_a evt_b evt_c]
 }

@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -378,4 +380,44 @@ func TestReplayerWithoutReceiver(t *testing.T) {
 	require.NoError(t, rc.Drain(ctxTimeout(t, 5*time.Second)))
 	assert.Equal(t, 200, serve(rc, request("e1", "t", []byte("{}"))).Code)
 	assert.EqualValues(t, 2, rec.calls.Load(), "redelivery after the replay handled again")
+}
+
+// TestReadmeStatusTableIsClassify checks the README's table of answers
+// against Classify: every reason the code returns has one row, with the
+// same status.
+func TestReadmeStatusTableIsClassify(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	require.NoError(t, err)
+	_, table, ok := strings.Cut(string(readme), "## HTTP answers")
+	require.True(t, ok, "README has no HTTP answers section")
+	table, _, _ = strings.Cut(table, "\n## ")
+	rows := map[string]int{}
+	for _, line := range strings.Split(table, "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) < 4 {
+			continue
+		}
+		reason := strings.Trim(strings.TrimSpace(cells[2]), "`")
+		code, err := strconv.Atoi(strings.Fields(strings.TrimSpace(cells[1]) + " x")[0])
+		if err != nil || reason == "" {
+			continue
+		}
+		rows[reason] = code
+	}
+	for err, reason := range map[error]string{
+		errors.New("x"): receiver.ReasonInternal, verify.ErrSignatureMismatch: receiver.ReasonSignature,
+		verify.ErrTimestampOutsideWindow: receiver.ReasonTimestamp, receiver.ErrMalformedEnvelope: receiver.ReasonMalformed,
+		receiver.ErrUnreadableBody: receiver.ReasonUnreadable, &http.MaxBytesError{}: receiver.ReasonTooLarge,
+		receiver.ErrInvalidPayload: receiver.ReasonInvalid, receiver.ErrQueueFull: receiver.ReasonUnavailable,
+		receiver.ErrOverloaded: receiver.ReasonOverloaded, receiver.ErrPending: receiver.ReasonPending,
+		receiver.ErrClosed: receiver.ReasonClosed,
+	} {
+		status, got := receiver.Classify(err)
+		require.Equal(t, reason, got, "Classify(%v)", err)
+		assert.Equal(t, status, rows[reason], "README row for %q", reason)
+	}
+	_, method := receiver.Classify(nil)
+	assert.Empty(t, method)
+	assert.Equal(t, 405, rows[receiver.ReasonMethod], "README row for method")
+	assert.Len(t, rows, 12, "README rows with a reason: %v", rows)
 }
