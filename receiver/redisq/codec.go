@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hookwise/hookwise/receiver/driver"
 )
@@ -25,6 +26,12 @@ const (
 	fieldAttempt    = "attempt"
 	fieldToken      = "token" // optional: absent in entries written before claim tokens
 	fieldMeta       = "meta"  // optional: a JSON object, present when the event carries Meta
+	// Header and Meta values that are not valid UTF-8 (net/http lets header
+	// values carry any byte but controls) would be altered by JSON strings:
+	// such events store their headers, or Meta, in these fields instead, as
+	// JSON with base64 bytes, and decode prefers them.
+	fieldHeaderBytes = "headerb"
+	fieldMetaBytes   = "metab"
 
 	formatVersion = "1"
 )
@@ -40,9 +47,15 @@ var ErrMalformedEntry = errors.New("redisq: malformed stream entry")
 // Payload is not stored: the processor derives it again from Body.
 func encode(e *driver.Event) ([]any, error) {
 	header := []byte("{}")
+	var headerBytes []byte
 	if len(e.Header) > 0 {
 		var err error
-		if header, err = json.Marshal(e.Header); err != nil {
+		if headerUTF8(e.Header) {
+			header, err = json.Marshal(e.Header)
+		} else {
+			headerBytes, err = json.Marshal(headerAsBytes(e.Header))
+		}
+		if err != nil {
 			return nil, fmt.Errorf("redisq: encode header: %w", err)
 		}
 	}
@@ -66,14 +79,95 @@ func encode(e *driver.Event) ([]any, error) {
 		fieldAttempt, strconv.Itoa(attempt),
 		fieldToken, e.ClaimToken,
 	}
+	if headerBytes != nil {
+		fields = append(fields, fieldHeaderBytes, headerBytes)
+	}
 	if len(e.Meta) > 0 {
-		meta, err := json.Marshal(e.Meta)
+		name, v := fieldMeta, any(e.Meta)
+		if !metaUTF8(e.Meta) {
+			name, v = fieldMetaBytes, metaAsBytes(e.Meta)
+		}
+		meta, err := json.Marshal(v)
 		if err != nil {
 			return nil, fmt.Errorf("redisq: encode meta: %w", err)
 		}
-		fields = append(fields, fieldMeta, meta)
+		fields = append(fields, name, meta)
 	}
 	return fields, nil
+}
+
+func headerUTF8(h http.Header) bool {
+	for k, vs := range h {
+		if !utf8.ValidString(k) {
+			return false
+		}
+		for _, v := range vs {
+			if !utf8.ValidString(v) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func metaUTF8(m map[string]string) bool {
+	for k, v := range m {
+		if !utf8.ValidString(k) || !utf8.ValidString(v) {
+			return false
+		}
+	}
+	return true
+}
+
+// headerAsBytes and metaAsBytes give every string as []byte, which JSON
+// writes in base64: any byte survives.
+func headerAsBytes(h http.Header) [][][]byte {
+	out := make([][][]byte, 0, len(h))
+	for k, vs := range h {
+		entry := make([][]byte, 0, 1+len(vs))
+		entry = append(entry, []byte(k))
+		for _, v := range vs {
+			entry = append(entry, []byte(v))
+		}
+		out = append(out, entry)
+	}
+	return out
+}
+
+func headerFromBytes(in [][][]byte) (http.Header, error) {
+	h := make(http.Header, len(in))
+	for _, entry := range in {
+		if len(entry) == 0 {
+			return nil, errors.New("empty header entry")
+		}
+		k := string(entry[0])
+		for _, v := range entry[1:] {
+			h[k] = append(h[k], string(v))
+		}
+		if _, ok := h[k]; !ok {
+			h[k] = []string{}
+		}
+	}
+	return h, nil
+}
+
+func metaAsBytes(m map[string]string) [][2][]byte {
+	out := make([][2][]byte, 0, len(m))
+	for k, v := range m {
+		out = append(out, [2][]byte{[]byte(k), []byte(v)})
+	}
+	return out
+}
+
+func metaFromBytes(in [][2][]byte) map[string]string {
+	if len(in) == 0 {
+		return nil
+	}
+	m := make(map[string]string, len(in))
+	for _, kv := range in {
+		m[string(kv[0])] = string(kv[1])
+	}
+	return m
 }
 
 // maxAttempt bounds the attempt count read from an entry, so that a corrupt
@@ -129,6 +223,16 @@ func decode(values map[string]any) (*driver.Event, error) {
 	if err := json.Unmarshal([]byte(h), &e.Header); err != nil {
 		return nil, fmt.Errorf("%w: bad %s", ErrMalformedEntry, fieldHeader)
 	}
+	if hb, ok := values[fieldHeaderBytes]; ok {
+		var raw [][][]byte
+		hs, ok := hb.(string)
+		if !ok || json.Unmarshal([]byte(hs), &raw) != nil {
+			return nil, fmt.Errorf("%w: bad %s", ErrMalformedEntry, fieldHeaderBytes)
+		}
+		if e.Header, err = headerFromBytes(raw); err != nil {
+			return nil, fmt.Errorf("%w: bad %s", ErrMalformedEntry, fieldHeaderBytes)
+		}
+	}
 	if e.Header == nil {
 		e.Header = http.Header{}
 	}
@@ -154,6 +258,14 @@ func decode(values map[string]any) (*driver.Event, error) {
 		if !ok || json.Unmarshal([]byte(ms), &e.Meta) != nil {
 			return nil, fmt.Errorf("%w: bad %s", ErrMalformedEntry, fieldMeta)
 		}
+	}
+	if m, ok := values[fieldMetaBytes]; ok {
+		var raw [][2][]byte
+		ms, ok := m.(string)
+		if !ok || json.Unmarshal([]byte(ms), &raw) != nil {
+			return nil, fmt.Errorf("%w: bad %s", ErrMalformedEntry, fieldMetaBytes)
+		}
+		e.Meta = metaFromBytes(raw)
 	}
 	return &e, nil
 }

@@ -195,3 +195,62 @@ func TestStreamPanicsOnBadName(t *testing.T) {
 		})
 	}
 }
+
+// FuzzDecodeBytesFields reads the optional fields that carry headers and
+// Meta whose values are not UTF-8: any input decodes or fails with
+// ErrMalformedEntry, and what decodes round-trips byte for byte.
+func FuzzDecodeBytesFields(f *testing.F) {
+	e := testEvent(1)
+	e.Header.Set("X-Latin1", "caf\xe9")
+	e.Meta = map[string]string{"k\xff": "v\x00\xfe"}
+	args, _ := encode(e)
+	m := entry(f, args)
+	f.Add(m[fieldHeaderBytes].(string), m[fieldMetaBytes].(string), "")
+	f.Add(`[[""]]`, `[]`, `{"a":"b"}`)
+	f.Add(`[[]]`, `[["",""]]`, "")
+	f.Add(`null`, `null`, "null")
+	f.Add(`[["QQ==","/w=="]]`, `[["QQ==","/w==","x"]]`, `{"a":1}`)
+	f.Fuzz(func(t *testing.T, headerBytes, metaBytes, meta string) {
+		in := entry(t, mustEncode(t, testEvent(2)))
+		in[fieldHeaderBytes] = headerBytes
+		in[fieldMetaBytes] = metaBytes
+		if meta != "" {
+			in[fieldMeta] = meta
+		}
+		got, err := decode(in)
+		if err != nil {
+			if !errors.Is(err, ErrMalformedEntry) {
+				t.Fatalf("decode error %v does not match ErrMalformedEntry", err)
+			}
+			return
+		}
+		again, err := decode(entry(t, mustEncode(t, got)))
+		if err != nil {
+			t.Fatalf("decode(encode(decode(x))) = %v", err)
+		}
+		if !sameValues(again.Header, got.Header) || fmt.Sprint(again.Meta) != fmt.Sprint(got.Meta) {
+			t.Fatalf("round trip changed header or meta: %q %q, want %q %q", again.Header, again.Meta, got.Header, got.Meta)
+		}
+	})
+}
+
+func mustEncode(t testing.TB, e *receiver.Event) []any {
+	t.Helper()
+	args, err := encode(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return args
+}
+
+// sameValues compares headers, a key without values being no key.
+func sameValues(a, b http.Header) bool {
+	for _, pair := range [][2]http.Header{{a, b}, {b, a}} {
+		for k, vs := range pair[0] {
+			if len(vs) > 0 && !reflect.DeepEqual(vs, pair[1][k]) {
+				return false
+			}
+		}
+	}
+	return true
+}

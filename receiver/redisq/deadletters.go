@@ -63,8 +63,12 @@ type storedDeadLetter struct {
 	Attempt    int               `json:"attempt"`
 	Token      string            `json:"token,omitempty"`
 	Meta       map[string]string `json:"meta,omitempty"`
-	Reason     string            `json:"reason"`
-	FailedAt   time.Time         `json:"failed_at"`
+	// HeaderBytes and MetaBytes replace Header and Meta when a value is not
+	// valid UTF-8, which JSON strings would alter (see codec.go).
+	HeaderBytes [][][]byte  `json:"header_b,omitempty"`
+	MetaBytes   [][2][]byte `json:"meta_b,omitempty"`
+	Reason      string      `json:"reason"`
+	FailedAt    time.Time   `json:"failed_at"`
 }
 
 func deadLetterKey(provider, id string) string { return provider + ":" + id }
@@ -76,11 +80,18 @@ func (s *DeadLetters) Put(ctx context.Context, d driver.DeadLetter) error {
 		return errors.New("redisq: dead letter without event")
 	}
 	e := d.Event
-	data, err := json.Marshal(storedDeadLetter{
+	sd := storedDeadLetter{
 		Provider: e.Provider, ID: e.ID, Type: e.Type, Version: e.Version,
 		ReceivedAt: e.ReceivedAt, Header: e.Header, Body: e.Body, Payload: e.Payload,
 		Attempt: e.Attempt, Token: e.ClaimToken, Meta: e.Meta, Reason: d.Reason, FailedAt: d.FailedAt,
-	})
+	}
+	if !headerUTF8(e.Header) {
+		sd.Header, sd.HeaderBytes = nil, headerAsBytes(e.Header)
+	}
+	if !metaUTF8(e.Meta) {
+		sd.Meta, sd.MetaBytes = nil, metaAsBytes(e.Meta)
+	}
+	data, err := json.Marshal(sd)
 	if err != nil {
 		return fmt.Errorf("redisq: encode dead letter: %w", err)
 	}
@@ -147,6 +158,14 @@ func (s *DeadLetters) List(ctx context.Context, limit int) ([]driver.DeadLetter,
 		var sd storedDeadLetter
 		if err := json.Unmarshal([]byte(str), &sd); err != nil {
 			return nil, fmt.Errorf("redisq: decode dead letter: %w", err)
+		}
+		if sd.HeaderBytes != nil {
+			if sd.Header, err = headerFromBytes(sd.HeaderBytes); err != nil {
+				return nil, fmt.Errorf("redisq: decode dead letter: %w", err)
+			}
+		}
+		if sd.MetaBytes != nil {
+			sd.Meta = metaFromBytes(sd.MetaBytes)
 		}
 		out = append(out, driver.DeadLetter{
 			Event: &driver.Event{
