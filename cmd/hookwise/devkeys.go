@@ -1,0 +1,63 @@
+package main
+
+// Development keys of the providers that sign with a private key. They are
+// published here, so a receiver that trusts them accepts anyone's
+// deliveries: use them against a local receiver only (hookwise listen does
+// by default, saying so on stderr).
+const (
+	// devDiscordKey is an Ed25519 seed, hex, as discord.SignRequest takes.
+	devDiscordKey = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"
+	// devSendGridKey is a P-256 private key, base64 PKCS #8 DER.
+	devSendGridKey = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgHlayX6YbNlM7SCAhYvruaovYN9o/k091SFSYUafwmGmhRANCAASNy0y2oqauOe9/pJuU+80/OHTlQ5KD3UvJ/fVw9L8XHI4MEdIl6/97GcJ9auZoXksU9jKy/o9Vy+thTLxzv/Gi"
+	// devRSAKey signs PayPal and SNS deliveries; devRSACert is its
+	// self-signed certificate, valid 2024 to 2124, pinned by listen's
+	// PayPal receiver.
+	devRSAKey = `-----BEGIN RSA PRIVATE KEY-----
+MIIEowIBAAKCAQEArYfEWLb/BDSVk2+Wx7dG7gMoElLfsC6RWa85PzR4btEdprOW
+c5wQ3h9kSdLhSTM2l755USpEQY25u58jPkmnrQBCUQBGg+r3cU0l5psedft5AqJ6
+29CqIhCE9+H3aeqK2GiCUkPseWJZU5CDCd4Wm+sE5Cdj0482m3BWz6vf/MZx+rDH
+KlYUABsqvgofl9oy+jKJzkWZzEKNyMZnavzSMUEndfMq1lLcwjHIHsN0M4A6NtJk
+gVmavXiN0usWY/kpUxZg12r75qzpJzEBtggbIktvLE61MPKcNJMjCg5Tgo1l93jF
+wyJYxSy0c1vj4pBUrTRv6rNeydEdYTJUuK/gBwIDAQABAoIBAEw8Gorc7iDzVwj8
+G5Im1u7mjRqrtODKPInZfH1jeEs67FtZh03H8PMceGskTVvit2enwtVhC7Z+5Gtk
+SM/q/NJ4jCnYxKHcvpNUkMOEPzgW371EE1RxkeTAPCJIb/DknNXg5+vrMj7LcbHQ
+CXlyy5z4/V+cXHNLdfKIwmKewBrke8FdkkfRrgtNVGl8i4vPmmHpY9TUJwvXQwlp
+LhsHq5NWtfakxx4UqZ4tweUp8cIKUqsmlp8+Y/oEMNxniNTFX8WjnXyDRLzIQCY1
+FwSBexOwRvmRNiU8BU03EqR/a6NSVpk6uxdLW8zM6oD/R4iaS57mGVHkht72sGFH
+8ELDwcECgYEA5VPUkPhWKc2U9Y7NvTJHCKuVFtVqZsIyRYl5sGJjSo/cNd5B628Z
+o4wr09OVrKcmnrFQxjvvIbC4+fe+Kud3TUjpP+W8YBSBvMik14LHnvhPhF76Sdob
+P9KW9MSh/Ad3Zu8+P5Mn2P7FYex1aEb/Ej/bpbvBJpyKZ8YoJjWv8MECgYEAwbaX
+QJTh7e6UtBX4lPNkpuvobdgdB1+GraGWxtT6Q5sYuRV17zvxDJ8asWz9f8/IVOfE
+wpTFxf0n1OazJgQ3c1VK9ENZLUJN14kocKj/bfVTSuqQOwlb7/0ZQLhvMvqfHg3U
+74992SD9CPNRBCfb9sfmhwaevTdZid972thgOscCgYEAuyewKePSBem2cLTrqUVX
+/XZyhSEE5foEpwVsH4wcNmSzte6+Y5LXHMcvmX9q/m2nsglJv454OUmNnMsYEtG2
+ZodjfHdURiFWRCiHhy4/FbjWxFPy9cSfSnXmJro27IV3Z7VGWwIQmiJKGgGtS73t
+OwqMinRxTL6iodBxQcW84cECgYAR426sRBNpCXMp/i1qc9+Dmp1oJ2Dm4WdqeVWX
+HuvNenEaBmVRplNoOvkYEVyHhQSW8qA059ArrGkVPAinJhSIzgOR8vY1O748fSoC
+3VhZKyJ59JdFHGQlEVZXp7B9IK+48sYLKVERz/4N6Yo9vACQFX2wUmguSQI3vS+O
+0hRw2QKBgB243KPAY4dHM3++RJgQfexSwKIDBcHWfL+rKPXwrgyrEOnNAAWNNABk
+gPQ1MW9HsRGixaDIdPvtNV4F5AvvGKF41vu2mhswO/GTwCqdk+EH2fnBdtFsCAKr
+WmBtQyjSgADI+b9g6TOZ9OKlcNzhLQMUsFGGJCi81yWeVCzKq8fj
+-----END RSA PRIVATE KEY-----
+`
+	devRSACert = `-----BEGIN CERTIFICATE-----
+MIIDKTCCAhGgAwIBAgIBATANBgkqhkiG9w0BAQsFADBNMUswSQYDVQQDDEJob29r
+d2lzZSBkZXZlbG9wbWVudCBzaWduZXIgKHB1Ymxpc2hlZDsgbmV2ZXIgdHJ1c3Qg
+aW4gcHJvZHVjdGlvbikwIBcNMjQwMTAxMDAwMDAwWhgPMjEyNDAxMDEwMDAwMDBa
+ME0xSzBJBgNVBAMMQmhvb2t3aXNlIGRldmVsb3BtZW50IHNpZ25lciAocHVibGlz
+aGVkOyBuZXZlciB0cnVzdCBpbiBwcm9kdWN0aW9uKTCCASIwDQYJKoZIhvcNAQEB
+BQADggEPADCCAQoCggEBAK2HxFi2/wQ0lZNvlse3Ru4DKBJS37AukVmvOT80eG7R
+HaazlnOcEN4fZEnS4UkzNpe+eVEqREGNubufIz5Jp60AQlEARoPq93FNJeabHnX7
+eQKietvQqiIQhPfh92nqithoglJD7HliWVOQgwneFpvrBOQnY9OPNptwVs+r3/zG
+cfqwxypWFAAbKr4KH5faMvoyic5FmcxCjcjGZ2r80jFBJ3XzKtZS3MIxyB7DdDOA
+OjbSZIFZmr14jdLrFmP5KVMWYNdq++as6ScxAbYIGyJLbyxOtTDynDSTIwoOU4KN
+Zfd4xcMiWMUstHNb4+KQVK00b+qzXsnRHWEyVLiv4AcCAwEAAaMSMBAwDgYDVR0P
+AQH/BAQDAgeAMA0GCSqGSIb3DQEBCwUAA4IBAQBKHkJ8drR4s7+3qLryzJ+3Idm+
+aatk3jyesgQFAROilBTkn9BeO/z/gFke13Nq/AnDfoV4Z8TK6Vh3Kantz+HF9BrQ
+oY9qNIMiOJP9nHlm042WoKkUqIP7FruDlkJzrjY8Y/Rwm8oK7B2VR3kWB560u4Ty
+1vGLrpRwO0AztWNCkjL1HDWA+eBV9YpGDJNXpdonPlvuLaIgrkL09WY+rZMXusc7
+GH4BjrPpN4HHti7LDxF345LO45kF8DLloOgAcT5MF6YlbL8x989DaQq6IjWeLfCe
+PVNik4/m3dnhhrBBWfCCI4ftbcM5sD+KGVwWdTgcancQDSJqxKiNhKOSiyLD
+-----END CERTIFICATE-----
+`
+)
