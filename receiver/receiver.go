@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hookwise/hookwise/dedupe"
@@ -42,6 +43,7 @@ type Receiver struct {
 
 	endpoint string // the name the queue knows the receiver by
 
+	closing      atomic.Bool // Shutdown began: new deliveries get 503 (ErrClosed)
 	shutdownOnce sync.Once
 	shutdownErr  error
 }
@@ -193,6 +195,10 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		}
 	}
 	ctx := req.Context()
+	if r.closing.Load() {
+		r.refuse(req, w, ErrClosed, e)
+		return
+	}
 	if r.cfg.propagator != nil {
 		r.inject(ctx, e)
 	}
@@ -444,7 +450,7 @@ func (r *Receiver) process(ctx context.Context, e *Event) driver.Result {
 // the attempts are spent, otherwise a retry after a backoff.
 func (r *Receiver) failed(ctx context.Context, e *Event, err error, took, wait time.Duration) driver.Result {
 	if errors.Is(err, ErrPermanent) || e.Attempt >= r.cfg.maxAttempts {
-		return r.deadLetterResult(ctx, e, err)
+		return r.deadLetterResult(ctx, e, err, took, wait)
 	}
 	d := r.delay(e.Attempt)
 	r.observe(ctx, Observation{Stage: StageRetried, Event: e, Duration: took, QueueWait: wait, Err: err})
@@ -551,15 +557,15 @@ func (r *Receiver) complete(ctx context.Context, e *Event) {
 
 func (r *Receiver) invalid(ctx context.Context, e *Event, err error) driver.Result {
 	r.observe(ctx, Observation{Stage: StageInvalid, Event: e, Err: err})
-	return r.deadLetterResult(ctx, e, err)
+	return r.deadLetterResult(ctx, e, err, 0, 0)
 }
 
 // deadLetterResult dead-letters e, or, when the dead-letter store refuses it
 // (full, or unreachable), keeps it in the queue: it is retried after the
 // longest backoff, so that an acknowledged event leaves the queue only
 // handled or stored as a dead letter.
-func (r *Receiver) deadLetterResult(ctx context.Context, e *Event, err error) driver.Result {
-	if r.deadLetter(ctx, e, err) != nil {
+func (r *Receiver) deadLetterResult(ctx context.Context, e *Event, err error, took, wait time.Duration) driver.Result {
+	if r.deadLetter(ctx, e, err, took, wait) != nil {
 		return driver.Result{Retry: true, Delay: r.cfg.backoffMax, Err: err}
 	}
 	return driver.Result{Err: err}
@@ -570,7 +576,7 @@ func (r *Receiver) deadLetterResult(ctx context.Context, e *Event, err error) dr
 // (ReprocessDeadLettered, the default), or marked done. When the store
 // refuses the dead letter, it logs that at ERROR, leaves the key as it is
 // and returns the store's error.
-func (r *Receiver) deadLetter(ctx context.Context, e *Event, err error) error {
+func (r *Receiver) deadLetter(ctx context.Context, e *Event, err error, took, wait time.Duration) error {
 	d := DeadLetter{Event: e, Reason: err.Error(), FailedAt: r.cfg.now()}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.storeTO)
 	perr := r.cfg.deadLetters.Put(sctx, d)
@@ -585,7 +591,7 @@ func (r *Receiver) deadLetter(ctx context.Context, e *Event, err error) error {
 	} else {
 		r.complete(ctx, e)
 	}
-	r.observe(ctx, Observation{Stage: StageDeadLettered, Event: e, Err: err})
+	r.observe(ctx, Observation{Stage: StageDeadLettered, Event: e, Err: err, Duration: took, QueueWait: wait})
 	r.log.LogAttrs(ctx, slog.LevelWarn, "event dead-lettered", slog.String("id", e.ID), slog.String("type", e.Type), slog.Int("attempts", e.Attempt), slog.String("reason", d.Reason))
 	return nil
 }
@@ -594,7 +600,7 @@ func (r *Receiver) deadLetter(ctx context.Context, e *Event, err error) error {
 // (again). Should the dead-letter store refuse it, the refusal is logged at
 // ERROR with the event's ID.
 func (r *Receiver) abandon(ctx context.Context, e *Event, err error) {
-	_ = r.deadLetter(ctx, e, err)
+	_ = r.deadLetter(ctx, e, err, 0, 0)
 }
 
 // Replay queues a dead letter's event again with a fresh attempt count and
@@ -613,6 +619,7 @@ func (r *Receiver) Replay(ctx context.Context, d DeadLetter) error {
 // ctx.Err()) it returns. Later calls return the first call's result.
 func (r *Receiver) Shutdown(ctx context.Context) error {
 	r.shutdownOnce.Do(func() {
+		r.closing.Store(true)
 		r.shutdownErr = r.cfg.queue.Shutdown(ctx)
 		r.logUnfinished(ctx, r.shutdownErr)
 		if r.cfg.ownStore {

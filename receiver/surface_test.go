@@ -421,3 +421,30 @@ func TestReadmeStatusTableIsClassify(t *testing.T) {
 	assert.Equal(t, 405, rows[receiver.ReasonMethod], "README row for method")
 	assert.Len(t, rows, 12, "README rows with a reason: %v", rows)
 }
+
+func TestDeliveryAfterShutdownIsClosed(t *testing.T) {
+	obs := &observations{}
+	rc, err := receiver.New(newTestProvider(t), newRecorder(nil), receiver.WithObserver(obs))
+	require.NoError(t, err)
+	require.NoError(t, rc.Shutdown(context.Background()))
+	for _, id := range []string{"with-id", ""} {
+		w := serve(rc, request(id, "t", []byte("{}")))
+		assert.Equal(t, 503, w.Code)
+		assert.NotEmpty(t, w.Header().Get("Retry-After"))
+		assert.Equal(t, receiver.ReasonClosed, obs.last().Reason, "delivery %q after Shutdown", id)
+	}
+}
+
+func TestDeadLetterObservationIsTimed(t *testing.T) {
+	obs := &observations{}
+	rc := newReceiver(t, receiver.HandlerFunc(func(context.Context, *receiver.Event) error {
+		time.Sleep(5 * time.Millisecond)
+		return receiver.Permanent(errors.New("no"))
+	}), receiver.WithObserver(obs))
+	require.Equal(t, 200, serve(rc, request("e1", "t", []byte("{}"))).Code)
+	require.NoError(t, rc.Drain(ctxTimeout(t, 5*time.Second)))
+	dl := obs.of(receiver.StageDeadLettered)
+	require.Len(t, dl, 1)
+	assert.GreaterOrEqual(t, dl[0].Duration, 5*time.Millisecond)
+	assert.Positive(t, dl[0].QueueWait)
+}
