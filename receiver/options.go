@@ -1,6 +1,7 @@
 package receiver
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"reflect"
@@ -156,10 +157,35 @@ func WithLogger(l *slog.Logger) Option {
 	return func(c *config) { c.logger = l; c.markNil(l == nil, "WithLogger") }
 }
 
-// WithObserver adds an observer of every pipeline stage. A panic in the
-// observer is recovered and logged.
+// WithObserver adds an observer of every pipeline stage; several
+// WithObserver options add several observers (metrics and traces, say),
+// called in the order given. A panic in an observer is recovered and
+// logged, and the others still run.
 func WithObserver(o Observer) Option {
-	return func(c *config) { c.observer = o; c.markNil(isNil(o), "WithObserver") }
+	return func(c *config) {
+		c.markNil(isNil(o), "WithObserver")
+		if isNil(o) {
+			return
+		}
+		if c.observer == nil {
+			c.observer = o
+			return
+		}
+		all, _ := c.observer.(observers)
+		if all == nil {
+			all = observers{c.observer}
+		}
+		c.observer = append(all, o)
+	}
+}
+
+// observers is several observers in one.
+type observers []Observer
+
+func (all observers) Observe(ctx context.Context, o Observation) {
+	for _, ob := range all {
+		ob.Observe(ctx, o)
+	}
 }
 
 // WithClock sets the clock used for receive times (default time.Now).

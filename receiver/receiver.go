@@ -181,7 +181,9 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	if env.Optional && !r.handles(env.Type) {
+		// A ping nothing handles is answered like a handshake.
 		w.WriteHeader(r.cfg.okStatus)
+		r.observe(req.Context(), Observation{Stage: StageHandshake, Status: r.cfg.okStatus, Request: req})
 		return
 	}
 	e := &Event{
@@ -336,12 +338,23 @@ func (r *Receiver) observe(ctx context.Context, o Observation) {
 		return
 	}
 	o.Provider = r.p.Name()
+	if all, ok := r.cfg.observer.(observers); ok {
+		for _, ob := range all {
+			r.observeOne(ctx, ob, o)
+		}
+		return
+	}
+	r.observeOne(ctx, r.cfg.observer, o)
+}
+
+// observeOne calls one observer, recovering and logging its panic.
+func (r *Receiver) observeOne(ctx context.Context, ob Observer, o Observation) {
 	defer func() {
 		if v := recover(); v != nil {
 			r.log.LogAttrs(ctx, slog.LevelError, "observer panicked", slog.String("stage", o.Stage.String()), slog.Any("panic", v))
 		}
 	}()
-	r.cfg.observer.Observe(ctx, o)
+	ob.Observe(ctx, o)
 }
 
 func noop() {}

@@ -448,3 +448,17 @@ func TestDeadLetterObservationIsTimed(t *testing.T) {
 	assert.GreaterOrEqual(t, dl[0].Duration, 5*time.Millisecond)
 	assert.Positive(t, dl[0].QueueWait)
 }
+
+func TestSeveralObserversEachHearEverything(t *testing.T) {
+	a, b := &observations{}, &observations{}
+	panicky := receiver.ObserverFunc(func(context.Context, receiver.Observation) { panic("observer bug") })
+	rc := newReceiver(t, newRecorder(nil), receiver.WithObserver(a), receiver.WithObserver(panicky), receiver.WithObserver(b))
+	require.Equal(t, 200, serve(rc, request("e1", "t", []byte("{}"))).Code)
+	require.Equal(t, 200, serve(rc, request("p1", "ping", []byte("{}"))).Code, "optional event without a handler")
+	require.NoError(t, rc.Drain(ctxTimeout(t, 5*time.Second)))
+	for _, o := range []*observations{a, b} {
+		assert.Len(t, o.of(receiver.StageEnqueued), 1)
+		assert.Len(t, o.of(receiver.StageHandled), 1)
+		assert.Len(t, o.of(receiver.StageHandshake), 1, "an unhandled ping is observed as a handshake")
+	}
+}
