@@ -132,7 +132,7 @@ func (q *Queue) readLoop(ctx context.Context) {
 			}
 			got, err := q.claim(ctx, n, &claimCursor)
 			if err != nil && ctx.Err() == nil {
-				q.log.Warn("redisq: claim failed", "err", err)
+				q.log.Warn("redisq: claim failed", "error", err)
 			}
 			if got > 0 {
 				q.release(n - got)
@@ -164,14 +164,14 @@ func (q *Queue) readLoop(ctx context.Context) {
 			// pending on this consumer and are read again by its next run.
 		default:
 			q.release(n)
-			q.log.Warn("redisq: read failed", "err", err)
+			q.log.Warn("redisq: read failed", "error", err)
 			// The reply may have been lost after Redis delivered entries to
 			// this consumer: read its pending entries again before new ones.
 			cursor = "0"
 			if strings.Contains(err.Error(), "NOGROUP") {
 				// The stream was deleted (or Redis lost it): create it again.
 				if gerr := q.createGroup(ctx, q.proc.Endpoint()); gerr != nil {
-					q.log.Warn("redisq: create group failed", "err", gerr)
+					q.log.Warn("redisq: create group failed", "error", gerr)
 				}
 			}
 			wait = backoff(ctx, wait)
@@ -261,7 +261,7 @@ func (q *Queue) moveLoop(ctx context.Context) {
 			cancel()
 			if err != nil {
 				if ctx.Err() == nil {
-					q.log.Warn("redisq: moving due retries failed", "err", err)
+					q.log.Warn("redisq: moving due retries failed", "error", err)
 					wait = backoff(ctx, wait) // do not flood the log while Redis is down
 				}
 				break
@@ -308,7 +308,7 @@ func (q *Queue) heartbeatLoop(ctx context.Context) {
 		}).Err()
 		cancel()
 		if err != nil && ctx.Err() == nil {
-			q.log.Warn("redisq: heartbeat failed", "err", err, "entries", len(ids))
+			q.log.Warn("redisq: heartbeat failed", "error", err, "entries", len(ids))
 		}
 	}
 }
@@ -375,7 +375,7 @@ func (q *Queue) handle(m redis.XMessage) {
 	if err != nil {
 		// It can never be handled: give it to the processor to dead-letter
 		// with what can be read of it, then acknowledge it.
-		q.log.Error("redisq: abandoning unreadable entry", "entry", m.ID, "err", err)
+		q.log.Error("redisq: abandoning unreadable entry", "entry", m.ID, "error", err)
 		q.proc.Abandon(q.procCtx, partialEvent(m.Values), err)
 		q.finish(m.ID, func(ctx context.Context) error {
 			return ackScript.Run(ctx, q.batch.Do, q.rdb.Process, []string{q.stream}, q.cfg.group, m.ID).Err()
@@ -422,7 +422,7 @@ func (q *Queue) finish(id string, f func(ctx context.Context) error) {
 			return
 		}
 		if time.Now().After(giveUp) || q.procCtx.Err() != nil {
-			q.log.Warn("redisq: acknowledging entry failed; it will be handled again", "entry", id, "err", err)
+			q.log.Warn("redisq: acknowledging entry failed; it will be handled again", "entry", id, "error", err)
 			return
 		}
 		t := time.NewTimer(wait)
