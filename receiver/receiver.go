@@ -229,7 +229,14 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			return
 		}
 	}
-	if err := r.cfg.queue.Enqueue(context.WithoutCancel(ctx), e); err != nil {
+	if err := r.cfg.queue.Enqueue(context.WithoutCancel(ctx), e); errors.Is(err, driver.ErrDuplicate) {
+		// The queue holds the event already (it claims IDs itself): this
+		// delivery's own claim, if the store made one, is not needed.
+		r.release(ctx, e, "release after a duplicate the queue found")
+		w.WriteHeader(r.cfg.okStatus)
+		r.observeAccepted(req, StageDuplicate, e)
+		return
+	} else if err != nil {
 		// Best effort, and only for this delivery's own claim: the sender's
 		// retry must find the key free. Should the event have been stored
 		// after all (a reply lost after the write), the worker that takes

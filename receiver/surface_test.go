@@ -462,3 +462,18 @@ func TestSeveralObserversEachHearEverything(t *testing.T) {
 		assert.Len(t, o.of(receiver.StageHandshake), 1, "an unhandled ping is observed as a handshake")
 	}
 }
+
+// dupQueue is a queue that claims IDs itself and finds every event stored.
+type dupQueue struct{ *receiver.MemoryQueue }
+
+func (dupQueue) Enqueue(context.Context, *receiver.Event) error { return driver.ErrDuplicate }
+
+func TestQueueReportedDuplicateIsAcknowledged(t *testing.T) {
+	obs := &observations{}
+	rec := newRecorder(nil)
+	rc := newReceiver(t, rec, receiver.WithObserver(obs), receiver.WithQueue(dupQueue{receiver.NewMemoryQueue(1, 1)}))
+	assert.Equal(t, 200, serve(rc, request("e1", "t", []byte("{}"))).Code)
+	assert.Len(t, obs.of(receiver.StageDuplicate), 1)
+	assert.Empty(t, obs.of(receiver.StageEnqueued))
+	assert.Zero(t, rec.calls.Load())
+}

@@ -185,6 +185,12 @@ var (
 	// ErrStarted is returned by a Queue's second Start: a queue serves one
 	// receiver.
 	ErrStarted = errors.New("receiver: queue already started")
+	// ErrDuplicate may be returned by Enqueue from a queue that claims
+	// event IDs itself (the PostgreSQL inbox stores the event and claims its
+	// ID in one statement) when the event is already stored by another
+	// delivery, or done: nothing was stored, and the receiver answers 2xx as
+	// for any duplicate.
+	ErrDuplicate = errors.New("receiver: event already stored or done")
 )
 
 // ShutdownError reports the acknowledged events a queue did not finish
