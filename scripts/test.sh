@@ -13,6 +13,27 @@ if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/nul
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server redis-tools >/dev/null
 fi
 
+# PostgreSQL server binaries (Debian's postgresql package) for
+# adapters/postgres and the quickstart's DATABASE_URL tests; internal/pgtest
+# runs initdb and postgres from /usr/lib/postgresql/*/bin itself.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
+  echo "test.sh: installing postgresql" >&2
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql >/dev/null
+fi
+
+# Chromium (Debian's chromium package) for inspector/browsertest, which drives
+# the inspector's page in a headless browser.
+if [ ! -x /usr/bin/chromium ]; then
+  echo "test.sh: installing chromium" >&2
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+fi
+
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 if [ -n "$unformatted" ]; then
   echo "test.sh: gofmt would change:" >&2

@@ -2,7 +2,7 @@
 // configuration, from the provider catalog (providers.New): provider names
 // and secrets come from a JSON file and the environment, not from code.
 //
-//	HOOKWISE_CONFIG=hooks.json go run ./examples/catalog
+//	HOOKWISE_CONFIG=hooks.json go run -C examples ./catalog
 //
 // The file lists the endpoints:
 //

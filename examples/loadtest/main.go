@@ -3,9 +3,9 @@
 // latency and, for the targets it starts itself, how many acknowledged
 // events were handled.
 //
-//	go run ./examples/loadtest                                  # bare, memory, memory-sleep; 5s each
-//	go run ./examples/loadtest -redis-url redis://127.0.0.1:6379/0  # adds redis, redis-sleep
-//	go run ./examples/loadtest -url http://127.0.0.1:8080/webhooks/stripe -secret whsec_…
+//	go run -C examples ./loadtest                                  # bare, memory, memory-sleep; 5s each
+//	go run -C examples ./loadtest -redis-url redis://127.0.0.1:6379/0  # adds redis, redis-sleep
+//	go run -C examples ./loadtest -url http://127.0.0.1:8080/webhooks/stripe -secret whsec_…
 //
 // Every mode starts a fresh in-process server on 127.0.0.1:0 and runs in the
 // same process, one after the other, so their numbers compare side by side:

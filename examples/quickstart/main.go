@@ -1,8 +1,8 @@
 // Command quickstart is a webhook receiver for GitHub, Stripe, Slack and
 // Standard Webhooks senders, built on Hookwise's defaults.
 //
-//	go run ./examples/quickstart                 # serve on $ADDR (default :8080, or 127.0.0.1:8080 on development secrets)
-//	go run ./examples/quickstart send stripe     # send it a signed test delivery
+//	go run -C examples ./quickstart                 # serve on $ADDR (default :8080, or 127.0.0.1:8080 on development secrets)
+//	go run -C examples ./quickstart send stripe     # send it a signed test delivery
 //
 // It serves POST /webhooks/github, /webhooks/stripe, /webhooks/slack and
 // /webhooks/standard, with secrets from GITHUB_WEBHOOK_SECRET,
@@ -14,8 +14,10 @@
 // event that is dead-lettered instead (a payload failing its schema, say) a
 // line with a "dead_letter" field giving the reason. Logs go to stderr.
 // HANDLER_DELAY (a Go duration) makes the handler sleep per event. REDIS_URL
-// switches dedupe and queueing to Redis (a malformed one is reported with its
-// password redacted). MAX_CONNS caps the connections open at once (default
+// switches dedupe and queueing to Redis, DATABASE_URL (postgres://…) to
+// PostgreSQL (adapters/postgres; its tables are created in the schema
+// "hookwise"); both set is refused, and a malformed one is reported with its
+// password redacted. MAX_CONNS caps the connections open at once (default
 // 1024). SIGINT or SIGTERM shuts it down gracefully.
 //
 // Without ADDR it listens on 127.0.0.1:8080 while any development secret is

@@ -28,7 +28,7 @@ func run(t *testing.T, env ...string) (int, string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin)
-	cmd.Env = append(envWithout("ADDR", "REDIS_URL", "MAX_CONNS"), env...)
+	cmd.Env = append(envWithout("ADDR", "REDIS_URL", "DATABASE_URL", "MAX_CONNS"), env...)
 	out, err := cmd.CombinedOutput()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
@@ -129,7 +129,7 @@ func TestListenAddr(t *testing.T) {
 // only, and says so.
 func TestQuickstartDefaultsToLoopbackWithDevelopmentSecrets(t *testing.T) {
 	cmd := exec.Command(binary(t))
-	cmd.Env = envWithout("ADDR", "REDIS_URL", "MAX_CONNS", "GITHUB_WEBHOOK_SECRET", "STRIPE_WEBHOOK_SECRET", "SLACK_SIGNING_SECRET", "WEBHOOK_SECRET")
+	cmd.Env = envWithout("ADDR", "REDIS_URL", "DATABASE_URL", "MAX_CONNS", "GITHUB_WEBHOOK_SECRET", "STRIPE_WEBHOOK_SECRET", "SLACK_SIGNING_SECRET", "WEBHOOK_SECRET")
 	stderr := &syncBuffer{}
 	cmd.Stderr = stderr
 	require.NoError(t, cmd.Start())

@@ -91,7 +91,7 @@ func (s *syncBuffer) String() string {
 func start(t *testing.T, addr string, env ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(binary(t))
-	cmd.Env = append(os.Environ(), append([]string{"ADDR=" + addr}, env...)...)
+	cmd.Env = append(envWithout("REDIS_URL", "DATABASE_URL"), append([]string{"ADDR=" + addr}, env...)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -105,7 +105,7 @@ func serve(ctx context.Context, log *slog.Logger, stdout io.Writer, getenv func(
 		return err
 	}
 	addr := listenAddr(getenv, log)
-	backend, err := newBackend(ctx, getenv("REDIS_URL"), addr, log)
+	backend, err := newBackend(ctx, getenv("REDIS_URL"), getenv("DATABASE_URL"), addr, log)
 	if err != nil {
 		return err
 	}
