@@ -633,10 +633,16 @@ func (r *Receiver) Replay(ctx context.Context, d DeadLetter) error {
 
 // Shutdown stops intake (new deliveries get 503), lets the queue finish
 // queued and in-flight events until ctx is done, and closes the dedupe store
-// if the receiver created it. Events the in-memory queue could not finish go
-// to the dead-letter store; every acknowledged event not handled is logged
-// at ERROR level with its ID and listed in the *ShutdownError (wrapping
-// ctx.Err()) it returns. Later calls return the first call's result.
+// if the receiver created it. Later calls return the first call's result.
+//
+// What happens to events left when ctx ends depends on the queue. The
+// in-memory queue hands them to the dead-letter store; every acknowledged
+// event not handled is logged at ERROR level with its ID and listed in the
+// *ShutdownError (wrapping ctx.Err()) it returns. A durable queue (Redis,
+// PostgreSQL) keeps them: Shutdown returns ctx.Err(), and the events are
+// run by another replica, or by this one restarted, once their lease lapses
+// (at once under the same consumer or instance name); nothing is lost, and
+// nothing is logged at ERROR.
 func (r *Receiver) Shutdown(ctx context.Context) error {
 	r.shutdownOnce.Do(func() {
 		r.closing.Store(true)
