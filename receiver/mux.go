@@ -204,6 +204,7 @@ type InvalidPayloadError struct {
 	Reason string
 }
 
+// Error names the failed check, never the payload's values.
 func (e *InvalidPayloadError) Error() string { return "receiver: invalid payload: " + e.Reason }
 
 // Is reports whether target is ErrInvalidPayload.

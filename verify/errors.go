@@ -52,6 +52,7 @@ type TimestampError struct {
 	Tolerance time.Duration // the accepted distance in either direction
 }
 
+// Error gives the offset and the tolerance.
 func (e *TimestampError) Error() string {
 	return fmt.Sprintf("verify: timestamp outside tolerance: %s from now, tolerance %s",
 		e.Timestamp.Sub(e.Now).Round(time.Second), e.Tolerance)

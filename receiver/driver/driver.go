@@ -213,6 +213,7 @@ type ShutdownError struct {
 	Err error
 }
 
+// Error says how many acknowledged events were left, and why.
 func (e *ShutdownError) Error() string {
 	return fmt.Sprintf("receiver: shutdown left %d acknowledged events unfinished (%d still in a handler): %v", e.Unfinished, e.Running, e.Err)
 }
