@@ -124,10 +124,7 @@ func TestHookwiseSignsSDKsVerifyStandardWebhooks(t *testing.T) {
 		if want, _ := svixWebhook(t, secret).Sign(id, ts, body); sig != want {
 			t.Fatalf("case %d: Hookwise signature %q, svix writes %q", i, sig, want)
 		}
-		req, err := hwsw.NewRequest("http://hookwise.test/std", secret, id, ts, body)
-		if err != nil {
-			t.Fatalf("case %d: NewRequest: %v", i, err)
-		}
+		req := hwsw.NewRequest("http://hookwise.test/std", secret, id, ts, body)
 		got, err := readBody(req)
 		if err != nil || !bytes.Equal(got, body) {
 			t.Fatalf("case %d: NewRequest body %q (err %v), want %q", i, got, err, body)
@@ -172,10 +169,7 @@ func TestStandardWebhooksTimestampWindow(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			now := time.Now()
-			req, err := hwsw.NewRequest("http://hookwise.test/std", secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", now.Add(tt.offset), body)
-			if err != nil {
-				t.Fatal(err)
-			}
+			req := hwsw.NewRequest("http://hookwise.test/std", secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", now.Add(tt.offset), body)
 			hErr := newStandardWebhooks(t, secret, func() time.Time { return now }).Verify(req, body)
 			xErr := svixWebhook(t, secret).Verify(body, req.Header)
 			sErr := stdWebhook(t, secret).Verify(body, req.Header)
@@ -206,10 +200,7 @@ func TestStandardWebhooksDifferential(t *testing.T) {
 		t.Run(sdk.name, func(t *testing.T) {
 			gen := func(r *rand.Rand, i int) delivery {
 				secret, body, id := randomWhsec(r), randomBody(r, i), randomMsgID(r)
-				req, err := hwsw.NewRequest("http://hookwise.test/std", secret, id, randomPast(r, time.Now()), body)
-				if err != nil {
-					t.Fatal(err)
-				}
+				req := hwsw.NewRequest("http://hookwise.test/std", secret, id, randomPast(r, time.Now()), body)
 				return delivery{req: req, body: body, secret: secret}
 			}
 			hookwise := func(d delivery) error { return newStandardWebhooks(t, d.secret, time.Now).Verify(d.req, d.body) }
