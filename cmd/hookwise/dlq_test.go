@@ -161,3 +161,34 @@ func TestDLQErrors(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 7*24*time.Hour, d)
 }
+
+// Pointed at PostgreSQL, dlq says in one line to use hookwise-pg.
+func TestDLQPostgresHint(t *testing.T) {
+	for _, args := range [][]string{
+		{"dlq", "list", "-redis", "postgres://u@127.0.0.1:5432/app"},
+		{"dlq", "show", "-redis", "PostgreSQL://127.0.0.1/app", "evt_1"},
+		{"dlq", "list", "-database", "postgres://127.0.0.1/app"},
+	} {
+		code, out, errOut := runCmd(t, args...)
+		assert.Equal(t, exitUsage, code, args)
+		assert.Empty(t, out)
+		assert.Equal(t, 1, strings.Count(errOut, "\n"), errOut)
+		assert.Contains(t, errOut, "go install github.com/hookwise/hookwise/adapters/postgres/cmd/hookwise-pg@latest")
+		assert.Contains(t, errOut, "hookwise-pg dlq list -database URL")
+	}
+}
+
+// -h never prints $REDIS_URL (a password it may hold); it is still the
+// default of -redis.
+func TestDLQRedisURLFromEnvironment(t *testing.T) {
+	srv := redistest.Start(t)
+	t.Setenv("REDIS_URL", "redis://:s3cret@127.0.0.1:1/0")
+	code, _, errOut := runCmd(t, "dlq", "list", "-h")
+	assert.Equal(t, exitOK, code)
+	assert.Contains(t, errOut, "-redis")
+	assert.NotContains(t, errOut, "s3cret")
+	t.Setenv("REDIS_URL", "redis://"+srv.Addr+"/0")
+	code, _, errOut = runCmd(t, "dlq", "list")
+	assert.Equal(t, exitNegative, code, errOut) // reached the empty database
+	assert.Contains(t, errOut, "no dead letter matches")
+}

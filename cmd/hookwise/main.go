@@ -75,7 +75,7 @@ commands:
   verify PROVIDER -secret S (-request FILE | -headers FILE -body FILE)
         verify a captured delivery and, when it fails, say the likely cause
   dlq list|show|replay|purge -redis URL [-stream NAME] [-provider P] [-type T] [-older-than D]
-        dead letters in Redis
+        dead letters in Redis (PostgreSQL: hookwise-pg dlq, from adapters/postgres)
   listen [-addr A] PROVIDER[=SECRET] …
         a local receiver that prints each delivery and its verdict
   providers

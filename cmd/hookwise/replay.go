@@ -1,20 +1,22 @@
 package main
 
 import (
-	"context"
-	"encoding/base64"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/hookwise/hookwise/dedupe"
 	"github.com/hookwise/hookwise/receiver"
+	"github.com/hookwise/hookwise/receiver/redisq"
 )
 
-// replayDeadLetter queues d's event again through the normal path with
-// receiver.Replayer: a fresh attempt count and claim token, the event's
-// dedupe mark released (so the worker does not skip it as done), the event
-// enqueued on q (which need not be started: the receiver consuming it
-// handles the event), then the dead letter deleted.
-func replayDeadLetter(ctx context.Context, q receiver.Queue, store dedupe.Store, dl receiver.DeadLetterStore, d receiver.DeadLetter) error {
-	return receiver.Replayer{Queue: q, Store: store, DeadLetters: dl}.Replay(ctx, d)
+// redisReplayer returns the receiver.Replayer of a redisq receiver's
+// stream: its queue (redisq.New, not started: the receiver consuming the
+// stream handles the replayed event), its dedupe store (whose mark for the
+// event Replay releases, so that the worker does not skip it as done) and
+// its dead-letter store.
+func redisReplayer(rdb *redis.Client, stream string, store dedupe.Store) receiver.Replayer {
+	return receiver.Replayer{
+		Queue:       redisq.New(rdb, redisq.Stream(stream)),
+		Store:       store,
+		DeadLetters: redisq.NewDeadLetters(rdb, redisq.Stream(stream)),
+	}
 }
-
-func base64Std(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
