@@ -18,7 +18,9 @@
 // PostgreSQL (adapters/postgres; its tables are created in the schema
 // "hookwise"); both set is refused, and a malformed one is reported with its
 // password redacted. MAX_CONNS caps the connections open at once (default
-// 1024). SIGINT or SIGTERM shuts it down gracefully.
+// 1024). INSPECTOR_TOKEN (at least 16 bytes) mounts the inspector, a live
+// page of deliveries and dead letters (package inspector), at /_hookwise/.
+// SIGINT or SIGTERM shuts it down gracefully.
 //
 // Without ADDR it listens on 127.0.0.1:8080 while any development secret is
 // in use (anyone knowing the published secrets could sign for it), on :8080

@@ -122,6 +122,10 @@ func serve(ctx context.Context, log *slog.Logger, stdout io.Writer, getenv func(
 		}
 	})
 	mux := http.NewServeMux()
+	ins, observer, err := withInspector(mux, observer, getenv, log) // INSPECTOR_TOKEN: /_hookwise/
+	if err != nil {
+		return err
+	}
 	var receivers []*receiver.Receiver
 	for _, ep := range endpoints {
 		p, err := newProvider(ep.name, ep.secret(getenv, log))
@@ -156,6 +160,9 @@ func serve(ctx context.Context, log *slog.Logger, stdout io.Writer, getenv func(
 		}
 		receivers = append(receivers, rc)
 		mux.Handle("POST "+ep.path, rc)
+		if err := inspectDeadLetters(ins, ep.name, rc); err != nil {
+			return err
+		}
 	}
 
 	srv := newServer(mux)
