@@ -176,8 +176,12 @@ func (s Stage) String() string {
 type Observation struct {
 	Stage    Stage
 	Provider string
-	Event    *Event // nil for a request refused before its envelope was read, and for handshakes
-	Status   int    // the HTTP status, for request-path stages
+	// Event is nil for a request refused before its envelope was read, and
+	// for handshakes. For StageEnqueued and StageDuplicate it is a copy of
+	// the event taken before the workers got it. Observers must not modify
+	// it.
+	Event  *Event
+	Status int // the HTTP status, for request-path stages
 	// Reason is Classify's reason class of a refused request (StageRejected,
 	// StageInvalid on the request path): a bounded set, fit for a label.
 	Reason string

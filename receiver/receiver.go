@@ -229,12 +229,20 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			return
 		}
 	}
+	// Once queued, the event belongs to the workers, which may set its
+	// Payload and Attempt at once: observers of the acknowledgement get a
+	// copy taken before.
+	seen := e
+	if r.cfg.observer != nil {
+		c := *e
+		seen = &c
+	}
 	if err := r.cfg.queue.Enqueue(context.WithoutCancel(ctx), e); errors.Is(err, driver.ErrDuplicate) {
 		// The queue holds the event already (it claims IDs itself): this
 		// delivery's own claim, if the store made one, is not needed.
 		r.release(ctx, e, "release after a duplicate the queue found")
 		w.WriteHeader(r.cfg.okStatus)
-		r.observeAccepted(req, StageDuplicate, e)
+		r.observeAccepted(req, StageDuplicate, seen)
 		return
 	} else if err != nil {
 		// Best effort, and only for this delivery's own claim: the sender's
@@ -252,7 +260,7 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		_, _ = r.cfg.store.Confirm(ctx, key, e.ClaimToken, r.cfg.lease)
 	}
 	w.WriteHeader(r.cfg.okStatus)
-	r.observeAccepted(req, StageEnqueued, e)
+	r.observeAccepted(req, StageEnqueued, seen)
 }
 
 // asVerifyError makes sure an error of Provider.Verify classifies as a

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -476,4 +477,23 @@ func TestQueueReportedDuplicateIsAcknowledged(t *testing.T) {
 	assert.Len(t, obs.of(receiver.StageDuplicate), 1)
 	assert.Empty(t, obs.of(receiver.StageEnqueued))
 	assert.Zero(t, rec.calls.Load())
+}
+
+// TestEnqueuedObservationDoesNotRaceTheWorker reads the observed event
+// while a worker handles it; run with -race.
+func TestEnqueuedObservationDoesNotRaceTheWorker(t *testing.T) {
+	read := receiver.ObserverFunc(func(_ context.Context, o receiver.Observation) {
+		if o.Stage == receiver.StageEnqueued {
+			time.Sleep(time.Millisecond) // let the worker start
+			_ = len(o.Event.Payload) + o.Event.Attempt
+		}
+	})
+	rc := newReceiver(t, receiver.HandlerFunc(func(_ context.Context, e *receiver.Event) error {
+		e.Attempt++ // a handler may not, but the worker's own writes look like this
+		return nil
+	}), receiver.WithObserver(read))
+	for i := range 20 {
+		require.Equal(t, 200, serve(rc, request(fmt.Sprintf("e%d", i), "t", []byte("{}"))).Code)
+	}
+	require.NoError(t, rc.Drain(ctxTimeout(t, 5*time.Second)))
 }
