@@ -118,6 +118,46 @@ var (
 	ErrDeadLettersFull = driver.ErrDeadLettersFull
 )
 
+// MinDeferral is the shortest wait of a deferred event (Defer), so that a
+// handler deferring every event does not spin.
+const MinDeferral = 10 * time.Millisecond
+
+// ErrDeferred matches errors made by Defer.
+var ErrDeferred = errors.New("receiver: attempt deferred")
+
+// Defer returns the error a handler (or handler middleware: a circuit
+// breaker, a concurrency or rate limit, see package flow) returns to put an
+// event off without using up one of its attempts: the queue runs it again
+// after about after (the receiver's Backoff base when after ≤ 0; at least
+// MinDeferral, at most the larger of the Backoff max and MinDeferral) with
+// the same Attempt. Observers see StageDeferred, with
+// reason (a short, bounded name such as "circuit_open", fit for a metric
+// label) as the Observation's Reason. A deferred event is never
+// dead-lettered for being deferred: it waits, in the queue, as long as its
+// handler defers it; in the in-memory queue it keeps its place in the
+// queue's bounds, so a queue full of deferred events answers 503 with
+// Retry-After and the senders hold the rest. The dedupe claim of a deferred
+// event must outlive its wait (WithLease).
+//
+// errors.Is(err, ErrDeferred) holds, and errors.As finds a *DeferredError.
+func Defer(after time.Duration, reason string) error {
+	return &DeferredError{After: after, Reason: reason}
+}
+
+// DeferredError is the error of Defer.
+type DeferredError struct {
+	After  time.Duration // how long to wait before running the event again
+	Reason string        // why, a bounded name ("circuit_open", "concurrency", "rate")
+}
+
+// Error says the attempt was deferred, and why.
+func (e *DeferredError) Error() string {
+	return "receiver: attempt deferred (" + e.Reason + ") for " + e.After.String()
+}
+
+// Is reports whether target is ErrDeferred.
+func (e *DeferredError) Is(target error) bool { return target == ErrDeferred }
+
 // Permanent marks err as not retryable: the event goes to the dead-letter
 // store at once. errors.Is(Permanent(err), ErrPermanent) holds and
 // errors.Unwrap returns err.
@@ -147,6 +187,8 @@ const (
 	StageDeadLettered                  // the event went to the dead-letter store
 	StageInvalid                       // the payload failed schema or struct validation
 	StageHandshake                     // a handshake (a challenge, a ping) was answered
+	StageFiltered                      // a verified event a filter did not keep was acknowledged without queueing (WithFilter)
+	StageDeferred                      // a handler deferred the event (Defer): it runs again later, its attempt not used up
 )
 
 // String returns the stage's lower-case name ("dead_lettered").
@@ -168,6 +210,10 @@ func (s Stage) String() string {
 		return "invalid"
 	case StageHandshake:
 		return "handshake"
+	case StageFiltered:
+		return "filtered"
+	case StageDeferred:
+		return "deferred"
 	}
 	return "unknown"
 }
@@ -183,7 +229,8 @@ type Observation struct {
 	Event  *Event
 	Status int // the HTTP status, for request-path stages
 	// Reason is Classify's reason class of a refused request (StageRejected,
-	// StageInvalid on the request path): a bounded set, fit for a label.
+	// StageInvalid on the request path), or the reason given to Defer
+	// (StageDeferred): a bounded set, fit for a label.
 	Reason string
 	Err    error // the cause, if any
 	// Request is the delivery, for request-path stages (nil for handler

@@ -206,7 +206,9 @@ func (q *MemoryQueue) handle(it *qitem) {
 		return
 	}
 	next := *it.e
-	next.Attempt++
+	if !res.KeepAttempt {
+		next.Attempt++
+	}
 	nit := &qitem{e: &next, size: it.size}
 	delete(q.live, it)
 	q.live[nit] = struct{}{}

@@ -70,7 +70,8 @@ type config struct {
 	queueBytes  int64 // QueueMaxBytes (limits.go); 0: default
 	keepHeader  func(name string) bool
 	reprocess   bool
-	nilDep      string // the first nil dependency passed to an option
+	filters     []func(context.Context, *Event) bool // WithFilter
+	nilDep      string                               // the first nil dependency passed to an option
 }
 
 // Option configures a Receiver.
@@ -278,5 +279,29 @@ func WithPropagator(p Propagator) Option {
 			return
 		}
 		c.propagator = p
+	}
+}
+
+// WithFilter adds a filter run on the request path, after the delivery is
+// verified and its envelope read, before anything else (validation, the
+// dedupe claim, the queue): an event keep reports false for is
+// acknowledged (the accepted status) and dropped, never queued, never
+// claimed, and observers see StageFiltered. Several WithFilter options keep
+// an event only when every filter keeps it. A filter sees the event as the
+// handler would (provider, ID, type, headers, body; Payload set first for a
+// provider whose deliveries are not plain JSON, when it can be extracted);
+// it must be fast, must not modify the event, and must be safe for
+// concurrent use. A filter that panics keeps the event (the panic is
+// logged). Package flow has filters by event type and by a payload field.
+//
+// A filter never sees a delivery that failed verification: dropping is an
+// answer only authentic senders get.
+func WithFilter(keep func(ctx context.Context, e *Event) bool) Option {
+	return func(c *config) {
+		if keep == nil {
+			c.markNil(true, "WithFilter")
+			return
+		}
+		c.filters = append(c.filters, keep)
 	}
 }

@@ -133,7 +133,7 @@ func (r *Receiver) DeadLetters() DeadLetterStore { return r.cfg.deadLetters }
 
 // ServeHTTP runs the request path: handshake stage (any method), method
 // check, bounded body read, handshake stage (POST), verify, envelope, signed
-// handshake, dedupe claim, enqueue, answer. Nothing else: the payload is
+// handshake, filters (WithFilter), dedupe claim, enqueue, answer. Nothing else: the payload is
 // decoded, validated and handled after the answer.
 //
 // The handshake stage is the provider's Handshake, when it implements
@@ -189,6 +189,12 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	e := &Event{
 		Provider: r.p.Name(), ID: env.ID, Type: env.Type, Version: env.Version,
 		ReceivedAt: r.cfg.now(), Header: r.keptHeader(req.Header), Body: body, Attempt: 1,
+	}
+	if len(r.cfg.filters) > 0 && !r.keep(req.Context(), e) {
+		w.WriteHeader(r.cfg.okStatus)
+		r.observe(req.Context(), Observation{Stage: StageFiltered, Event: e, Status: r.cfg.okStatus, Request: req})
+		r.log.LogAttrs(req.Context(), slog.LevelDebug, "event filtered out; acknowledged", slog.String("id", e.ID), slog.String("type", e.Type))
+		return
 	}
 	if r.cfg.validator != nil && r.cfg.invalid == RejectInvalid {
 		if err := r.validate(req.Context(), e); err != nil {
@@ -261,6 +267,31 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	w.WriteHeader(r.cfg.okStatus)
 	r.observeAccepted(req, StageEnqueued, seen)
+}
+
+// keep runs the filters (WithFilter) on e, a verified event, and reports
+// whether every one keeps it. A filter that panics keeps it.
+func (r *Receiver) keep(ctx context.Context, e *Event) bool {
+	if r.payload != nil {
+		_ = r.setPayload(e) // best effort: the worker extracts it again, or dead-letters it
+	}
+	for _, f := range r.cfg.filters {
+		if !r.runFilter(ctx, f, e) {
+			return false
+		}
+	}
+	return true
+}
+
+// runFilter calls one filter, keeping the event when it panics.
+func (r *Receiver) runFilter(ctx context.Context, f func(context.Context, *Event) bool, e *Event) (keep bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			keep = true
+			r.log.LogAttrs(ctx, slog.LevelError, "filter panicked; event kept", slog.String("id", e.ID), slog.String("type", e.Type), slog.Any("panic", v))
+		}
+	}()
+	return f(ctx, e)
 }
 
 // asVerifyError makes sure an error of Provider.Verify classifies as a
@@ -457,7 +488,10 @@ func (r *Receiver) process(ctx context.Context, e *Event) driver.Result {
 	}
 	err := r.run(r.extract(ctx, e), e)
 	took := time.Since(start)
+	var de *DeferredError
 	switch {
+	case errors.As(err, &de):
+		return r.deferred(ctx, e, de, took, wait)
 	case err == nil:
 		r.complete(ctx, e)
 		r.observe(ctx, Observation{Stage: StageHandled, Event: e, Duration: took, QueueWait: wait})
@@ -484,6 +518,20 @@ func (r *Receiver) failed(ctx context.Context, e *Event, err error, took, wait t
 	r.observe(ctx, Observation{Stage: StageRetried, Event: e, Duration: took, QueueWait: wait, Err: err})
 	r.logEvent(ctx, slog.LevelWarn, "handler failed; will retry", e, slog.Any("error", err), slog.Duration("in", d))
 	return driver.Result{Retry: true, Delay: d, Err: err}
+}
+
+// deferred records an attempt a handler put off (Defer): the event runs
+// again after the delay asked for, its attempt not used up.
+func (r *Receiver) deferred(ctx context.Context, e *Event, de *DeferredError, took, wait time.Duration) driver.Result {
+	d := de.After
+	if d <= 0 {
+		d = r.cfg.backoffBase
+	}
+	d = max(min(d, max(r.cfg.backoffMax, MinDeferral)), MinDeferral)
+	r.observe(ctx, Observation{Stage: StageDeferred, Event: e, Reason: de.Reason, Duration: took, QueueWait: wait, Err: de})
+	r.logEvent(ctx, slog.LevelDebug, "handler deferred event; attempt not used", e,
+		slog.String("reason", logText(de.Reason, maxReasonBytes)), slog.Duration("in", d))
+	return driver.Result{Retry: true, KeepAttempt: true, Delay: d, Err: de}
 }
 
 // take makes sure, before an attempt runs, that e's delivery still holds

@@ -195,7 +195,9 @@ func (q *InlineQueue) Enqueue(ctx context.Context, e *driver.Event) error {
 			return ErrUnfinished
 		}
 		time.Sleep(res.Delay)
-		e.Attempt++
+		if !res.KeepAttempt { // a deferred attempt is not used up
+			e.Attempt++
+		}
 	}
 }
 

@@ -67,7 +67,8 @@
 // is recorded fenced by the attempt's lock id, so an attempt that lost its
 // event to another instance records nothing; outcomes of concurrent attempts
 // are recorded many to a statement. A retry becomes a queued row due after
-// the receiver's backoff, with Attempt+1 and the error; a dead letter a dead
+// the receiver's backoff, with Attempt+1 (unchanged for a deferral,
+// driver.Result.KeepAttempt) and the error; a dead letter a dead
 // row with its last error (and a row of dead_letters).
 //
 // Enqueue sends NOTIFY on the channel "<schema>.events" in the same

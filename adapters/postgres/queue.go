@@ -170,11 +170,11 @@ SELECT EXISTS (SELECT 1 FROM claim),
 		finish: `WITH f AS (
   UPDATE ` + e + ` AS e SET
     state       = t.state,
-    attempt     = CASE WHEN t.state = 'queued' THEN e.attempt + 1 ELSE e.attempt END,
+    attempt     = CASE WHEN t.state = 'queued' AND NOT t.keep THEN e.attempt + 1 ELSE e.attempt END,
     run_at      = CASE WHEN t.state = 'queued' THEN now() + t.delay * interval '1 microsecond' ELSE e.run_at END,
     finished_at = CASE WHEN t.state = 'queued' THEN NULL ELSE now() END,
     last_error  = t.err, lock_id = NULL, lease_until = NULL
-  FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[]) AS t(seq, lock, state, err, delay)
+  FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $9::boolean[]) AS t(seq, lock, state, err, delay, keep)
   WHERE e.seq = t.seq AND e.lock_id = t.lock AND e.state = 'running'
   RETURNING 1
 ), m AS (
@@ -660,17 +660,17 @@ func (q *Queue) run(j job) {
 	if j.err != nil {
 		q.log.LogAttrs(ctx, slog.LevelError, "stored event cannot be read; dead-lettering it", slog.Int64("seq", j.seq), slog.Any("error", j.err))
 		q.proc.Abandon(ctx, j.event, j.err)
-		q.finish(a, "dead", j.err, 0)
+		q.finish(a, "dead", j.err, 0, false)
 		return
 	}
 	res := q.proc.Process(ctx, j.event)
 	switch {
-	case res.Retry:
-		q.finish(a, "queued", res.Err, max(res.Delay, 0))
+	case res.Retry: // KeepAttempt: deferred, the attempt is not used up
+		q.finish(a, "queued", res.Err, max(res.Delay, 0), res.KeepAttempt)
 	case res.Err != nil:
-		q.finish(a, "dead", res.Err, 0)
+		q.finish(a, "dead", res.Err, 0, false)
 	default:
-		q.finish(a, "done", nil, 0)
+		q.finish(a, "done", nil, 0, false)
 	}
 }
 
@@ -680,6 +680,7 @@ type finishReq struct {
 	state     string
 	err       *string
 	delay     int64  // microseconds, for "queued"
+	keep      bool   // "queued" with the attempt count unchanged (a deferral)
 	key       []byte // the dedupe key to mark done, when retention > 0
 	token     string
 	retention int64 // microseconds
@@ -692,8 +693,9 @@ type finishReq struct {
 // statement. It returns once the outcome is recorded, or the queue gave up
 // (a Shutdown past its deadline): the event then stays running until its
 // lease lapses, and is run again.
-func (q *Queue) finish(a *attempt, state string, err error, delay time.Duration) {
-	r := &finishReq{seq: a.seq, lock: a.lock, state: state, delay: micros(delay), done: make(chan struct{})}
+// keep leaves the attempt count of a "queued" event unchanged (a deferral).
+func (q *Queue) finish(a *attempt, state string, err error, delay time.Duration, keep bool) {
+	r := &finishReq{seq: a.seq, lock: a.lock, state: state, delay: micros(delay), keep: keep, done: make(chan struct{})}
 	if ret := a.complete.Load(); ret > 0 {
 		r.key, r.token, r.retention = []byte(dedupe.Key(a.event.Provider, a.event.ID)), a.event.ClaimToken, ret
 	}
@@ -733,10 +735,11 @@ func (q *Queue) finisher(ctx context.Context) {
 		}
 		seqs, locks := make([]int64, len(batch)), make([]int64, len(batch))
 		states, errs, delays := make([]string, len(batch)), make([]*string, len(batch)), make([]int64, len(batch))
+		keeps := make([]bool, len(batch))
 		keys, tokens, rets := [][]byte{}, []string{}, []int64{}
 		seen := map[string]bool{}
 		for i, r := range batch {
-			seqs[i], locks[i], states[i], errs[i], delays[i] = r.seq, r.lock, r.state, r.err, r.delay
+			seqs[i], locks[i], states[i], errs[i], delays[i], keeps[i] = r.seq, r.lock, r.state, r.err, r.delay, r.keep
 			// One completion per key a statement (ON CONFLICT … DO UPDATE
 			// may not touch a row twice); a second one of the same key in a
 			// batch would be another copy's, which the first settles.
@@ -748,7 +751,7 @@ func (q *Queue) finisher(ctx context.Context) {
 		sortCompletions(keys, tokens, rets)
 		for failures := 1; ; failures++ {
 			cctx, cancel := context.WithTimeout(ctx, q.cfg.callTimeout)
-			_, err := q.pool.Exec(cctx, q.sql.finish, seqs, locks, states, errs, delays, keys, tokens, rets)
+			_, err := q.pool.Exec(cctx, q.sql.finish, seqs, locks, states, errs, delays, keys, tokens, rets, keeps)
 			cancel()
 			if err == nil {
 				break

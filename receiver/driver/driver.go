@@ -110,9 +110,14 @@ type Processor interface {
 // Result is the outcome of one attempt.
 type Result struct {
 	// Retry asks the queue to run the event again, no sooner than Delay from
-	// now, with Attempt increased by one.
+	// now, with Attempt increased by one (unchanged with KeepAttempt).
 	Retry bool
 	Delay time.Duration
+	// KeepAttempt, with Retry, asks the queue to run the event again after
+	// Delay with Attempt unchanged: the attempt was deferred (a circuit
+	// breaker open, a concurrency or rate limit reached), not failed, and
+	// must not use up one of the event's attempts. Every queue honours it.
+	KeepAttempt bool
 	// Err is the attempt's error, if any.
 	Err error
 }

@@ -31,7 +31,8 @@
 // Meta), including events without an ID, binary and large bodies, many
 // header values, header and Meta values that are not UTF-8, and Meta at the
 // receiver's bounds; a Retry result is run
-// again with Attempt+1, no sooner than its Delay, and any other result
+// again with Attempt+1 (the same Attempt with KeepAttempt), no sooner than
+// its Delay, and any other result
 // finishes the event for good; a second Start returns driver.ErrStarted;
 // Shutdown stops intake (Enqueue returns driver.ErrClosed), waits for the
 // Process calls in flight, and on its deadline cancels their context and

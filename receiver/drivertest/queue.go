@@ -281,6 +281,49 @@ var queueCases = []struct {
 		assert.GreaterOrEqual(e.t, calls[2].start.Sub(calls[1].end), time.Duration(0), "attempt 3 started before attempt 2 returned")
 		assert.Zero(e.t, p.abandons(), "events abandoned")
 	}},
+	{name: "RetryKeepAttempt", f: func(e *qenv) {
+		// A deferred attempt (Retry with KeepAttempt) runs again after its
+		// Delay with the same Attempt: it does not use up an attempt. A
+		// later plain Retry counts from there.
+		const delay = 100 * time.Millisecond
+		q := e.queue()
+		var mu sync.Mutex
+		calls := 0
+		p := newProcessor(func(_ context.Context, ev *driver.Event) driver.Result {
+			mu.Lock()
+			defer mu.Unlock()
+			calls++
+			switch calls {
+			case 1, 2, 3:
+				return driver.Result{Retry: true, KeepAttempt: true, Delay: delay, Err: errBoom}
+			case 4:
+				return driver.Result{Retry: true, Err: errBoom}
+			}
+			return driver.Result{}
+		})
+		e.start(q, p)
+		ev := e.event("deferred")
+		ev.Meta = fullMeta()
+		e.enqueue(q, ev)
+		e.await(p, ev, 5)
+		time.Sleep(settle)
+		got := p.of(ev.ClaimToken)
+		require.Len(e.t, got, 5, "calls of an event deferred three times, retried once, then done")
+		for i, c := range got {
+			want := clone(ev)
+			want.Attempt = 1
+			if i == 4 {
+				want.Attempt = 2
+			}
+			sameEvent(e.t, e.c, want, c.e, false, "call "+strconv.Itoa(i+1))
+		}
+		for i := 1; i < 4; i++ {
+			gap := got[i].start.Sub(got[i-1].end)
+			assert.GreaterOrEqual(e.t, gap, delay-e.c.schedule,
+				"call %d started %v after call %d returned a deferral with Delay %v", i+1, gap, i, delay)
+		}
+		assert.Zero(e.t, p.abandons(), "events abandoned")
+	}},
 	{name: "RetryKeepsOtherEventsGoing", f: func(e *qenv) {
 		// An event waiting for its retry does not hold back the others.
 		q := e.queue()

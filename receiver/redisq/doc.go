@@ -82,7 +82,8 @@
 // fsyncs once for many of them. No goroutine is added for this: the caller
 // that finds no pipeline in flight sends one.
 // A Retry result runs a script that acknowledges the entry, deletes it, and
-// adds it with Attempt+1 to the delayed set, due after Result.Delay by the
+// adds it with Attempt+1 (unchanged with Result.KeepAttempt, a deferral) to
+// the delayed set, due after Result.Delay by the
 // server's clock; every poll interval a mover script puts due retries back
 // on the stream as new entries. Entries pending on a consumer for longer than
 // the visibility timeout (it crashed) are taken over with XAUTOCLAIM. While a

@@ -396,7 +396,11 @@ func (q *Queue) handle(m redis.XMessage) {
 	}
 	delay := max(res.Delay, 0)
 	ms := int64((delay + time.Millisecond - 1) / time.Millisecond)
-	args := append([]any{q.cfg.group, m.ID, ms}, retryFields(m.Values, e.Attempt+1)...)
+	next := e.Attempt + 1
+	if res.KeepAttempt { // deferred, not failed: the attempt is not used up
+		next = e.Attempt
+	}
+	args := append([]any{q.cfg.group, m.ID, ms}, retryFields(m.Values, next)...)
 	q.finish(m.ID, func(ctx context.Context) error {
 		n, err := retryScript.Run(ctx, q.batch.Do, q.rdb.Process, []string{q.stream, q.delayed}, args...).Int()
 		if err == nil && n == 0 {
