@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,76 +18,42 @@ import (
 	"github.com/stretchr/testify/require"
 
 	hookecho "github.com/hookwise/hookwise/adapters/echo"
+	"github.com/hookwise/hookwise/internal/adaptertest"
 	"github.com/hookwise/hookwise/providers/github"
 	"github.com/hookwise/hookwise/receiver"
 )
 
 const (
-	secret = "It's a Secret to Everybody"
+	secret = adaptertest.Secret
 	route  = "/webhooks/github"
 	url    = "http://example.com" + route
 )
 
-// handled records the events the asynchronous handler ran for.
-type handled struct {
-	mu     sync.Mutex
-	events []*receiver.Event
-	tenant []string
-}
-
-func (h *handled) add(ctx context.Context, e *receiver.Event) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.events = append(h.events, e)
-	if v, ok := ctx.Value(tenantKey{}).(string); ok {
-		h.tenant = append(h.tenant, v)
-	}
-	return nil
-}
-
-func (h *handled) list() []*receiver.Event {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return append([]*receiver.Event(nil), h.events...)
-}
-
-func newReceiver(t *testing.T, opts ...receiver.Option) (*receiver.Receiver, *handled) {
+// newReceiver builds the shared GitHub receiver (internal/adaptertest)
+// rendering refusals with hookecho.ErrorRenderer().
+func newReceiver(t *testing.T, opts ...receiver.Option) (*receiver.Receiver, *adaptertest.Handled) {
 	t.Helper()
-	p, err := github.New(secret)
-	require.NoError(t, err)
-	h := &handled{}
-	mux := receiver.NewMux()
-	mux.Handle("*", receiver.HandlerFunc(h.add))
+	h := &adaptertest.Handled{Value: tenant}
 	opts = append([]receiver.Option{receiver.WithErrorRenderer(hookecho.ErrorRenderer())}, opts...)
-	rc, err := receiver.New(p, mux, opts...)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = rc.Shutdown(ctx)
-	})
-	return rc, h
+	return adaptertest.NewReceiver(t, h, opts...), h
 }
 
-func drain(t *testing.T, rc *receiver.Receiver) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	require.NoError(t, rc.Drain(ctx))
+// tenant reads the value a test's middleware stored, as the handler sees it.
+func tenant(ctx context.Context) (string, bool) {
+	v, ok := ctx.Value(tenantKey{}).(string)
+	return v, ok
 }
 
-func signed(body string) *http.Request {
-	return github.NewRequest(url, secret, "issues", "72d3162e-cc78-11e3-81ab-4c9367dc0958", []byte(body))
-}
+func drain(t *testing.T, rc *receiver.Receiver) { adaptertest.Drain(t, rc) }
+
+func signed(body string) *http.Request { return adaptertest.Signed(url, body) }
 
 func issue(n int) string {
 	return `{"action":"opened","issue":{"number":` + strings.Repeat("1", n) + `}}`
 }
 
 func serve(h http.Handler, req *http.Request) *httptest.ResponseRecorder {
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, req)
-	return w
+	return adaptertest.Serve(h, req)
 }
 
 // server mounts rc with hookecho.Handler behind mw, and records the errors
@@ -135,7 +100,7 @@ func TestSignedDeliveryIsAcceptedAndHandled(t *testing.T) {
 	assert.Equal(t, http.StatusOK, w.Code)
 	assert.Empty(t, errs)
 	drain(t, rc)
-	events := h.list()
+	events := h.List()
 	require.Len(t, events, 1)
 	assert.Equal(t, "issues.opened", events[0].Type)
 }
@@ -168,7 +133,7 @@ func TestForgedDeliveryIs401WithoutSayingWhy(t *testing.T) {
 				assert.Equal(t, "hookwise: delivery refused: 401 Unauthorized", re.Error())
 				assert.NotNil(t, errors.Unwrap(re))
 				drain(t, rc)
-				assert.Empty(t, h.list())
+				assert.Empty(t, h.List())
 			}
 		})
 	}
@@ -181,7 +146,7 @@ func TestDuplicateDeliveryIsAcknowledgedAndHandledOnce(t *testing.T) {
 	drain(t, rc)
 	assert.Equal(t, http.StatusOK, serve(e, signed(issue(2))).Code)
 	drain(t, rc)
-	assert.Len(t, h.list(), 1)
+	assert.Len(t, h.List(), 1)
 }
 
 func TestOversizedDeliveryIs413(t *testing.T) {
@@ -199,7 +164,7 @@ func TestOversizedDeliveryIs413(t *testing.T) {
 	require.Len(t, pad(1024), 1024)
 	assert.Equal(t, http.StatusOK, serve(e, signed(pad(1024))).Code)
 	drain(t, rc)
-	assert.Len(t, h.list(), 1)
+	assert.Len(t, h.List(), 1)
 }
 
 func TestUnavailableIs503WithRetryAfter(t *testing.T) {
@@ -215,7 +180,7 @@ func TestUnavailableIs503WithRetryAfter(t *testing.T) {
 	re := refusal(t, errs)
 	// A receiver shut down has closed its queue and its in-memory store.
 	assert.Contains(t, []string{receiver.ReasonClosed, receiver.ReasonUnavailable}, re.Refusal.Reason)
-	assert.Empty(t, h.list())
+	assert.Empty(t, h.List())
 }
 
 func TestOtherMethodIs405WithAllow(t *testing.T) {
@@ -242,7 +207,7 @@ func TestInvalidPayloadIs422WithTheProblem(t *testing.T) {
 	assert.Equal(t, http.StatusUnprocessableEntity, w.Code)
 	assert.JSONEq(t, `{"title":"invalid payload","status":422}`, w.Body.String())
 	drain(t, rc)
-	assert.Empty(t, h.list())
+	assert.Empty(t, h.List())
 }
 
 // rawBody is signed as it is: odd spacing, key order, escapes and a
@@ -262,7 +227,7 @@ func TestRawBodyIntactBehindBodyDumpAndBodyLimit(t *testing.T) {
 	assert.Equal(t, http.StatusOK, w.Code)
 	assert.Equal(t, []byte(rawBody), dumped)
 	drain(t, rc)
-	events := h.list()
+	events := h.List()
 	require.Len(t, events, 1)
 	assert.Equal(t, []byte(rawBody), events[0].Body, "the handler gets the raw body byte for byte")
 }
@@ -273,7 +238,7 @@ func TestWrapHandlerOneLiner(t *testing.T) {
 	e.POST(route, echo.WrapHandler(rc))
 	assert.Equal(t, http.StatusOK, serve(e, signed(rawBody)).Code)
 	drain(t, rc)
-	events := h.list()
+	events := h.List()
 	require.Len(t, events, 1)
 	assert.Equal(t, []byte(rawBody), events[0].Body)
 
@@ -306,7 +271,7 @@ func TestBodyLimitMiddlewareAnswersItsOwn413(t *testing.T) {
 	re := refusal(t, errs)
 	assert.Equal(t, receiver.ReasonUnreadable, re.Refusal.Reason)
 	drain(t, rc)
-	assert.Empty(t, h.list())
+	assert.Empty(t, h.List())
 }
 
 type tenantKey struct{}
@@ -341,10 +306,10 @@ func TestEchoValuesReachTheHandlerOnlyThroughAPropagator(t *testing.T) {
 	})
 	require.Equal(t, http.StatusOK, serve(e, signed(issue(3))).Code)
 	drain(t, rc)
-	events := h.list()
+	events := h.List()
 	require.Len(t, events, 1)
 	assert.Equal(t, map[string]string{"tenant": "acme"}, events[0].Meta)
-	assert.Equal(t, []string{"acme"}, h.tenant)
+	assert.Equal(t, []string{"acme"}, h.Values())
 	assert.Equal(t, []any{"from-request", "acme"}, seen)
 }
 

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,76 +17,40 @@ import (
 	"github.com/stretchr/testify/require"
 
 	hookgin "github.com/hookwise/hookwise/adapters/gin"
+	"github.com/hookwise/hookwise/internal/adaptertest"
 	"github.com/hookwise/hookwise/providers/github"
 	"github.com/hookwise/hookwise/receiver"
 )
 
 const (
-	secret = "It's a Secret to Everybody"
+	secret = adaptertest.Secret
 	route  = "/webhooks/github"
 	url    = "http://example.com" + route
 )
 
 func init() { gin.SetMode(gin.TestMode) }
 
-// handled records the events the asynchronous handler ran for.
-type handled struct {
-	mu     sync.Mutex
-	events []*receiver.Event
-	meta   []string
-}
-
-func (h *handled) add(ctx context.Context, e *receiver.Event) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.events = append(h.events, e)
-	if v, ok := ctx.Value(tenantKey{}).(string); ok {
-		h.meta = append(h.meta, v)
-	}
-	return nil
-}
-
-func (h *handled) list() []*receiver.Event {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return append([]*receiver.Event(nil), h.events...)
-}
-
-// newReceiver builds a GitHub receiver whose handler records into the
-// returned handled, rendering refusals with hookgin.ErrorRenderer(nil).
-func newReceiver(t *testing.T, opts ...receiver.Option) (*receiver.Receiver, *handled) {
+// newReceiver builds the shared GitHub receiver (internal/adaptertest)
+// rendering refusals with hookgin.ErrorRenderer(nil).
+func newReceiver(t *testing.T, opts ...receiver.Option) (*receiver.Receiver, *adaptertest.Handled) {
 	t.Helper()
-	p, err := github.New(secret)
-	require.NoError(t, err)
-	h := &handled{}
-	mux := receiver.NewMux()
-	mux.Handle("*", receiver.HandlerFunc(h.add))
+	h := &adaptertest.Handled{Value: tenant}
 	opts = append([]receiver.Option{receiver.WithErrorRenderer(hookgin.ErrorRenderer(nil))}, opts...)
-	rc, err := receiver.New(p, mux, opts...)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = rc.Shutdown(ctx)
-	})
-	return rc, h
+	return adaptertest.NewReceiver(t, h, opts...), h
 }
 
-func drain(t *testing.T, rc *receiver.Receiver) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	require.NoError(t, rc.Drain(ctx))
+// tenant reads the value a test's middleware stored, as the handler sees it.
+func tenant(ctx context.Context) (string, bool) {
+	v, ok := ctx.Value(tenantKey{}).(string)
+	return v, ok
 }
 
-func signed(body string) *http.Request {
-	return github.NewRequest(url, secret, "issues", "72d3162e-cc78-11e3-81ab-4c9367dc0958", []byte(body))
-}
+func drain(t *testing.T, rc *receiver.Receiver) { adaptertest.Drain(t, rc) }
 
-func serve(r http.Handler, req *http.Request) *httptest.ResponseRecorder {
-	w := httptest.NewRecorder()
-	r.ServeHTTP(w, req)
-	return w
+func signed(body string) *http.Request { return adaptertest.Signed(url, body) }
+
+func serve(h http.Handler, req *http.Request) *httptest.ResponseRecorder {
+	return adaptertest.Serve(h, req)
 }
 
 // engine mounts rc on a gin engine with hookgin.Handler, behind mw, and
@@ -122,7 +85,7 @@ func TestSignedDeliveryIsAcceptedAndHandled(t *testing.T) {
 	w := serve(r, signed(`{"action":"opened","issue":{"number":1}}`))
 	assert.Equal(t, http.StatusOK, w.Code)
 	drain(t, rc)
-	events := h.list()
+	events := h.List()
 	require.Len(t, events, 1)
 	assert.Equal(t, "issues.opened", events[0].Type)
 	assert.Equal(t, "github", events[0].Provider)
@@ -156,7 +119,7 @@ func TestForgedDeliveryIs401WithoutSayingWhy(t *testing.T) {
 			assert.NotContains(t, re.Error(), "signature")
 			assert.NotNil(t, errors.Unwrap(re))
 			drain(t, rc)
-			assert.Empty(t, h.list())
+			assert.Empty(t, h.List())
 		})
 	}
 }
@@ -169,7 +132,7 @@ func TestDuplicateDeliveryIsAcknowledgedAndHandledOnce(t *testing.T) {
 	drain(t, rc)
 	assert.Equal(t, http.StatusOK, serve(r, signed(body)).Code)
 	drain(t, rc)
-	assert.Len(t, h.list(), 1)
+	assert.Len(t, h.List(), 1)
 }
 
 func TestOversizedDeliveryIs413(t *testing.T) {
@@ -185,7 +148,7 @@ func TestOversizedDeliveryIs413(t *testing.T) {
 	require.Len(t, body, 1024)
 	assert.Equal(t, http.StatusOK, serve(r, signed(body)).Code)
 	drain(t, rc)
-	assert.Len(t, h.list(), 1)
+	assert.Len(t, h.List(), 1)
 }
 
 func TestUnavailableIs503WithRetryAfter(t *testing.T) {
@@ -205,7 +168,7 @@ func TestUnavailableIs503WithRetryAfter(t *testing.T) {
 	// A receiver shut down has closed its queue and its in-memory store.
 	assert.Contains(t, []string{receiver.ReasonClosed, receiver.ReasonUnavailable}, re.Refusal.Reason)
 	assert.Equal(t, 7*time.Second, re.Refusal.RetryAfter)
-	assert.Empty(t, h.list())
+	assert.Empty(t, h.List())
 }
 
 func TestOtherMethodIs405WithAllow(t *testing.T) {
@@ -234,7 +197,7 @@ func TestInvalidPayloadIs422ProblemJSON(t *testing.T) {
 	assert.Equal(t, "application/problem+json", w.Header().Get("Content-Type"))
 	assert.JSONEq(t, `{"title":"invalid payload","status":422}`, w.Body.String())
 	drain(t, rc)
-	assert.Empty(t, h.list())
+	assert.Empty(t, h.List())
 }
 
 // rawBody is signed as it is: odd spacing, key order, escapes and a
@@ -257,7 +220,7 @@ func TestRawBodyIntactBehindBindingMiddleware(t *testing.T) {
 	assert.Equal(t, http.StatusOK, w.Code)
 	assert.Equal(t, "opened", seen["action"])
 	drain(t, rc)
-	events := h.list()
+	events := h.List()
 	require.Len(t, events, 1)
 	assert.Equal(t, []byte(rawBody), events[0].Body, "the handler gets the raw body byte for byte")
 }
@@ -269,7 +232,7 @@ func TestWrapHKeepsRawBodyWithoutBodyReadingMiddleware(t *testing.T) {
 	r.POST(route, gin.WrapH(rc)) // the one-liner
 	assert.Equal(t, http.StatusOK, serve(r, signed(rawBody)).Code)
 	drain(t, rc)
-	events := h.list()
+	events := h.List()
 	require.Len(t, events, 1)
 	assert.Equal(t, []byte(rawBody), events[0].Body)
 
@@ -296,7 +259,7 @@ func TestWrapHBehindBindingMiddlewareSeesNoBody(t *testing.T) {
 	r.POST(route, gin.WrapH(rc))
 	assert.Equal(t, http.StatusBadRequest, serve(r, signed(rawBody)).Code)
 	drain(t, rc)
-	assert.Empty(t, h.list())
+	assert.Empty(t, h.List())
 }
 
 func TestRestoredBodyIsStillBounded(t *testing.T) {
@@ -310,7 +273,7 @@ func TestRestoredBodyIsStillBounded(t *testing.T) {
 	w := serve(r, signed(`{"action":"opened","issue":{},"pad":"`+strings.Repeat("x", 100)+`"}`))
 	assert.Equal(t, http.StatusRequestEntityTooLarge, w.Code)
 	drain(t, rc)
-	assert.Empty(t, h.list())
+	assert.Empty(t, h.List())
 }
 
 type tenantKey struct{}
@@ -333,10 +296,10 @@ func TestGinKeysReachTheHandlerOnlyThroughAPropagator(t *testing.T) {
 	r := engine(rc, nil, func(c *gin.Context) { c.Set("tenant", "acme") })
 	require.Equal(t, http.StatusOK, serve(r, signed(`{"action":"opened","issue":{"number":3}}`)).Code)
 	drain(t, rc)
-	events := h.list()
+	events := h.List()
 	require.Len(t, events, 1)
 	assert.Equal(t, map[string]string{"tenant": "acme"}, events[0].Meta)
-	assert.Equal(t, []string{"acme"}, h.meta)
+	assert.Equal(t, []string{"acme"}, h.Values())
 }
 
 func TestRequestContextValuesStillReachable(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hookwise/hookwise/internal/adaptertest"
 	"github.com/hookwise/hookwise/providers"
 	"github.com/hookwise/hookwise/providers/github"
 	"github.com/hookwise/hookwise/providers/stripe"
@@ -58,7 +59,7 @@ func TestChiStatusTable(t *testing.T) {
 		assert.Equal(t, http.MethodPost, w.Header().Get("Allow"))
 	})
 	drain(t, rc)
-	events := h.list()
+	events := h.List()
 	require.Len(t, events, 2, "the signed delivery once, the delivery at the limit once")
 }
 
@@ -74,7 +75,7 @@ func TestChiRequestSizeMiddlewareIs413(t *testing.T) {
 	req.Body = io.NopCloser(bytes.NewReader([]byte(padded(2048))))
 	assert.Equal(t, http.StatusRequestEntityTooLarge, serve(r, req).Code)
 	drain(t, rc)
-	assert.Empty(t, h.list())
+	assert.Empty(t, h.List())
 }
 
 func TestChiRawBodyIntact(t *testing.T) {
@@ -89,20 +90,20 @@ func TestChiRawBodyIntact(t *testing.T) {
 	_ = resp.Body.Close()
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	drain(t, rc)
-	events := h.list()
+	events := h.List()
 	require.Len(t, events, 1)
 	assert.Equal(t, []byte(rawBody), events[0].Body, "the handler gets the raw body byte for byte")
 }
 
 func TestChiOneRoutePerProviderFromTheCatalog(t *testing.T) {
 	receivers := map[string]http.Handler{}
-	recorded := map[string]*handled{}
+	recorded := map[string]*adaptertest.Handled{}
 	for _, name := range []string{"github", "stripe"} {
 		p, err := providers.New(name, providers.Config{Secrets: []string{secret}})
 		require.NoError(t, err)
-		h := &handled{}
+		h := &adaptertest.Handled{}
 		mux := receiver.NewMux()
-		mux.Handle("*", receiver.HandlerFunc(h.add))
+		mux.Handle("*", receiver.HandlerFunc(h.Add))
 		rc, err := receiver.New(p, mux)
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = rc.Shutdown(context.Background()) })
@@ -128,7 +129,7 @@ func TestChiOneRoutePerProviderFromTheCatalog(t *testing.T) {
 
 	for name, rc := range receivers {
 		drain(t, rc.(*receiver.Receiver))
-		require.Len(t, recorded[name].list(), 1, name)
+		require.Len(t, recorded[name].List(), 1, name)
 	}
-	assert.Equal(t, "invoice.paid", recorded["stripe"].list()[0].Type)
+	assert.Equal(t, "invoice.paid", recorded["stripe"].List()[0].Type)
 }
