@@ -39,13 +39,15 @@
 //	hookwise_queue_oldest_age_seconds{endpoint}                       gauge
 //	hookwise_queue_stats_up{endpoint}                                 gauge
 //
-// Delivery outcomes are accepted, duplicate, handshake, rejected (reason:
+// Delivery outcomes are accepted, duplicate, handshake, filtered (dropped by
+// a receiver.WithFilter, acknowledged), rejected (reason:
 // method, too_large, unreadable, signature, timestamp, malformed, internal),
 // invalid (a 422, reason invalid) and unavailable (a 503, reason unavailable
 // for the dedupe store or the queue, overloaded, pending or closed): the
 // reasons are receiver.Classify's. Handler outcomes are handled, unhandled
 // (no handler takes the type; acknowledged), retried (an attempt failed and
-// will run again), dead_lettered, invalid (the payload failed validation
+// will run again), deferred (put off by receiver.Defer, a breaker or a
+// limit, without using up an attempt), dead_lettered, invalid (the payload failed validation
 // after the acknowledgement; the event is dead-lettered too, and counted
 // there as well) and duplicate (a worker found the event already handled).
 //

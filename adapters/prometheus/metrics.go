@@ -37,6 +37,7 @@ const (
 	OutcomeRejected    = "rejected"
 	OutcomeInvalid     = "invalid"
 	OutcomeUnavailable = "unavailable"
+	OutcomeFiltered    = "filtered" // acknowledged and dropped by a filter (receiver.WithFilter)
 )
 
 // Handler outcomes (the outcome label of hookwise_handler_outcomes_total).
@@ -45,6 +46,7 @@ const (
 	OutcomeUnhandled    = "unhandled"
 	OutcomeRetried      = "retried"
 	OutcomeDeadLettered = "dead_lettered"
+	OutcomeDeferred     = "deferred" // put off without using up an attempt (receiver.Defer: a breaker, a limit)
 	// OutcomeInvalid and OutcomeDuplicate are handler outcomes too: a
 	// payload that fails validation after the acknowledgement, and an event
 	// a worker found already handled.
@@ -98,7 +100,7 @@ var (
 
 var families = []Family{
 	{DeliveriesName, "counter", "Webhook deliveries answered, by provider, outcome (accepted, duplicate, handshake, rejected, invalid, unavailable) and reason class (receiver.Classify).", []string{"provider", "outcome", "reason"}},
-	{HandlerOutcomesName, "counter", "Handler attempts' outcomes (handled, unhandled, retried, dead_lettered, invalid, duplicate) by provider and registered event-type pattern.", []string{"provider", "event_type", "outcome"}},
+	{HandlerOutcomesName, "counter", "Handler attempts' outcomes (handled, unhandled, retried, deferred, dead_lettered, invalid, duplicate) by provider and registered event-type pattern.", []string{"provider", "event_type", "outcome"}},
 	{RequestDurationName, "histogram", "Time to answer a delivery: body read, verification, dedupe claim, enqueue and the answer.", []string{"provider", "outcome"}},
 	{QueueWaitName, "histogram", "Time from a delivery's acknowledgement to the start of its first handler attempt.", []string{"provider"}},
 	{HandlerDurationName, "histogram", "Run time of handler attempts that returned (handled or failed), by registered event-type pattern.", []string{"provider", "event_type"}},
@@ -390,6 +392,8 @@ func (o *observer) Observe(ctx context.Context, ob receiver.Observation) {
 		outcome = OutcomeInvalid
 	case receiver.StageDuplicate:
 		outcome = OutcomeDuplicate
+	case receiver.StageDeferred:
+		outcome = OutcomeDeferred
 	default:
 		return
 	}
@@ -416,6 +420,8 @@ func deliveryOutcome(ob receiver.Observation) (outcome, reason string) {
 		return OutcomeDuplicate, ""
 	case receiver.StageHandshake:
 		return OutcomeHandshake, ""
+	case receiver.StageFiltered:
+		return OutcomeFiltered, ""
 	case receiver.StageRejected, receiver.StageInvalid:
 		if out, ok := reasons[ob.Reason]; ok {
 			return out, ob.Reason
@@ -449,6 +455,7 @@ func (m *Metrics) initProvider(provider string) {
 	m.deliveries.WithLabelValues(provider, OutcomeAccepted, "")
 	m.deliveries.WithLabelValues(provider, OutcomeDuplicate, "")
 	m.deliveries.WithLabelValues(provider, OutcomeHandshake, "")
+	m.deliveries.WithLabelValues(provider, OutcomeFiltered, "")
 	for reason, outcome := range reasons {
 		m.deliveries.WithLabelValues(provider, outcome, reason)
 	}

@@ -208,7 +208,8 @@ func TestScrapeExactCounts(t *testing.T) {
 	assert.Equal(t, 0.0, d("rejected", "malformed"), "series of a provider start at zero")
 	assert.Equal(t, 0.0, d("unavailable", "overloaded"))
 	assert.Equal(t, 0.0, d("handshake", ""))
-	assert.Len(t, fams[hookprom.DeliveriesName].GetMetric(), 15, "one series per outcome and reason, no more")
+	assert.Len(t, fams[hookprom.DeliveriesName].GetMetric(), 16, "one series per outcome and reason, no more")
+	assert.Equal(t, 0.0, d("filtered", ""))
 
 	o := func(typ, outcome string) float64 {
 		return counter(t, fams, hookprom.HandlerOutcomesName, map[string]string{"provider": "stripe", "event_type": typ, "outcome": outcome})
@@ -302,10 +303,10 @@ func TestDistinctEventTypesBoundSeries(t *testing.T) {
 			}
 		}
 	}
-	// deliveries 15 (every outcome and reason of one provider), handler
+	// deliveries 16 (every outcome and reason of one provider), handler
 	// outcomes 2 (invoice.* handled, (other) unhandled), request duration 1,
 	// queue wait 1, handler duration 1 (invoice.*), skew 2 (behind, ahead).
-	assert.Equal(t, 22, series)
+	assert.Equal(t, 23, series)
 	assert.Equal(t, map[string]bool{"invoice.*": true, hookprom.OtherType: true}, types)
 	for _, f := range fams {
 		if f.GetName() == hookprom.HandlerOutcomesName {
@@ -539,7 +540,7 @@ func FuzzObserverLabelsBounded(f *testing.F) {
 	f.Add(uint8(receiver.StageInvalid), "invalid", "", 422, true)
 	f.Add(uint8(99), "closed", "*", 503, true)
 	allowed := map[string]map[string]bool{
-		"outcome":      {"accepted": true, "duplicate": true, "handshake": true, "rejected": true, "invalid": true, "unavailable": true, "handled": true, "unhandled": true, "retried": true, "dead_lettered": true},
+		"outcome":      {"accepted": true, "duplicate": true, "handshake": true, "rejected": true, "invalid": true, "unavailable": true, "handled": true, "unhandled": true, "retried": true, "dead_lettered": true, "filtered": true, "deferred": true},
 		"reason":       {"": true, "other": true},
 		"event_type":   {"invoice.*": true, "invoice.paid": true, hookprom.OtherType: true},
 		"provider":     {"p": true},
@@ -573,4 +574,25 @@ func FuzzObserverLabelsBounded(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestFilteredAndDeferredCounted: a delivery a filter drops is a delivery
+// outcome, a deferred attempt a handler outcome.
+func TestFilteredAndDeferredCounted(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, err := hookprom.New(reg)
+	require.NoError(t, err)
+	mux := receiver.NewMux()
+	mux.HandleFunc("invoice.*", func(context.Context, *receiver.Event) error { return nil })
+	obs := m.Observer(mux)
+	req := httptest.NewRequest(http.MethodPost, "/", nil)
+	obs.Observe(context.Background(), receiver.Observation{Stage: receiver.StageFiltered, Provider: "p", Status: 200, Request: req,
+		Event: &receiver.Event{Type: "customer.created", Attempt: 1}})
+	for range 2 {
+		obs.Observe(context.Background(), receiver.Observation{Stage: receiver.StageDeferred, Provider: "p", Reason: "circuit_open",
+			Event: &receiver.Event{Type: "invoice.paid", Attempt: 1}})
+	}
+	fams := scrape(t, reg)
+	assert.Equal(t, 1.0, counter(t, fams, hookprom.DeliveriesName, map[string]string{"provider": "p", "outcome": "filtered", "reason": ""}))
+	assert.Equal(t, 2.0, counter(t, fams, hookprom.HandlerOutcomesName, map[string]string{"provider": "p", "event_type": "invoice.*", "outcome": "deferred"}))
 }
