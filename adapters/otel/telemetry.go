@@ -169,6 +169,8 @@ func deliveryOutcome(o receiver.Observation) string {
 		return "invalid"
 	case receiver.StageHandshake:
 		return "handshake"
+	case receiver.StageFiltered:
+		return "filtered"
 	case receiver.StageRejected:
 		switch o.Reason {
 		case receiver.ReasonInvalid:
@@ -217,6 +219,8 @@ func attemptOutcome(o receiver.Observation) string {
 		return "invalid"
 	case receiver.StageDuplicate:
 		return "duplicate"
+	case receiver.StageDeferred:
+		return "deferred"
 	}
 	return "other"
 }

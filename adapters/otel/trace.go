@@ -46,6 +46,9 @@ const (
 	EventRetried      = "hookwise.retried"
 	EventDeadLettered = "hookwise.dead_lettered"
 	EventInvalid      = "hookwise.invalid"
+	// EventDeferred marks an attempt a breaker or a limit put off
+	// (receiver.Defer): not an error, no attempt used up.
+	EventDeferred = "hookwise.deferred"
 )
 
 type deliveryKey struct{}
@@ -293,6 +296,10 @@ func (h *traced) HandleEvent(ctx context.Context, e *receiver.Event) error {
 		span.SetAttributes(AttrOutcome.String("handled"))
 	case errors.Is(err, receiver.ErrNoHandler):
 		span.SetAttributes(AttrOutcome.String("unhandled"))
+	case errors.Is(err, receiver.ErrDeferred):
+		// Put off without using up the attempt: not an error.
+		span.AddEvent(EventDeferred)
+		span.SetAttributes(AttrOutcome.String("deferred"))
 	default:
 		t.failed(e, span, fmt.Sprintf("%T", err), textcut.Cut(err.Error(), maxErrorBytes))
 		return err

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
 	hwotel "github.com/hookwise/hookwise/adapters/otel"
@@ -356,4 +357,27 @@ func TestHandlerSpansAreChildrenOfAttempt(t *testing.T) {
 			assert.Equal(t, consumers[0].SpanContext().SpanID(), s.Parent().SpanID())
 		}
 	}
+}
+
+// TestDeferredAttemptSpanEndsWithoutError: an attempt a breaker or limit
+// puts off ends its span at once, marked deferred, not as an error.
+func TestDeferredAttemptSpanEndsWithoutError(t *testing.T) {
+	sr := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sr))
+	tel, err := hwotel.New(hwotel.WithTracerProvider(tp))
+	require.NoError(t, err)
+	h := tel.Middleware(receiver.HandlerFunc(func(context.Context, *receiver.Event) error {
+		return receiver.Defer(time.Second, "circuit_open")
+	}))
+	err = h.HandleEvent(context.Background(), &receiver.Event{Provider: "stripe", ID: "evt_1", Type: "invoice.paid", Attempt: 1})
+	require.ErrorIs(t, err, receiver.ErrDeferred)
+	spans := sr.Ended()
+	require.Len(t, spans, 1, "the deferred attempt's span is not held")
+	assert.NotEqual(t, codes.Error, spans[0].Status().Code)
+	var names []string
+	for _, ev := range spans[0].Events() {
+		names = append(names, ev.Name)
+	}
+	assert.Contains(t, names, hwotel.EventDeferred)
+	assert.Zero(t, tel.Pending())
 }
