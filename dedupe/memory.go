@@ -4,7 +4,6 @@ import (
 	"context"
 	"hash/maphash"
 	"math"
-	"strings"
 	"sync"
 	"time"
 )
@@ -32,7 +31,8 @@ const (
 // an entry whose lease or retention has lapsed is reclaimed lazily, when its
 // key is used again, or by a bounded sweep that each operation runs over the
 // oldest entries of its shard. A claim keeps a 56-bit hash of its token, not
-// the token (see Store for the states of a key).
+// the token (see Store for the states of a key), and every entry keeps a
+// 128-bit hash of its key, not the key (see memKey).
 //
 // The store holds at most its maximum of entries (WithMemoryMaxEntries),
 // split evenly over the shards. A new key in a full shard evicts, in order:
@@ -44,11 +44,11 @@ const (
 // when the shard holds only such claims, Claim and Complete of a new key
 // return ErrFull rather than drop a claim in progress.
 //
-// An entry costs about 80 bytes besides its key, whatever its state: with a
-// 43-byte key (a provider name and a UUID), about 125 bytes as
-// BenchmarkMemoryBytesPerEntry measures it, up to half again as much just
-// after a shard's map grew. The default bound of a million entries is
-// therefore about 125 to 190 MB at most; set WithMemoryMaxEntries to the
+// An entry costs about 78 bytes whatever its key and state (the key is kept
+// as a fixed-size hash, and entries hold no pointers, so the garbage
+// collector does not scan them), as BenchmarkMemoryBytesPerEntry measures
+// it, up to half again as much just after a shard's map grew. The default
+// bound of a million entries is therefore about 78 to 120 MB at most; set WithMemoryMaxEntries to the
 // number of events received within the retention, with some headroom.
 //
 // A context that is already done makes every call return its error without
@@ -57,7 +57,8 @@ const (
 type Memory struct {
 	now    func() time.Time
 	base   time.Time
-	seed   maphash.Seed
+	seed   maphash.Seed // token hashes, and the key hash's first half
+	seed2  maphash.Seed // the key hash's second half
 	mask   uint64
 	shards []memShard
 }
@@ -102,6 +103,7 @@ func NewMemory(opts ...MemoryOption) *Memory {
 		now:    cfg.now,
 		base:   cfg.now(),
 		seed:   maphash.MakeSeed(),
+		seed2:  maphash.MakeSeed(),
 		mask:   uint64(n - 1),
 		shards: make([]memShard, n),
 	}
@@ -111,7 +113,7 @@ func NewMemory(opts ...MemoryOption) *Memory {
 		if i < cfg.max%n {
 			s.cap++
 		}
-		s.index = make(map[string]uint32)
+		s.index = make(map[memKey]uint32)
 		s.slots = make([]memEntry, 1, 1+min(s.cap, 64)) // slot 0 is the nil link
 	}
 	return m
@@ -127,12 +129,12 @@ func (m *Memory) Claim(ctx context.Context, key, token string, lease time.Durati
 		return 0, ErrInvalidDuration
 	}
 	tok := m.tokenHash(token)
-	s, now, err := m.lock(ctx, key)
+	s, k, now, err := m.lock(ctx, key)
 	if err != nil {
 		return 0, err
 	}
 	defer s.mu.Unlock()
-	if i, ok := s.index[key]; ok {
+	if i, ok := s.index[k]; ok {
 		e := &s.slots[i]
 		if now < e.exp {
 			switch {
@@ -148,7 +150,7 @@ func (m *Memory) Claim(ctx context.Context, key, token string, lease time.Durati
 		s.move(i, stateAdmitted, tok, addSat(now, lease))
 		return Claimed, nil
 	}
-	if err := s.insert(key, stateAdmitted, tok, now, addSat(now, lease)); err != nil {
+	if err := s.insert(k, stateAdmitted, tok, now, addSat(now, lease)); err != nil {
 		return 0, err
 	}
 	return Claimed, nil
@@ -162,12 +164,12 @@ func (m *Memory) Confirm(ctx context.Context, key, token string, lease time.Dura
 	if lease <= 0 {
 		return false, ErrInvalidDuration
 	}
-	s, now, err := m.lock(ctx, key)
+	s, k, now, err := m.lock(ctx, key)
 	if err != nil {
 		return false, err
 	}
 	defer s.mu.Unlock()
-	i, ok := s.holder(key, m.tokenHash(token), now)
+	i, ok := s.holder(k, m.tokenHash(token), now)
 	if !ok {
 		return false, nil
 	}
@@ -181,14 +183,14 @@ func (m *Memory) Complete(ctx context.Context, key, token string, retention time
 	if retention <= 0 {
 		return ErrInvalidDuration
 	}
-	s, now, err := m.lock(ctx, key)
+	s, k, now, err := m.lock(ctx, key)
 	if err != nil {
 		return err
 	}
 	defer s.mu.Unlock()
-	i, ok := s.index[key]
+	i, ok := s.index[k]
 	if !ok {
-		return s.insert(key, stateDone, 0, now, addSat(now, retention))
+		return s.insert(k, stateDone, 0, now, addSat(now, retention))
 	}
 	if e := &s.slots[i]; token != "" && now < e.exp && (e.state() == stateDone || e.tok() != m.tokenHash(token)) {
 		return nil // done already, or another token's claim
@@ -200,12 +202,12 @@ func (m *Memory) Complete(ctx context.Context, key, token string, retention time
 // Release forgets key if token holds it, or whatever holds it if token is
 // empty; see Store. Releasing an unknown key does nothing.
 func (m *Memory) Release(ctx context.Context, key, token string) error {
-	s, now, err := m.lock(ctx, key)
+	s, k, now, err := m.lock(ctx, key)
 	if err != nil {
 		return err
 	}
 	defer s.mu.Unlock()
-	i, ok := s.index[key]
+	i, ok := s.index[k]
 	if !ok {
 		return nil
 	}
@@ -220,21 +222,29 @@ func (m *Memory) Release(ctx context.Context, key, token string) error {
 // high bits of a uint64 (the low byte holds the entry's state).
 func (m *Memory) tokenHash(token string) uint64 { return maphash.String(m.seed, token) &^ 0xff }
 
-// lock returns key's shard, locked and swept, and the time now; the caller
-// unlocks it. It fails with ctx's error or, after Close, ErrClosed.
-func (m *Memory) lock(ctx context.Context, key string) (*memShard, int64, error) {
+// lock returns key's shard, locked and swept, key's hash, and the time now;
+// the caller unlocks the shard. It fails with ctx's error or, after Close,
+// ErrClosed.
+func (m *Memory) lock(ctx context.Context, key string) (*memShard, memKey, int64, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, 0, err
+		return nil, memKey{}, 0, err
 	}
-	s := m.shard(key)
+	k := m.keyHash(key)
+	s := &m.shards[k[0]&m.mask]
 	now := m.clock()
 	s.mu.Lock()
 	if s.index == nil {
 		s.mu.Unlock()
-		return nil, 0, ErrClosed
+		return nil, memKey{}, 0, ErrClosed
 	}
 	s.sweep(now)
-	return s, now, nil
+	return s, k, now, nil
+}
+
+// keyHash returns the 128-bit hash an entry keeps of its key: two 64-bit
+// hashes of the key under two seeds of this store.
+func (m *Memory) keyHash(key string) memKey {
+	return memKey{maphash.String(m.seed, key), maphash.String(m.seed2, key)}
 }
 
 // Len returns the number of keys held, including lapsed ones not yet
@@ -267,13 +277,6 @@ func (m *Memory) Close() error {
 // monotonic clock when the clock is time.Now.
 func (m *Memory) clock() int64 { return int64(m.now().Sub(m.base)) }
 
-func (m *Memory) shard(key string) *memShard {
-	if m.mask == 0 {
-		return &m.shards[0]
-	}
-	return &m.shards[maphash.String(m.seed, key)&m.mask]
-}
-
 func addSat(now int64, d time.Duration) int64 {
 	if int64(d) > math.MaxInt64-now {
 		return math.MaxInt64
@@ -288,9 +291,18 @@ const (
 	stateDone
 )
 
+// memKey is the hash a store keeps of a key: 128 bits, from two hashes
+// seeded at random per store. Two distinct keys share it with probability
+// 2^-128 (about 10^-27 for a store of a million keys), and since the seeds
+// are secret, no one can choose keys that collide; a collision would make
+// one event a Duplicate of another. Keeping the hash rather than the key
+// bounds every entry's size whatever the key's length and leaves no pointer
+// in an entry or the index for the garbage collector to scan.
+type memKey [2]uint64
+
 // memEntry is one key. Entries live in a shard's slot slice and link into
 // one of its three lists by slot index (0 is nil), which keeps them free of
-// pointers besides the key and costs no allocation per entry beyond the key.
+// pointers and costs no allocation per entry.
 //
 // A claim keeps a 56-bit hash of its token rather than the token, packed
 // with the state into one word so that an entry takes 40 bytes: two distinct
@@ -298,7 +310,7 @@ const (
 // two deliveries of one event overlap, and the hash is seeded per store, so
 // no one can choose tokens that collide.
 type memEntry struct {
-	key        string
+	key        memKey
 	exp        int64  // clock value from which the entry has lapsed
 	tag        uint64 // hash of the claim's token (0 when done) | state
 	prev, next uint32
@@ -312,7 +324,7 @@ type memList struct{ head, tail uint32 }
 
 type memShard struct {
 	mu        sync.Mutex
-	index     map[string]uint32 // key to slot; nil after Close
+	index     map[memKey]uint32 // key hash to slot; nil after Close
 	slots     []memEntry
 	free      uint32  // first free slot, linked by next
 	cap       int     // the most keys this shard holds
@@ -334,7 +346,7 @@ func (s *memShard) list(state uint8) *memList {
 
 // holder returns the slot of key if the token whose hash is tok holds it
 // (admitted or confirmed) at now.
-func (s *memShard) holder(key string, tok uint64, now int64) (uint32, bool) {
+func (s *memShard) holder(key memKey, tok uint64, now int64) (uint32, bool) {
 	i, ok := s.index[key]
 	if !ok {
 		return 0, false
@@ -401,7 +413,7 @@ func (s *memShard) sweep(now int64) {
 
 // insert adds a new key, evicting an entry if the shard is full: the oldest
 // done marker, else the oldest admitted or confirmed claim if it lapsed.
-func (s *memShard) insert(key string, state uint8, tok uint64, now, exp int64) error {
+func (s *memShard) insert(key memKey, state uint8, tok uint64, now, exp int64) error {
 	if len(s.index) >= s.cap {
 		switch {
 		case s.dones.head != 0:
@@ -422,10 +434,8 @@ func (s *memShard) insert(key string, state uint8, tok uint64, now, exp int64) e
 		s.slots = append(s.slots, memEntry{})
 		i = uint32(len(s.slots) - 1)
 	}
-	// Clone so that a key cut from a large body does not keep the body alive.
-	k := strings.Clone(key)
-	s.slots[i] = memEntry{key: k, exp: exp, tag: tok | uint64(state)}
-	s.index[k] = i
+	s.slots[i] = memEntry{key: key, exp: exp, tag: tok | uint64(state)}
+	s.index[key] = i
 	s.pushBack(s.list(state), i)
 	return nil
 }

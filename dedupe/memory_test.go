@@ -323,3 +323,40 @@ func waitGoroutines(t *testing.T, n int) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestMemoryKeepsNoKey pins that an entry keeps a fixed-size hash of its
+// key, not the key: 2,000 done entries of 8 KiB keys hold far less than the
+// keys' 16 MB, and keys that differ only in their last byte stay distinct.
+func TestMemoryKeepsNoKey(t *testing.T) {
+	const n, size = 2000, 8 << 10
+	ctx := context.Background()
+	long := func(i int) string {
+		b := make([]byte, size)
+		for j := range b {
+			b[j] = 'k'
+		}
+		return string(strconv.AppendInt(b[:size-8], int64(i), 10))
+	}
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	m := dedupe.NewMemory()
+	defer m.Close()
+	for i := range n {
+		require.NoError(t, m.Complete(ctx, long(i), "", time.Hour))
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	held := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	assert.Less(t, held, int64(n*size/8), "the store holds %d bytes for %d entries of %d-byte keys", held, n, size)
+	assert.Equal(t, n, m.Len())
+	for _, i := range []int{0, 1, n - 1} {
+		o, err := m.Claim(ctx, long(i), "tok", time.Minute)
+		require.NoError(t, err)
+		assert.Equal(t, dedupe.Duplicate, o, "key %d", i)
+	}
+	o, err := m.Claim(ctx, long(n), "tok", time.Minute)
+	require.NoError(t, err)
+	assert.Equal(t, dedupe.Claimed, o, "a key differing in its last bytes is new")
+	runtime.KeepAlive(m)
+}
