@@ -61,3 +61,22 @@ func BenchmarkHMACSHA256_4K(b *testing.B) {
 		m.Sum(sum[:0])
 	}
 }
+
+// The load tool's body: a Stripe envelope padded to 1 KiB with one long
+// string, so the scan is mostly string bytes.
+func BenchmarkGetMany1KPadded(b *testing.B) {
+	doc := []byte(`{"id":"evt_loadtest_123456","object":"event","type":"invoice.paid","api_version":"2024-06-20","data":{"object":{"pad":"`)
+	for len(doc) < 1024-4 {
+		doc = append(doc, 'x')
+	}
+	doc = append(doc, `"}}}`...)
+	paths := [][]string{{"id"}, {"type"}, {"api_version"}}
+	vals := make([][]byte, 3)
+	b.SetBytes(int64(len(doc)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := GetMany(doc, paths, vals); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

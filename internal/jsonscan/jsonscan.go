@@ -28,6 +28,7 @@
 package jsonscan
 
 import (
+	"encoding/binary"
 	"errors"
 	"strings"
 	"unicode"
@@ -519,15 +520,39 @@ var plain = func() (t [256]bool) {
 	return t
 }()
 
+// skipPlain returns the index of the first byte of d from i on that is not
+// plain (or len(d)). It tests eight bytes at a time: a word holds a quote, a
+// backslash or a control character exactly when one of the three SWAR
+// tests below flags a byte, and then the byte loop finds which.
+func skipPlain(d []byte, i int) int {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	for i+8 <= len(d) {
+		v := binary.LittleEndian.Uint64(d[i:])
+		quote := v ^ ('"' * ones)
+		backslash := v ^ ('\\' * ones)
+		// x-ones & ^x & highs is nonzero iff some byte of x is 0; v-0x20*ones
+		// & ^v & highs iff some byte of v is below 0x20.
+		if (quote-ones)&^quote&highs|(backslash-ones)&^backslash&highs|(v-0x20*ones)&^v&highs != 0 {
+			break
+		}
+		i += 8
+	}
+	for i < len(d) && plain[d[i]] {
+		i++
+	}
+	return i
+}
+
 // skipString skips the string starting at s.pos (on its opening quote) and
 // reports whether it holds escapes.
 func (s *scanner) skipString() (escaped bool, err error) {
 	d := s.doc
 	i := s.pos + 1
 	for {
-		for i < len(d) && plain[d[i]] {
-			i++
-		}
+		i = skipPlain(d, i)
 		if i >= len(d) {
 			return false, ErrSyntax
 		}

@@ -1,6 +1,7 @@
 package jsonscan
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -204,4 +205,31 @@ func realisticBody(size int) []byte {
 	b.WriteString(`]}},"livemode":false,"pending_webhooks":1,"request":{"id":"req_abc","idempotency_key":null},` +
 		`"type":"payment_intent.succeeded"}`)
 	return []byte(b.String())
+}
+
+// TestSkipPlain checks the eight-bytes-at-a-time scan against the byte
+// loop for every byte value at every offset of strings up to 24 bytes, with
+// the plain filler both ASCII and non-ASCII.
+func TestSkipPlain(t *testing.T) {
+	slow := func(d []byte, i int) int {
+		for i < len(d) && plain[d[i]] {
+			i++
+		}
+		return i
+	}
+	for _, fill := range []byte{'x', 0x20, 0x7f, 0x80, 0xff, '"' + 1, '\\' - 1} {
+		for n := 0; n <= 24; n++ {
+			for at := 0; at < n; at++ {
+				for c := range 256 {
+					d := bytes.Repeat([]byte{fill}, n)
+					d[at] = byte(c)
+					for start := range min(n, 9) {
+						if got, want := skipPlain(d, start), slow(d, start); got != want {
+							t.Fatalf("fill %#x, len %d, byte %#x at %d, from %d: got %d, want %d", fill, n, c, at, start, got, want)
+						}
+					}
+				}
+			}
+		}
+	}
 }
