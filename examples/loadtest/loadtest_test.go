@@ -1,25 +1,45 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/hookwise/hookwise/internal/redistest"
 	"github.com/hookwise/hookwise/providers/stripe"
 	"github.com/hookwise/hookwise/receiver"
 )
 
+// TestMain lets the test binary be a server child, as the command is.
+func TestMain(m *testing.M) {
+	if cfg, ok := os.LookupEnv(childEnv); ok {
+		if err := serveChild(cfg); err != nil {
+			fmt.Fprintln(os.Stderr, "loadtest server:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
 // runJSON runs the tool with short, small settings and decodes its report.
 func runJSON(t *testing.T, args ...string) report {
 	t.Helper()
 	args = append([]string{"-duration", "300ms", "-n", "1500", "-c", "4", "-size", "256",
-		"-sleep", "5ms", "-sleep-workers", "64", "-drain", "10s", "-json"}, args...)
+		"-sleep", "5ms", "-sleep-workers", "64", "-drain", "10s", "-rounds", "1", "-json"}, args...)
 	var out, errOut bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -52,6 +72,14 @@ func checkCounted(t *testing.T, r *result) {
 	if r.RPS <= 0 || r.P50ms <= 0 || r.P99ms < r.P50ms || r.P999ms < r.P99ms {
 		t.Errorf("%s: rps %v, p50 %v, p99 %v, p99.9 %v", r.Mode, r.RPS, r.P50ms, r.P99ms, r.P999ms)
 	}
+	// Handled/s counts completions up to the last one, so it is positive and,
+	// as the backlog drains after sending stops, not far above req/s.
+	if !r.Drained || r.HandledPS == nil || *r.HandledPS <= 0 || *r.HandledPS > 1.5*r.RPS {
+		t.Errorf("%s: drained %v, handled/s %v, req/s %v", r.Mode, r.Drained, ff(r.HandledPS, 0), r.RPS)
+	}
+	if r.ServerCPUus == nil || *r.ServerCPUus <= 0 {
+		t.Errorf("%s: server CPU per event %v", r.Mode, ff(r.ServerCPUus, 1))
+	}
 }
 
 func TestInProcessModes(t *testing.T) {
@@ -63,8 +91,13 @@ func TestInProcessModes(t *testing.T) {
 		checkCounted(t, r)
 	}
 	mem, sleep := rep.Results[1], rep.Results[2]
-	if mem.RPSvsBare == nil || mem.P99vsBare == nil || sleep.P99vsNoSleep == nil {
+	if mem.RPSvsBare == nil || mem.HandledVsBare == nil || mem.CPUvsBare == nil || mem.P99vsBare == nil || sleep.P99vsNoSleep == nil {
 		t.Errorf("ratios missing: %+v %+v", mem, sleep)
+	}
+	// The pipeline verifies, dedupes and queues: it costs the server more
+	// CPU per event than reading a body does.
+	if *mem.CPUvsBare >= 1 {
+		t.Errorf("memory server CPU per event %v not above bare's %v", *mem.ServerCPUus, *rep.Results[0].ServerCPUus)
 	}
 }
 
@@ -85,7 +118,7 @@ func TestRoundsAndTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"req/s", "bare", "memory", "per round", "x bare"} {
+	for _, want := range []string{"req/s", "handled/s", "srv µs/ev", "gen µs/req", "bare", "memory", "per round", "x bare"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, out.String())
 		}
@@ -103,12 +136,19 @@ func TestFlags(t *testing.T) {
 		{"ipv6 loopback url", []string{"-url", "http://[::1]:8080/"}, true},
 		{"remote url", []string{"-url", "http://203.0.113.7/"}, false},
 		{"host name url", []string{"-url", "http://localhost:8080/"}, false},
-		{"https url", []string{"-url", "https://127.0.0.1/"}, false},
+		{"https url", []string{"-url", "https://127.0.0.1:8443/"}, false},
 		{"redis mode without redis", []string{"-modes", "redis"}, false},
 		{"unknown mode", []string{"-modes", "bare,turbo"}, false},
 		{"tiny body", []string{"-size", "10"}, false},
 		{"blank secret", []string{"-secret", "  "}, false},
 		{"zero concurrency", []string{"-c", "0"}, false},
+		{"huge count", []string{"-n", "100000000"}, false},
+		{"huge body", []string{"-size", "2000000"}, false},
+		{"zero drain", []string{"-drain", "0s"}, false},
+		{"negative gen-procs", []string{"-gen-procs", "-1"}, false},
+		{"gen-procs left alone", []string{"-gen-procs", "0"}, true},
+		{"mode twice", []string{"-modes", "bare,bare"}, false},
+		{"url without port", []string{"-url", "http://127.0.0.1/"}, false},
 		{"stray argument", []string{"extra"}, false},
 	}
 	for _, tt := range tests {
@@ -121,20 +161,74 @@ func TestFlags(t *testing.T) {
 	}
 }
 
-func TestPresignDistinctAndSized(t *testing.T) {
-	ds := presign("whsec_x", "t", 50, 300, time.Now())
+func TestRequestsDistinctSignedAndSized(t *testing.T) {
+	rs := buildRequests("whsec_x", "/hooks", "t", 50, 300, time.Now())
+	p, err := stripe.New("whsec_x")
+	require.NoError(t, err)
 	seen := map[string]bool{}
-	for _, d := range ds {
-		if len(d.body) != 300 || !json.Valid(d.body) {
-			t.Fatalf("body %q: len %d, valid %v", d.body, len(d.body), json.Valid(d.body))
-		}
+	for i, req := range rs.reqs {
+		r, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(req)))
+		require.NoError(t, err, "request %d", i)
+		body, err := io.ReadAll(r.Body)
+		require.NoError(t, err)
+		assert.Equal(t, "/hooks", r.URL.Path)
+		assert.Equal(t, body, rs.body(i))
+		assert.Len(t, body, 300)
+		assert.True(t, json.Valid(body))
 		var v struct{ ID string }
-		_ = json.Unmarshal(d.body, &v)
-		if seen[v.ID] || d.header.Get("Stripe-Signature") == "" {
-			t.Fatalf("duplicate id or unsigned: %s", v.ID)
-		}
+		require.NoError(t, json.Unmarshal(body, &v))
+		assert.False(t, seen[v.ID], "duplicate id %s", v.ID)
 		seen[v.ID] = true
+		assert.NoError(t, p.Verify(r, body), "request %d signature", i)
 	}
+}
+
+// TestConnParsesAnswers drives conn against scripted answers: status,
+// Content-Length, a body to skip, Connection: close, and refusals.
+func TestConnParsesAnswers(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	answers := []string{
+		"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+		"HTTP/1.1 401 Unauthorized\r\ncontent-length: 5\r\n\r\nnope\n",
+		"HTTP/1.1 204 No Content\r\n\r\n",
+		"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 2\r\nConnection: close\r\n\r\nx\n",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+	}
+	go func() {
+		i := 0
+		for i < len(answers) {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			br := bufio.NewReader(c)
+			for i < len(answers) {
+				r, err := http.ReadRequest(br)
+				if err != nil {
+					break
+				}
+				_, _ = io.Copy(io.Discard, r.Body)
+				_, _ = io.WriteString(c, answers[i])
+				i++
+				if i == 4 { // after Connection: close
+					break
+				}
+			}
+			c.Close()
+		}
+	}()
+	c := &conn{addr: l.Addr().String()}
+	req := []byte("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
+	for _, want := range []int{200, 401, 204, 503} {
+		code, err := c.do(req)
+		require.NoError(t, err)
+		assert.Equal(t, want, code)
+	}
+	assert.Nil(t, c.c, "Connection: close closes")
+	_, err = c.do(req) // redials; chunked answers are not delimited
+	assert.ErrorIs(t, err, errNoLength)
 }
 
 func TestPercentile(t *testing.T) {
