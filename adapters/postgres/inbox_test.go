@@ -39,7 +39,11 @@ func serve(t *testing.T, in *postgres.Inbox, h receiver.Handler, opts ...postgre
 	srv := httptest.NewServer(r)
 	t.Cleanup(func() {
 		srv.Close()
-		_ = r.Shutdown(context.Background())
+		// A deadline: a test that stopped PostgreSQL leaves outcomes that
+		// cannot be recorded, and Shutdown would wait for them for ever.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = r.Shutdown(ctx)
 	})
 	return srv.URL
 }
@@ -92,6 +96,7 @@ func TestUnreachableDatabaseIs503(t *testing.T) {
 	in := postgres.New(pool, postgres.Schema(schema), postgres.CallTimeout(300*time.Millisecond))
 	url := serve(t, in, receiver.HandlerFunc(func(context.Context, *driver.Event) error { return nil }))
 	require.Equal(t, http.StatusOK, deliver(http.DefaultClient, url, "up"))
+	waitSettled(t, pool, schema, 5*time.Second) // "up" handled and recorded before PostgreSQL goes
 	s.Stop()
 
 	q := in.Queue(postgres.Endpoint("pgtest"))
