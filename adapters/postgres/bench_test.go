@@ -142,7 +142,7 @@ func pipeline(b *testing.B, mk backend, workers, replicas int) {
 	}
 	b.Cleanup(func() {
 		for _, r := range rcvs {
-			_ = r.Shutdown(context.Background())
+			_ = r.Shutdown(bounded())
 		}
 	})
 	run := benchRun.Add(1)

@@ -103,7 +103,7 @@ func TestReplicasHandleEachEventOnce(t *testing.T) {
 		srv := httptest.NewServer(r)
 		t.Cleanup(func() {
 			srv.Close()
-			_ = r.Shutdown(context.Background())
+			_ = r.Shutdown(bounded())
 		})
 		urls = append(urls, srv.URL)
 	}
@@ -193,7 +193,7 @@ func TestPostgresRestartMidLoad(t *testing.T) {
 	srv := httptest.NewServer(r)
 	t.Cleanup(func() {
 		srv.Close()
-		_ = r.Shutdown(context.Background())
+		_ = r.Shutdown(bounded())
 	})
 	l := newLoad(func() string { return srv.URL })
 	const n = 600

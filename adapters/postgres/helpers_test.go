@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
@@ -108,4 +109,13 @@ func schemaFor(t testing.TB, pool *pgxpool.Pool) string {
 	s := newSchema(t, pool)
 	schemas[key] = s
 	return s
+}
+
+// bounded returns a context that ends after 10 s, for cleanups' Shutdown
+// calls: with PostgreSQL stopped by a test, a Shutdown without a deadline
+// would wait for ever for outcomes it cannot record.
+func bounded() context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	time.AfterFunc(11*time.Second, cancel)
+	return ctx
 }

@@ -311,7 +311,7 @@ func TestMaxBacklogBound(t *testing.T) {
 		}
 		return driver.Result{}
 	})))
-	t.Cleanup(func() { _ = q.Shutdown(context.Background()) })
+	t.Cleanup(func() { _ = q.Shutdown(bounded()) })
 	ev := func() *driver.Event {
 		return &driver.Event{Provider: "pgtest", Body: []byte("{}"), Attempt: 1, ClaimToken: dedupe.NewToken()}
 	}
@@ -424,7 +424,7 @@ func TestRestartedInstanceReclaimsAtOnce(t *testing.T) {
 		got <- e.ID
 		return driver.Result{}
 	})))
-	t.Cleanup(func() { _ = second.Shutdown(context.Background()) })
+	t.Cleanup(func() { _ = second.Shutdown(bounded()) })
 	select {
 	case id := <-got:
 		assert.Equal(t, "cut", id)
@@ -462,7 +462,7 @@ func TestNotifyWakesOtherInstances(t *testing.T) {
 		got <- e.ID
 		return driver.Result{}
 	})))
-	t.Cleanup(func() { _ = consumer.Shutdown(context.Background()) })
+	t.Cleanup(func() { _ = consumer.Shutdown(bounded()) })
 	producer := postgres.NewQueue(pool, postgres.Schema(schema), postgres.Endpoint("bound"))
 	time.Sleep(200 * time.Millisecond) // the consumer's LISTEN is in place
 	for _, id := range []string{"n1", "n2"} {
@@ -492,7 +492,7 @@ func TestHeartbeatKeepsLongAttempt(t *testing.T) {
 		time.Sleep(1200 * time.Millisecond)
 		return driver.Result{}
 	})))
-	t.Cleanup(func() { _ = q.Shutdown(context.Background()) })
+	t.Cleanup(func() { _ = q.Shutdown(bounded()) })
 	require.NoError(t, q.Enqueue(context.Background(), &driver.Event{Provider: "pgtest", ID: "long", Body: []byte("{}"), Attempt: 1, ClaimToken: dedupe.NewToken()}))
 	waitSettled(t, pool, schema, 5*time.Second)
 	mu.Lock()
