@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -69,9 +70,21 @@ func send(args []string, stdout io.Writer) error {
 	}
 	defer resp.Body.Close()
 	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	fmt.Fprintf(stdout, "%s %s -> %s %s\n", name, req.URL.Path, resp.Status, strings.TrimSpace(string(answer)))
+	line := fmt.Sprintf("%s %s -> %s", name, req.URL.Path, resp.Status)
+	// The body of a refusal is its status text: print it once.
+	if text := strings.TrimSpace(string(answer)); text != "" && text != http.StatusText(resp.StatusCode) {
+		line += " " + text
+	}
+	fmt.Fprintln(stdout, line)
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return fmt.Errorf("%w: %s", errNotAccepted, resp.Status)
+	}
 	return nil
 }
+
+// errNotAccepted is send's error for an answer other than 2xx: the
+// quickstart exits 1, so scripts can tell.
+var errNotAccepted = errors.New("send: delivery not accepted")
 
 func defaultBase(addr string) string {
 	port := "8080"
