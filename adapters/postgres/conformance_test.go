@@ -23,9 +23,13 @@ func TestStoreConformance(t *testing.T) {
 // The Queue passes the queue conformance suite, durability included.
 func TestQueueConformance(t *testing.T) {
 	pool := shared(t)
+	// Visibility: long enough that a heartbeat delayed by a loaded CI
+	// machine (race detector, two cores) never lets a running event's lease
+	// lapse, which would let another claim run it again, as after a crash;
+	// short enough that the durable subtests' takeover fits their wait.
 	drivertest.RunQueue(t, func(t *testing.T) driver.Queue {
 		return postgres.NewQueue(pool, postgres.Schema(schemaFor(t, pool)), postgres.Endpoint("drivertest"),
-			postgres.PollInterval(20*time.Millisecond), postgres.Visibility(time.Second), postgres.Workers(16),
+			postgres.PollInterval(20*time.Millisecond), postgres.Visibility(4*time.Second), postgres.Workers(16),
 			postgres.CleanupInterval(-1))
 	}, drivertest.Durable())
 }
