@@ -71,6 +71,7 @@ func TestDefaultFetcherThroughCache(t *testing.T) {
 	now := time.Now()
 	good := ca.leaf(t, "messageverificationcerts.paypal.com", now.Add(-time.Hour), now.Add(72*time.Hour))
 	var hits, redirectTargetHits atomic.Int64
+	release := make(chan struct{})
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)
 		switch r.URL.Path {
@@ -84,8 +85,8 @@ func TestDefaultFetcherThroughCache(t *testing.T) {
 			redirectTargetHits.Add(1)
 			_, _ = w.Write([]byte(good))
 		case certPath + "CERT-slow":
-			select {
-			case <-r.Context().Done():
+			select { // held until the test ends, never cut short by the request's context
+			case <-release:
 			case <-time.After(5 * time.Second):
 			}
 		default:
@@ -93,6 +94,7 @@ func TestDefaultFetcherThroughCache(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
+	defer close(release) // before Close: the held handler returns
 	host := srv.Listener.Addr().String()
 	f := keyfetch.New(keyfetch.Config{AllowedHosts: []string{host}, Client: srv.Client(), MaxBytes: MaxCertBytes, Timeout: 200 * time.Millisecond})
 	c := newCertCache(f, ca.pool)

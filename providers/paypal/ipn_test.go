@@ -39,7 +39,9 @@ type ipnServer struct {
 	status int
 	answer string
 	delay  time.Duration
-	calls  atomic.Int64
+	// release, closed when the test ends, lets held handlers return.
+	release chan struct{}
+	calls   atomic.Int64
 }
 
 func newIPNServer(t *testing.T, status int, answer string) *ipnServer {
@@ -51,8 +53,10 @@ func newIPNServer(t *testing.T, status int, answer string) *ipnServer {
 		s.bodies = append(s.bodies, r.Method+" "+r.Header.Get("Content-Type")+" "+string(b))
 		s.mu.Unlock()
 		if s.delay > 0 {
+			// Held until the delay or the end of the test, never cut short
+			// by the request's context (which raced the client under load).
 			select {
-			case <-r.Context().Done():
+			case <-s.release:
 				return
 			case <-time.After(s.delay):
 			}
@@ -67,7 +71,9 @@ func newIPNServer(t *testing.T, status int, answer string) *ipnServer {
 		w.WriteHeader(status)
 		_, _ = io.WriteString(w, answer)
 	}))
+	s.release = make(chan struct{})
 	t.Cleanup(s.Close)
+	t.Cleanup(func() { close(s.release) }) // runs first: held handlers return, then Close
 	return s
 }
 
