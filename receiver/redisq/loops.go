@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/hookwise/hookwise/internal/textcut"
 )
 
 // createGroup creates the consumer group, and the stream with it, reading
@@ -28,21 +30,13 @@ func (q *Queue) createGroup(ctx context.Context, endpoint string) error {
 	}
 	if owner != endpoint {
 		return fmt.Errorf("%w: stream %q serves endpoint %q, not %q; give each receiver its own stream (redisq.Stream)",
-			ErrOtherEndpoint, q.stream, logSafe(owner), logSafe(endpoint))
+			ErrOtherEndpoint, q.stream, textcut.Cut(owner, 64), textcut.Cut(endpoint, 64))
 	}
 	err = q.rdb.XGroupCreateMkStream(cctx, q.stream, q.cfg.group, "0").Err()
 	if err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
 		return unavailable(err)
 	}
 	return nil
-}
-
-// logSafe bounds a name read back from Redis before it goes into an error.
-func logSafe(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "…"
-	}
-	return s
 }
 
 // slots counts the entries the reader may still fetch: free workers plus the
