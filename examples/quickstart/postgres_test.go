@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,47 +21,9 @@ import (
 // both: each is handled once.
 func TestPostgresReplicasHandleEachEventOnce(t *testing.T) {
 	srv := pgtest.Start(t)
-	a, b := freeAddr(t), freeAddr(t)
-	p1 := start(t, a, "DATABASE_URL="+srv.URL(""))
-	p2 := start(t, b, "DATABASE_URL="+srv.URL(""))
-	const n = 100
-	var wg sync.WaitGroup
-	var pending atomic.Int64
-	sem := make(chan struct{}, 16)
-	for i := 0; i < n; i++ {
-		id := fmt.Sprintf("evt_pgrep_%d", i)
-		for _, addr := range []string{a, b, a} {
-			sem <- struct{}{}
-			wg.Go(func() {
-				defer func() { <-sem }()
-				for try := 0; ; try++ {
-					code := deliver(t, addr, "stripe", id, "invoice.paid", "", false)
-					if code == 200 {
-						return
-					}
-					if code != 503 || try == 50 {
-						t.Errorf("%s to %s: status %d after %d tries", id, addr, code, try+1)
-						return
-					}
-					pending.Add(1)
-					time.Sleep(20 * time.Millisecond)
-				}
-			})
-		}
-	}
-	wg.Wait()
-	seen := collect(t, []*proc{p1, p2}, n, 60*time.Second, time.Second)
-	handled := 0
-	for id, c := range seen {
-		handled += c
-		if c != 1 {
-			t.Errorf("%s handled %d times, want once", id, c)
-		}
-	}
+	n, pending, handled, lost := replicasHandleEachOnce(t, "DATABASE_URL="+srv.URL(""), "evt_pgrep_")
 	t.Logf("counts: events %d, deliveries sent %d (3 concurrent copies each, over 2 replicas), answered 503 %d (then retried), acknowledged %d, handled %d, lost %d",
-		n, 3*n+int(pending.Load()), pending.Load(), 3*n, handled, n-len(seen))
-	p1.stop()
-	p2.stop()
+		n, 3*n+int(pending), pending, 3*n, handled, lost)
 }
 
 // An instance killed with SIGKILL right after acknowledging loses nothing:

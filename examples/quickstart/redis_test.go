@@ -61,22 +61,33 @@ func collect(t *testing.T, procs []*proc, want int, timeout, settle time.Duratio
 
 func TestRedisReplicasHandleEachEventOnce(t *testing.T) {
 	srv := redistest.Start(t)
+	n, pending, handled, lost := replicasHandleEachOnce(t, "REDIS_URL="+redisURL(srv), "evt_rep_")
+	t.Logf("counts: events %d, deliveries sent %d (3 concurrent copies each, over 2 replicas), answered 503 while another copy was being accepted %d (then retried), acknowledged %d, handled %d, lost %d",
+		n, 3*n, pending, 3*n, handled, lost)
+}
+
+// replicasHandleEachOnce starts two quickstarts sharing the backend env
+// names, sends each of 100 events three times at once over both (a copy
+// answered 503 while another is being accepted is sent again, as senders
+// do), and checks each event is handled once. It returns the events, the
+// 503s, the events handled and the events lost.
+func replicasHandleEachOnce(t *testing.T, env, prefix string) (n int, pending int64, handled, lost int) {
+	t.Helper()
 	a, b := freeAddr(t), freeAddr(t)
-	p1 := start(t, a, "REDIS_URL="+redisURL(srv))
-	p2 := start(t, b, "REDIS_URL="+redisURL(srv))
-	const n = 100
+	p1 := start(t, a, env)
+	p2 := start(t, b, env)
+	defer p1.stop()
+	defer p2.stop()
+	n = 100
 	var wg sync.WaitGroup
-	var pending atomic.Int64
+	var retried atomic.Int64
 	sem := make(chan struct{}, 16)
 	for i := 0; i < n; i++ {
-		id := fmt.Sprintf("evt_rep_%d", i)
+		id := fmt.Sprintf("%s%d", prefix, i)
 		for _, addr := range []string{a, b, a} { // concurrent copies to both replicas
 			sem <- struct{}{}
 			wg.Go(func() {
 				defer func() { <-sem }()
-				// A copy that arrives while another is being accepted is
-				// answered 503 (its outcome is not known yet); the sender
-				// retries, as every provider does, and gets 200.
 				for try := 0; ; try++ {
 					code := deliver(t, addr, "stripe", id, "invoice.paid", "", false)
 					if code == 200 {
@@ -86,7 +97,7 @@ func TestRedisReplicasHandleEachEventOnce(t *testing.T) {
 						t.Errorf("%s to %s: status %d after %d tries", id, addr, code, try+1)
 						return
 					}
-					pending.Add(1)
+					retried.Add(1)
 					time.Sleep(20 * time.Millisecond)
 				}
 			})
@@ -94,17 +105,13 @@ func TestRedisReplicasHandleEachEventOnce(t *testing.T) {
 	}
 	wg.Wait()
 	seen := collect(t, []*proc{p1, p2}, n, 60*time.Second, time.Second)
-	handled := 0
 	for id, c := range seen {
 		handled += c
 		if c != 1 {
 			t.Errorf("%s handled %d times, want once", id, c)
 		}
 	}
-	t.Logf("counts: events %d, deliveries sent %d (3 concurrent copies each, over 2 replicas), answered 503 while another copy was being accepted %d (then retried), acknowledged %d, handled %d, lost %d",
-		n, 3*n, pending.Load(), 3*n, handled, n-len(seen))
-	p1.stop()
-	p2.stop()
+	return n, retried.Load(), handled, n - len(seen)
 }
 
 func TestRedisCrashLosesNothingAcknowledged(t *testing.T) {
