@@ -25,3 +25,9 @@ func TestMemoryDeadLettersConformance(t *testing.T) {
 		return receiver.NewMemoryDeadLetters(memoryDeadLetters)
 	}, drivertest.EvictsOldest(memoryDeadLetters))
 }
+
+func TestMemoryOrderConformance(t *testing.T) {
+	drivertest.RunOrderStore(t, func(t *testing.T) driver.OrderStore {
+		return receiver.NewMemoryOrder(64)
+	}, drivertest.StoreBound(64))
+}

@@ -46,6 +46,46 @@ type Event struct {
 	// MaxMetaKeyBytes, MaxMetaValueBytes); queues store and restore it as it
 	// is. Nil when empty.
 	Meta map[string]string
+	// Target names the handler a fan-out copy of the event is for (see
+	// receiver.Mux.Fanout): the receiver queues one copy per handler of a
+	// fan-out route, each with its own attempts, retries, dead letter and
+	// dedupe mark. Empty for an event as delivered. Queues and dead-letter
+	// stores store and restore it.
+	Target string
+}
+
+// MaxTargetBytes bounds Event.Target; a target name is 1 to MaxTargetBytes
+// bytes of lower-case letters, digits, '-', '_' and '.'.
+const MaxTargetBytes = 64
+
+// ValidTarget reports whether name is a valid fan-out target name.
+func ValidTarget(name string) bool {
+	if name == "" || len(name) > MaxTargetBytes {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		switch c := name[i]; {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-', c == '_', c == '.':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// DedupeKey returns the key the event's dedupe marks are kept under:
+// "provider:ID", as dedupe.Key makes it, followed for a fan-out copy by a
+// space and its Target (event IDs never contain a space), so that each
+// handler of a fan-out records its own outcome. Empty for an event without
+// an ID, which has no dedupe mark.
+func (e *Event) DedupeKey() string {
+	if e.ID == "" {
+		return ""
+	}
+	if e.Target == "" {
+		return e.Provider + ":" + e.ID
+	}
+	return e.Provider + ":" + e.ID + " " + e.Target
 }
 
 // Bounds of Event.Meta, enforced by the receiver before an event is queued:
@@ -149,15 +189,21 @@ type DeadLetter struct {
 // provider: the event ID, or, for an event without one, "~" followed by the
 // event's claim token, so that dead letters of events without IDs do not
 // replace each other. Event IDs never start with "~" (the receiver refuses
-// them).
+// them). A fan-out copy's key is "~", its Target, "~" and that key
+// ("~billing~evt_1", "~billing~~TOKEN"), so that each handler of a fan-out
+// has its own dead letter.
 func (d DeadLetter) Key() string {
 	if d.Event == nil {
 		return ""
 	}
-	if d.Event.ID == "" {
-		return "~" + d.Event.ClaimToken
+	k := d.Event.ID
+	if k == "" {
+		k = "~" + d.Event.ClaimToken
 	}
-	return d.Event.ID
+	if d.Event.Target != "" {
+		k = "~" + d.Event.Target + "~" + k
+	}
+	return k
 }
 
 // DeadLetterStore keeps dead letters until they are replayed or deleted.
@@ -172,6 +218,29 @@ type DeadLetterStore interface {
 	// Delete removes the dead letter stored under (provider, key), where key
 	// is the dead letter's Key(); deleting a missing one is not an error.
 	Delete(ctx context.Context, provider, key string) error
+}
+
+// OrderStore keeps, for each ordering key, the line of events waiting to
+// be handled one at a time, in the order they joined it (see
+// receiver.WithOrdering). Entries are claim tokens. An entry not renewed
+// (Join or Turn) within its hold is dropped, so that an event whose
+// enqueue failed after it joined, or that was lost with its queue, holds
+// its key back for at most the hold. Implementations are safe for
+// concurrent use, and those shared by processes (Redis, PostgreSQL) keep
+// one line per key for all of them.
+type OrderStore interface {
+	// Join appends token to key's line, to be dropped unless renewed within
+	// hold. Joining a token already in the line renews it in place. A
+	// store at its bound returns an error matching ErrQueueFull.
+	Join(ctx context.Context, key, token string, hold time.Duration) error
+	// Turn reports whether token's event may run now: token is first in
+	// key's line, or is not in it (dropped after its hold, or never
+	// joined). It first drops the entries whose hold has passed, and renews
+	// token's entry for hold.
+	Turn(ctx context.Context, key, token string, hold time.Duration) (bool, error)
+	// Leave removes token from key's line; a token not in it is not an
+	// error.
+	Leave(ctx context.Context, key, token string) error
 }
 
 // Errors of the driver contract. Package receiver exports the same values.

@@ -233,6 +233,30 @@ var deadLetterCases = []struct {
 		e.del(all[1].Event.Provider, all[1].Key())
 		e.sameList([]driver.DeadLetter{all[0], all[2]}, e.list(0), "after Delete(provider, \"~\"+token)")
 	}},
+	{"TargetsKeptApart", func(e *denv) {
+		// Fan-out copies of one event, and the event itself, each have a
+		// dead letter of their own; so do copies of an event without an ID.
+		plain := e.letter("fanout")
+		billing := e.letter("fanout-billing")
+		billing.Event.ID, billing.Event.Target = plain.Event.ID, "billing"
+		crm := e.letter("fanout-crm")
+		crm.Event.ID, crm.Event.Target = plain.Event.ID, "crm"
+		noID := e.letter("fanout-noid")
+		noID.Event.ID, noID.Event.Target = "", "billing"
+		all := []driver.DeadLetter{plain, billing, crm, noID}
+		for _, d := range all {
+			e.put(d)
+		}
+		e.sameList(all, e.list(0), "dead letters of one event and its fan-out copies")
+		assert.Equal(e.t, "~billing~"+plain.Event.ID, billing.Key())
+		assert.Equal(e.t, "~billing~~"+noID.Event.ClaimToken, noID.Key())
+		again := e.letter("fanout-billing-again")
+		again.Event.ID, again.Event.Target = plain.Event.ID, "billing"
+		e.put(again)
+		e.sameList([]driver.DeadLetter{plain, crm, noID, again}, e.list(0), "after a second dead letter of one fan-out copy")
+		e.del(crm.Event.Provider, crm.Key())
+		e.sameList([]driver.DeadLetter{plain, noID, again}, e.list(0), "after deleting one fan-out copy's dead letter")
+	}},
 	{"ProvidersKeptApart", func(e *denv) {
 		a := e.letter("shared")
 		b := e.letter("shared")

@@ -28,7 +28,7 @@
 // the contract of driver.Queue: every enqueued event reaches Process with
 // every field intact (Provider, ID, Type, Version, ReceivedAt to the
 // driver's TimePrecision, Header, Body byte for byte, Attempt, ClaimToken,
-// Meta), including events without an ID, binary and large bodies, many
+// Meta, Target), including events without an ID, binary and large bodies, many
 // header values, header and Meta values that are not UTF-8, and Meta at the
 // receiver's bounds; a Retry result is run
 // again with Attempt+1 (the same Attempt with KeepAttempt), no sooner than
@@ -49,7 +49,8 @@
 // letters are kept under (provider, DeadLetter.Key()) — a new one of the same
 // key replaces the old, events without IDs do not replace each other —
 // Delete removes exactly one and deleting a missing one is not an error,
-// concurrent use, and the store's bound (RefusesBeyond or EvictsOldest).
+// fan-out copies of one event (Event.Target) are kept apart from each other
+// and from the event, concurrent use, and the store's bound (RefusesBeyond or EvictsOldest).
 //
 // Subtests run at once, each with a queue or store of its own from the
 // constructor: stores on one shared server must keep them apart (a key
@@ -120,6 +121,7 @@ type config struct {
 	evicts    int
 	queueMax  int
 	idem      bool
+	orderMax  int
 }
 
 func newConfig(opts []Option) config {
@@ -239,6 +241,7 @@ func sameEvent(t *testing.T, c config, want, got *driver.Event, withPayload bool
 	assert.Equal(t, want.Attempt, got.Attempt, "%s: Attempt", what)
 	assert.Equal(t, want.ClaimToken, got.ClaimToken, "%s: ClaimToken", what)
 	assert.Equal(t, normMeta(want.Meta), normMeta(got.Meta), "%s: Meta", what)
+	assert.Equal(t, want.Target, got.Target, "%s: Target", what)
 }
 
 // sameTime checks that got is want to the driver's precision.

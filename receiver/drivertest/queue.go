@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -222,6 +223,10 @@ var queueCases = []struct {
 		ev.Type = (ev.Type + ":" + string(bigASCII(256)))[:256]
 		ev.Version = "v" + string(bigASCII(63))
 	})},
+	{name: "RoundTrip/Target", f: roundTrip(func(e *qenv, ev *driver.Event) {
+		ev.Target = "billing-api.v2_" + strings.Repeat("x", driver.MaxTargetBytes-15)
+	})},
+	{name: "RoundTrip/TargetNoID", f: roundTrip(func(e *qenv, ev *driver.Event) { ev.ID, ev.Target = "", "crm" })},
 	{name: "RoundTrip/LaterAttempt", f: roundTrip(func(e *qenv, ev *driver.Event) { ev.Attempt = 4 })},
 	{name: "RoundTrip/SameIDTwice", f: func(e *qenv) {
 		// Two deliveries of one event ID (the receiver's dedupe decides
@@ -264,6 +269,7 @@ var queueCases = []struct {
 		ev := e.event("retry")
 		ev.Header = manyHeader()
 		ev.Meta = fullMeta()
+		ev.Target = "ledger" // a fan-out copy keeps its target through retries
 		e.enqueue(q, ev)
 		e.await(p, ev, 3)
 		time.Sleep(settle)
@@ -304,6 +310,7 @@ var queueCases = []struct {
 		e.start(q, p)
 		ev := e.event("deferred")
 		ev.Meta = fullMeta()
+		ev.Target = "ledger"
 		e.enqueue(q, ev)
 		e.await(p, ev, 5)
 		time.Sleep(settle)

@@ -24,8 +24,9 @@ const (
 	fieldHeader     = "header"
 	fieldBody       = "body"
 	fieldAttempt    = "attempt"
-	fieldToken      = "token" // optional: absent in entries written before claim tokens
-	fieldMeta       = "meta"  // optional: a JSON object, present when the event carries Meta
+	fieldToken      = "token"  // optional: absent in entries written before claim tokens
+	fieldMeta       = "meta"   // optional: a JSON object, present when the event carries Meta
+	fieldTarget     = "target" // optional: present for a fan-out copy (Event.Target)
 	// Header and Meta values that are not valid UTF-8 (net/http lets header
 	// values carry any byte but controls) would be altered by JSON strings:
 	// such events store their headers, or Meta, in these fields instead, as
@@ -81,6 +82,9 @@ func encode(e *driver.Event) ([]any, error) {
 	}
 	if headerBytes != nil {
 		fields = append(fields, fieldHeaderBytes, headerBytes)
+	}
+	if e.Target != "" {
+		fields = append(fields, fieldTarget, e.Target)
 	}
 	if len(e.Meta) > 0 {
 		name, v := fieldMeta, any(e.Meta)
@@ -253,6 +257,11 @@ func decode(values map[string]any) (*driver.Event, error) {
 			return nil, fmt.Errorf("%w: field %q is not a string", ErrMalformedEntry, fieldToken)
 		}
 	}
+	if t, ok := values[fieldTarget]; ok {
+		if e.Target, ok = t.(string); !ok || !driver.ValidTarget(e.Target) {
+			return nil, fmt.Errorf("%w: bad %s", ErrMalformedEntry, fieldTarget)
+		}
+	}
 	if m, ok := values[fieldMeta]; ok {
 		ms, ok := m.(string)
 		if !ok || json.Unmarshal([]byte(ms), &e.Meta) != nil {
@@ -296,6 +305,7 @@ func partialEvent(values map[string]any) *driver.Event {
 		Body:       []byte(str(fieldBody)),
 		Attempt:    1,
 		ClaimToken: str(fieldToken),
+		Target:     str(fieldTarget),
 	}
 	if t, err := time.Parse(time.RFC3339Nano, str(fieldReceivedAt)); err == nil {
 		e.ReceivedAt = t

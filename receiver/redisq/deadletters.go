@@ -63,6 +63,7 @@ type storedDeadLetter struct {
 	Attempt    int               `json:"attempt"`
 	Token      string            `json:"token,omitempty"`
 	Meta       map[string]string `json:"meta,omitempty"`
+	Target     string            `json:"target,omitempty"`
 	// HeaderBytes and MetaBytes replace Header and Meta when a value is not
 	// valid UTF-8, which JSON strings would alter (see codec.go).
 	HeaderBytes [][][]byte  `json:"header_b,omitempty"`
@@ -83,7 +84,7 @@ func (s *DeadLetters) Put(ctx context.Context, d driver.DeadLetter) error {
 	sd := storedDeadLetter{
 		Provider: e.Provider, ID: e.ID, Type: e.Type, Version: e.Version,
 		ReceivedAt: e.ReceivedAt, Header: e.Header, Body: e.Body, Payload: e.Payload,
-		Attempt: e.Attempt, Token: e.ClaimToken, Meta: e.Meta, Reason: d.Reason, FailedAt: d.FailedAt,
+		Attempt: e.Attempt, Token: e.ClaimToken, Meta: e.Meta, Target: e.Target, Reason: d.Reason, FailedAt: d.FailedAt,
 	}
 	if !headerUTF8(e.Header) {
 		sd.Header, sd.HeaderBytes = nil, headerAsBytes(e.Header)
@@ -171,7 +172,7 @@ func (s *DeadLetters) List(ctx context.Context, limit int) ([]driver.DeadLetter,
 			Event: &driver.Event{
 				Provider: sd.Provider, ID: sd.ID, Type: sd.Type, Version: sd.Version,
 				ReceivedAt: sd.ReceivedAt, Header: sd.Header, Body: sd.Body,
-				Payload: sd.Payload, Attempt: sd.Attempt, ClaimToken: sd.Token, Meta: sd.Meta,
+				Payload: sd.Payload, Attempt: sd.Attempt, ClaimToken: sd.Token, Meta: sd.Meta, Target: sd.Target,
 			},
 			Reason:   sd.Reason,
 			FailedAt: sd.FailedAt,
