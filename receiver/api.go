@@ -50,6 +50,27 @@ type TypeHandler interface {
 	Handles(eventType string) bool
 }
 
+// FanoutHandler is implemented by handlers with fan-out routes (a *Mux,
+// see Mux.Fanout). The receiver asks Targets, once an event is queued,
+// whether its type goes to several named handlers; when it does, it queues
+// one copy of the event per name (Event.Target) and handles each copy on
+// its own. Middleware wrapping a Mux from the outside should pass Targets
+// through (as Handles), or a fan-out route's handlers run one after the
+// other as one handler, retried together.
+type FanoutHandler interface {
+	Handler
+	// Targets returns the names of eventType's handlers, or nil when it has
+	// one handler.
+	Targets(eventType string) []string
+}
+
+// ValidTarget reports whether name can name a fan-out target: 1 to
+// MaxTargetBytes bytes of lower-case letters, digits, '-', '_' and '.'.
+func ValidTarget(name string) bool { return driver.ValidTarget(name) }
+
+// MaxTargetBytes bounds a fan-out target's name (Event.Target).
+const MaxTargetBytes = driver.MaxTargetBytes
+
 // Event is driver.Event: one verified delivery as handlers see it. The
 // payload a Typed handler or On receives is decoded from the event's JSON
 // document (Event.Decode); the Event itself carries the provider, ID, type,
@@ -188,7 +209,8 @@ const (
 	StageInvalid                       // the payload failed schema or struct validation
 	StageHandshake                     // a handshake (a challenge, a ping) was answered
 	StageFiltered                      // a verified event a filter did not keep was acknowledged without queueing (WithFilter)
-	StageDeferred                      // a handler deferred the event (Defer): it runs again later, its attempt not used up
+	StageDeferred                      // a handler deferred the event (Defer), or its ordering key's turn has not come: it runs again later, its attempt not used up
+	StageSplit                         // an event of a fan-out route was split into one queued copy per handler (Mux.Fanout)
 )
 
 // String returns the stage's lower-case name ("dead_lettered").
@@ -214,6 +236,8 @@ func (s Stage) String() string {
 		return "filtered"
 	case StageDeferred:
 		return "deferred"
+	case StageSplit:
+		return "split"
 	}
 	return "unknown"
 }

@@ -3,7 +3,9 @@ package receiver
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/hookwise/hookwise/internal/pattern"
@@ -30,6 +32,9 @@ import (
 // handler, so Handles keeps working; middleware wrapping the Mux from the
 // outside should pass Handles through, or such handlers never run.
 //
+// A route registered with Fanout has several named handlers: the receiver
+// queues a copy of each event it takes for every one of them (see Fanout).
+//
 // The zero value is ready to use. A Mux is safe for concurrent use;
 // registering while events are handled is allowed.
 type Mux struct {
@@ -41,7 +46,10 @@ type Mux struct {
 	mw       []func(Handler) Handler
 }
 
-var _ TypeHandler = (*Mux)(nil)
+var (
+	_ TypeHandler   = (*Mux)(nil)
+	_ FanoutHandler = (*Mux)(nil)
+)
 
 // NewMux returns an empty Mux.
 func NewMux() *Mux { return new(Mux) }
@@ -51,12 +59,66 @@ func NewMux() *Mux { return new(Mux) }
 // pattern, or "invoice.*" beside the family "invoice", which take the same
 // types): these are programming errors.
 func (m *Mux) Handle(pattern string, h Handler) {
+	if h == nil {
+		panic("receiver: nil handler for " + pattern)
+	}
+	m.register(pattern, &entry{h: h, pattern: pattern})
+}
+
+// Fanout registers a route whose events go to several handlers, named by
+// the keys of targets: a billing update, a CRM sync and an analytics
+// export of one "invoice.paid". Behind a Receiver, each event the pattern
+// takes is split, once queued, into one copy per handler (Event.Target
+// names it), and each copy has its own attempts, retries, dead letter,
+// dedupe mark and replay: a failing handler is retried, or dead-lettered
+// and replayed, alone, without running the others' side effects again.
+//
+// Names are what the queue and the dead-letter store record: 1 to
+// MaxTargetBytes bytes of lower-case letters, digits, '-', '_' and '.'.
+// Keep them stable across deploys: a copy whose target is no longer
+// registered for its type is acknowledged with ErrNoHandler. Renaming a
+// target is removing one and adding another.
+//
+// Fanout panics, as Handle does, when pattern is outside the grammar or
+// overlaps one already registered, and when targets is empty, a name is
+// invalid, or a handler is nil.
+//
+// Called directly (without a Receiver), HandleEvent runs an event without
+// a Target through every handler of its fan-out route in name order, and
+// returns their errors joined.
+func (m *Mux) Fanout(pattern string, targets map[string]Handler) {
+	if len(targets) == 0 {
+		panic("receiver: fan-out without targets for " + pattern)
+	}
+	e := &entry{pattern: pattern, targets: make(map[string]Handler, len(targets))}
+	for name, h := range targets {
+		if !ValidTarget(name) {
+			panic(fmt.Sprintf("receiver: invalid fan-out target name %q for %s", logText(name, MaxTargetBytes+8), pattern))
+		}
+		if h == nil {
+			panic("receiver: nil handler for fan-out target " + name)
+		}
+		e.targets[name] = h
+		e.names = append(e.names, name)
+	}
+	slices.Sort(e.names)
+	e.h = HandlerFunc(func(ctx context.Context, ev *Event) error {
+		var errs []error
+		for _, name := range e.names {
+			if err := e.targets[name].HandleEvent(ctx, ev); err != nil {
+				errs = append(errs, fmt.Errorf("target %s: %w", name, err))
+			}
+		}
+		return errors.Join(errs...)
+	})
+	m.register(pattern, e)
+}
+
+// register adds e under pattern; it panics as Handle documents.
+func (m *Mux) register(pattern string, e *entry) {
 	pat, err := parsePattern(pattern)
 	if err != nil {
 		panic("receiver: " + err.Error())
-	}
-	if h == nil {
-		panic("receiver: nil handler for " + pattern)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -69,7 +131,6 @@ func (m *Mux) Handle(pattern string, h Handler) {
 		panic("receiver: pattern registered twice or overlapping another: " + pattern)
 	}
 	m.patterns[pattern] = true
-	e := &entry{h: h, pattern: pattern}
 	switch {
 	case pat.Any:
 		m.any = e
@@ -83,10 +144,13 @@ func (m *Mux) Handle(pattern string, h Handler) {
 	}
 }
 
-// entry is a registered handler with its pattern.
+// entry is a registered handler with its pattern; for a fan-out route, h
+// runs every target in name order (HandleEvent without a Receiver).
 type entry struct {
 	h       Handler
 	pattern string
+	targets map[string]Handler // fan-out routes only
+	names   []string           // their names, sorted
 }
 
 // HandleFunc registers f for pattern, as Handle does.
@@ -144,8 +208,23 @@ func (m *Mux) Handles(eventType string) bool {
 	return p != "" && p != "*"
 }
 
+// Targets returns the names of the handlers of the fan-out route that
+// takes eventType, sorted, or nil when that route is not a fan-out (or no
+// route takes it); it implements FanoutHandler. The slice must not be
+// modified.
+func (m *Mux) Targets(eventType string) []string {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if e := m.lookup(eventType); e != nil {
+		return e.names
+	}
+	return nil
+}
+
 // HandleEvent runs the handler for e.Type, inside the middleware of Use, or
-// returns ErrNoHandler.
+// returns ErrNoHandler. A fan-out copy (e.Target set) runs the handler of
+// that name on the route; when the route has none by that name any more,
+// it returns ErrNoHandler.
 func (m *Mux) HandleEvent(ctx context.Context, e *Event) error {
 	m.mu.RLock()
 	ent := m.lookup(e.Type)
@@ -155,6 +234,11 @@ func (m *Mux) HandleEvent(ctx context.Context, e *Event) error {
 		return fmt.Errorf("%w for %q", ErrNoHandler, logText(e.Type, MaxTypeBytes))
 	}
 	var h Handler = ent.h
+	if e.Target != "" {
+		if h = ent.targets[e.Target]; h == nil {
+			return fmt.Errorf("%w for %q and target %q", ErrNoHandler, logText(e.Type, MaxTypeBytes), logText(e.Target, MaxTargetBytes))
+		}
+	}
 	for i := len(mw) - 1; i >= 0; i-- {
 		h = mw[i](h)
 	}

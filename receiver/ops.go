@@ -119,7 +119,7 @@ func (p Replayer) Replay(ctx context.Context, d DeadLetter) error {
 	e.ClaimToken = dedupe.NewToken()
 	e.Payload = nil // derived again from Body
 	if e.ID != "" && p.Store != nil {
-		if err := p.Store.Release(ctx, dedupe.Key(e.Provider, e.ID), ""); err != nil {
+		if err := p.Store.Release(ctx, e.DedupeKey(), ""); err != nil {
 			return fmt.Errorf("%w: %w", ErrStore, err)
 		}
 	}

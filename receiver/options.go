@@ -71,6 +71,7 @@ type config struct {
 	keepHeader  func(name string) bool
 	reprocess   bool
 	filters     []func(context.Context, *Event) bool // WithFilter
+	order       *Ordering                            // WithOrdering
 	nilDep      string                               // the first nil dependency passed to an option
 }
 

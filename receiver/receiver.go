@@ -32,6 +32,7 @@ type Receiver struct {
 	hs      Handshaker           // the provider's handshake stage, or nil
 	sentAt  provider.Timestamper // the provider's signed timestamp, or nil
 	types   TypeHandler          // the handler's, or nil
+	fan     FanoutHandler        // the handler's, or nil
 	h       Handler
 	cfg     config
 	log     *slog.Logger
@@ -40,6 +41,7 @@ type Receiver struct {
 	certain  bool // store and queue in memory: no call has an unknown outcome
 
 	bodies byteBudget // body bytes being read (body.go)
+	splits splits     // fan-out copies queued so far (fanout.go)
 
 	endpoint string // the name the queue knows the receiver by
 
@@ -96,6 +98,9 @@ func New(p Provider, h Handler, opts ...Option) (*Receiver, error) {
 		return nil, fmt.Errorf("receiver: %s configure the default in-memory queue, not one given WithQueue: configure that queue instead",
 			strings.Join(c.queueOpts, ", "))
 	}
+	if err := c.setOrderDefaults(); err != nil {
+		return nil, err
+	}
 	if c.render == nil {
 		c.render = func(w http.ResponseWriter, _ *http.Request, rf Refusal) { WriteRefusal(w, rf) }
 	}
@@ -119,6 +124,7 @@ func New(p Provider, h Handler, opts ...Option) (*Receiver, error) {
 	r.hs, _ = p.(Handshaker)
 	r.sentAt, _ = p.(provider.Timestamper)
 	r.types, _ = h.(TypeHandler)
+	r.fan, _ = h.(FanoutHandler)
 	_, r.memStore = c.store.(*dedupe.Memory)
 	_, memQueue := c.queue.(*MemoryQueue)
 	r.certain = r.memStore && memQueue
@@ -213,7 +219,7 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	e.ClaimToken = dedupe.NewToken()
 	var key string
 	if e.ID != "" {
-		key = dedupe.Key(e.Provider, e.ID)
+		key = e.DedupeKey()
 		lease := r.cfg.admission
 		if r.certain {
 			lease = r.cfg.lease
@@ -235,6 +241,12 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			return
 		}
 	}
+	line, err := r.joinLine(ctx, e)
+	if err != nil {
+		r.release(ctx, e, "release after the ordering store refused")
+		r.refuse(req, w, err, e)
+		return
+	}
 	// Once queued, the event belongs to the workers, which may set its
 	// Payload and Attempt at once: observers of the acknowledgement get a
 	// copy taken before.
@@ -246,6 +258,7 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if err := r.cfg.queue.Enqueue(context.WithoutCancel(ctx), e); errors.Is(err, driver.ErrDuplicate) {
 		// The queue holds the event already (it claims IDs itself): this
 		// delivery's own claim, if the store made one, is not needed.
+		r.leaveLine(ctx, line, e)
 		r.release(ctx, e, "release after a duplicate the queue found")
 		w.WriteHeader(r.cfg.okStatus)
 		r.observeAccepted(req, StageDuplicate, seen)
@@ -254,7 +267,9 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		// Best effort, and only for this delivery's own claim: the sender's
 		// retry must find the key free. Should the event have been stored
 		// after all (a reply lost after the write), the worker that takes
-		// it checks the key first (see take).
+		// it checks the key first (see take). Its line entry, if any,
+		// lapses after the hold then.
+		r.leaveLine(ctx, line, e)
 		r.release(ctx, e, "release after failed enqueue")
 		r.refuse(req, w, err, e)
 		return
@@ -463,16 +478,46 @@ func (r *Receiver) extractPayload(e *Event) (p json.RawMessage, err error) {
 	return r.payload.Payload(e.Header, e.Body)
 }
 
-// process runs one attempt of e: payload extraction, validation (under the
-// default policy), the handler with its timeout and panic recovery, then
-// records the outcome. The queue calls it through processor.
+// process runs one attempt of e (attempt), then, when e is finished and
+// ordered, takes it out of its key's line. The queue calls it through
+// processor.
 func (r *Receiver) process(ctx context.Context, e *Event) driver.Result {
+	res, line := r.attempt(ctx, e)
+	if !res.Retry && r.cfg.order != nil {
+		if line == "" {
+			line = r.orderKey(ctx, e) // finished before its turn was asked: a duplicate, an invalid payload
+		}
+		r.leaveLine(ctx, line, e)
+	}
+	return res
+}
+
+// attempt runs one attempt of e: the dedupe check, payload extraction, its
+// ordering key's turn, validation (under the default policy), then the
+// split of a fan-out event, or the handler with its timeout and panic
+// recovery, and records the outcome. It returns the outcome and e's line
+// key when its turn was asked.
+func (r *Receiver) attempt(ctx context.Context, e *Event) (driver.Result, string) {
 	if res, ok := r.take(ctx, e); !ok {
-		return res
+		return res, ""
 	}
 	if err := r.setPayload(e); err != nil {
-		return r.invalid(ctx, e, err)
+		return r.invalid(ctx, e, err), ""
 	}
+	var line string
+	if r.cfg.order != nil {
+		if line = r.orderKey(ctx, e); line != "" {
+			if de, ok := r.turn(ctx, line, e); !ok {
+				return r.deferred(ctx, e, de, 0, 0), line
+			}
+		}
+	}
+	return r.handle(ctx, e), line
+}
+
+// handle runs validation (under the default policy), then splits a fan-out
+// event or runs the handler, and records the outcome.
+func (r *Receiver) handle(ctx context.Context, e *Event) driver.Result {
 	if r.cfg.validator != nil && r.cfg.invalid == AcknowledgeInvalid {
 		switch err := r.runValidator(ctx, e); {
 		case errors.Is(err, ErrInvalidPayload):
@@ -485,6 +530,9 @@ func (r *Receiver) process(ctx context.Context, e *Event) driver.Result {
 	var wait time.Duration
 	if e.Attempt == 1 && !e.ReceivedAt.IsZero() {
 		wait = max(r.cfg.now().Sub(e.ReceivedAt), 0)
+	}
+	if targets := r.fanoutTargets(e); len(targets) > 0 {
+		return r.split(ctx, e, targets, wait)
 	}
 	err := r.run(r.extract(ctx, e), e)
 	took := time.Since(start)
@@ -552,7 +600,7 @@ func (r *Receiver) take(ctx context.Context, e *Event) (driver.Result, bool) {
 	if r.certain || e.ID == "" || e.ClaimToken == "" {
 		return driver.Result{}, true
 	}
-	key := dedupe.Key(e.Provider, e.ID)
+	key := e.DedupeKey()
 	sctx, cancel := r.storeContext(context.WithoutCancel(ctx))
 	defer cancel()
 	held, err := r.cfg.store.Confirm(sctx, key, e.ClaimToken, r.cfg.lease)
@@ -613,7 +661,7 @@ func (r *Receiver) release(ctx context.Context, e *Event, msg string) {
 	}
 	sctx, cancel := r.storeContext(context.WithoutCancel(ctx))
 	defer cancel()
-	if err := r.cfg.store.Release(sctx, dedupe.Key(e.Provider, e.ID), e.ClaimToken); err != nil {
+	if err := r.cfg.store.Release(sctx, e.DedupeKey(), e.ClaimToken); err != nil {
 		r.log.LogAttrs(ctx, slog.LevelWarn, msg, slog.String("id", e.ID), slog.Any("error", err))
 	}
 }
@@ -624,7 +672,7 @@ func (r *Receiver) complete(ctx context.Context, e *Event) {
 	}
 	sctx, cancel := r.storeContext(context.WithoutCancel(ctx))
 	defer cancel()
-	if err := r.cfg.store.Complete(sctx, dedupe.Key(e.Provider, e.ID), e.ClaimToken, r.cfg.retention); err != nil {
+	if err := r.cfg.store.Complete(sctx, e.DedupeKey(), e.ClaimToken, r.cfg.retention); err != nil {
 		// The claim's lease still guards the key; a redelivery after it lapses
 		// would be handled again, which idempotent handlers tolerate.
 		r.log.LogAttrs(ctx, slog.LevelWarn, "could not mark event done", slog.String("id", e.ID), slog.Any("error", err))
