@@ -123,4 +123,26 @@
 // partition. Every instance reads every partition. Order between events was
 // never promised, so partitioning loses nothing. Dead letters stay in one
 // store (NewDeadLetters with the base stream name).
+//
+// # Per-key ordering
+//
+// NewOrderStore returns a driver.OrderStore (receiver.WithOrdering) that
+// every replica sharing the Redis and the prefix (default
+// "hookwise:order:") sees alike. A line is two sorted sets under one hash
+// tag, the ordering key (Cluster safe):
+//
+//	hookwise:order:{<key>}:line    tokens scored by the order they joined
+//	hookwise:order:{<key>}:expiry  the same tokens scored by when their hold ends (server ms)
+//
+// Join, Turn and Leave are one Lua script each, one round trip, timed by
+// the server's clock (TIME). Join of a token already in line renews it in
+// place, so a Join go-redis re-sends after a broken connection adds nothing.
+// Turn drops lapsed entries, a bounded number per call (the earliest to
+// lapse, then from the front), so a line of thousands costs no more than
+// O(log n) per entry touched; a lapsed entry anywhere in the line never
+// holds back those behind it once it is dropped. Both keys expire twice the
+// longest hold after their last renewal, and vanish when the line empties.
+// OrderMaxLine (default DefaultOrderMaxLine) bounds each line; a Join beyond
+// it, or a Redis that does not answer within OrderTimeout (error matching
+// ErrUnavailable), matches driver.ErrQueueFull, and the receiver answers 503.
 package redisq
