@@ -221,6 +221,8 @@ func attemptOutcome(o receiver.Observation) string {
 		return "duplicate"
 	case receiver.StageDeferred:
 		return "deferred"
+	case receiver.StageSplit:
+		return "split"
 	}
 	return "other"
 }

@@ -28,6 +28,7 @@ const (
 	AttrSkew          = attribute.Key("hookwise.skew")
 	AttrSkewDirection = attribute.Key("hookwise.skew.direction")
 	AttrEndpoint      = attribute.Key("hookwise.endpoint")
+	AttrTarget        = attribute.Key("hookwise.target") // a fan-out copy's handler (receiver.Event.Target)
 	attrSystem        = attribute.Key("messaging.system")
 	attrOperationType = attribute.Key("messaging.operation.type")
 	attrOperationName = attribute.Key("messaging.operation.name")
@@ -276,6 +277,9 @@ func (h *traced) HandleEvent(ctx context.Context, e *receiver.Event) error {
 	}
 	if e.Type != "" {
 		opts = append(opts, trace.WithAttributes(AttrEventType.String(e.Type)))
+	}
+	if e.Target != "" {
+		opts = append(opts, trace.WithAttributes(AttrTarget.String(e.Target)))
 	}
 	if sc, ok := DeliverySpan(ctx); ok {
 		opts = append(opts, trace.WithLinks(trace.Link{SpanContext: sc}))

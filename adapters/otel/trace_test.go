@@ -381,3 +381,29 @@ func TestDeferredAttemptSpanEndsWithoutError(t *testing.T) {
 	assert.Contains(t, names, hwotel.EventDeferred)
 	assert.Zero(t, tel.Pending())
 }
+
+// TestFanoutCopiesSpanPerTarget: each fan-out copy's attempts have spans of
+// their own, named by the target, linked to the one delivery span.
+func TestFanoutCopiesSpanPerTarget(t *testing.T) {
+	tel, sr := tracing(t)
+	var billing, crm atomic.Int32
+	mux := receiver.NewMux()
+	mux.Use(tel.Middleware)
+	mux.Fanout("invoice.paid", map[string]receiver.Handler{"billing": failing(1, &billing), "crm": failing(0, &crm)})
+	rc, err := receiver.New(provider(t), mux, append(tel.Options(), receiver.Backoff(time.Millisecond, time.Millisecond))...)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = rc.Shutdown(context.Background()) })
+	require.Equal(t, http.StatusOK, deliver(tel.Instrument(rc), event("evt_1", "invoice.paid")))
+	drain(t, rc)
+	require.Equal(t, int32(2), billing.Load())
+	require.Equal(t, int32(1), crm.Load())
+	servers := byKind(sr.Ended(), trace.SpanKindServer)
+	require.Len(t, servers, 1)
+	byTarget := map[string]int{}
+	for _, c := range byKind(sr.Ended(), trace.SpanKindConsumer) {
+		byTarget[attrs(c)[hwotel.AttrTarget].AsString()]++
+		require.Len(t, c.Links(), 1)
+		assert.Equal(t, servers[0].SpanContext().SpanID(), c.Links()[0].SpanContext.SpanID())
+	}
+	assert.Equal(t, map[string]int{"billing": 2, "crm": 1}, byTarget)
+}

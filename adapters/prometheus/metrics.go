@@ -46,7 +46,8 @@ const (
 	OutcomeUnhandled    = "unhandled"
 	OutcomeRetried      = "retried"
 	OutcomeDeadLettered = "dead_lettered"
-	OutcomeDeferred     = "deferred" // put off without using up an attempt (receiver.Defer: a breaker, a limit)
+	OutcomeDeferred     = "deferred" // put off without using up an attempt (receiver.Defer: a breaker, a limit; an ordering key's turn)
+	OutcomeSplit        = "split"    // split into one queued copy per handler of a fan-out route (receiver.Mux.Fanout)
 	// OutcomeInvalid and OutcomeDuplicate are handler outcomes too: a
 	// payload that fails validation after the acknowledgement, and an event
 	// a worker found already handled.
@@ -394,6 +395,8 @@ func (o *observer) Observe(ctx context.Context, ob receiver.Observation) {
 		outcome = OutcomeDuplicate
 	case receiver.StageDeferred:
 		outcome = OutcomeDeferred
+	case receiver.StageSplit:
+		outcome = OutcomeSplit
 	default:
 		return
 	}

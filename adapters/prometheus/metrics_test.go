@@ -538,9 +538,10 @@ func FuzzObserverLabelsBounded(f *testing.F) {
 	f.Add(uint8(receiver.StageHandled), "", "invoice.x\x00\xff", 0, false)
 	f.Add(uint8(receiver.StageRetried), "' OR 1=1", strings.Repeat("a.", 200), 0, false)
 	f.Add(uint8(receiver.StageInvalid), "invalid", "", 422, true)
+	f.Add(uint8(receiver.StageSplit), "", "invoice.paid", 0, false)
 	f.Add(uint8(99), "closed", "*", 503, true)
 	allowed := map[string]map[string]bool{
-		"outcome":      {"accepted": true, "duplicate": true, "handshake": true, "rejected": true, "invalid": true, "unavailable": true, "handled": true, "unhandled": true, "retried": true, "dead_lettered": true, "filtered": true, "deferred": true},
+		"outcome":      {"accepted": true, "duplicate": true, "handshake": true, "rejected": true, "invalid": true, "unavailable": true, "handled": true, "unhandled": true, "retried": true, "dead_lettered": true, "filtered": true, "deferred": true, "split": true},
 		"reason":       {"": true, "other": true},
 		"event_type":   {"invoice.*": true, "invoice.paid": true, hookprom.OtherType: true},
 		"provider":     {"p": true},
@@ -592,7 +593,10 @@ func TestFilteredAndDeferredCounted(t *testing.T) {
 		obs.Observe(context.Background(), receiver.Observation{Stage: receiver.StageDeferred, Provider: "p", Reason: "circuit_open",
 			Event: &receiver.Event{Type: "invoice.paid", Attempt: 1}})
 	}
+	obs.Observe(context.Background(), receiver.Observation{Stage: receiver.StageSplit, Provider: "p",
+		Event: &receiver.Event{Type: "invoice.paid", Attempt: 1}})
 	fams := scrape(t, reg)
+	assert.Equal(t, 1.0, counter(t, fams, hookprom.HandlerOutcomesName, map[string]string{"provider": "p", "event_type": "invoice.*", "outcome": "split"}))
 	assert.Equal(t, 1.0, counter(t, fams, hookprom.DeliveriesName, map[string]string{"provider": "p", "outcome": "filtered", "reason": ""}))
 	assert.Equal(t, 2.0, counter(t, fams, hookprom.HandlerOutcomesName, map[string]string{"provider": "p", "event_type": "invoice.*", "outcome": "deferred"}))
 }

@@ -130,6 +130,7 @@ type Command struct {
 // options are the backend-independent flags.
 type options struct {
 	provider, typ, older, newer string
+	target                      string
 	limit                       int
 	all, json                   bool
 }
@@ -162,6 +163,7 @@ func (c *Command) Run(ctx context.Context, args []string) error {
 	var o options
 	fs.StringVar(&o.provider, "provider", "", "only this provider's dead letters")
 	fs.StringVar(&o.typ, "type", "", "only this event type (or a prefix pattern: invoice.*)")
+	fs.StringVar(&o.target, "target", "", "only the dead letters of this fan-out handler (receiver.Mux.Fanout)")
 	fs.StringVar(&o.older, "older-than", "", "only dead letters that failed longer ago than this (1h, 7d)")
 	fs.StringVar(&o.newer, "newer-than", "", "only dead letters that failed more recently than this")
 	fs.IntVar(&o.limit, "limit", 0, "list at most this many (0: all)")
@@ -307,12 +309,13 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 // filter selects dead letters.
 type filter struct {
 	provider, typ string
+	target        string
 	ids           map[string]bool
 	before, after time.Time // FailedAt before / after
 }
 
 func (c *Command) newFilter(o options, ids []string, now time.Time) (filter, error) {
-	f := filter{provider: o.provider, typ: o.typ}
+	f := filter{provider: o.provider, typ: o.typ, target: o.target}
 	if o.provider != "" {
 		if c.Canonical != nil {
 			f.provider = c.Canonical(o.provider)
@@ -379,6 +382,9 @@ func (f filter) match(d receiver.DeadLetter) bool {
 		} else if e.Type != f.typ {
 			return false
 		}
+	}
+	if f.target != "" && e.Target != f.target {
+		return false
 	}
 	if f.ids != nil && !f.ids[e.ID] && !f.ids[d.Key()] {
 		return false

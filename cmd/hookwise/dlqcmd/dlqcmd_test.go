@@ -284,3 +284,41 @@ func FuzzPrintable(f *testing.F) {
 		}
 	})
 }
+
+// Fan-out copies' dead letters: listed under their own keys, selected by
+// -target, shown with their target, replayed with it.
+func TestFanoutDeadLettersByTarget(t *testing.T) {
+	b := newBackend(t)
+	ctx := context.Background()
+	for _, target := range []string{"billing", "crm"} {
+		e := &receiver.Event{Provider: "stripe", ID: "evt_f", Type: "invoice.paid", Attempt: 5, ReceivedAt: t0.Add(-time.Hour),
+			ClaimToken: "tok_f_" + target, Body: []byte(`{"id":"evt_f"}`), Target: target}
+		require.NoError(t, b.dl.Put(ctx, receiver.DeadLetter{Event: e, Reason: target + " down", FailedAt: t0.Add(-10 * time.Minute)}))
+	}
+	b.known["evt_f"] = "stripe"
+
+	code, out, _ := run(b, "list", "-target", "crm", "-json")
+	require.Equal(t, ExitOK, code)
+	var l Listed
+	require.NoError(t, json.Unmarshal([]byte(strings.TrimSpace(out)), &l))
+	assert.Equal(t, "crm", l.Target)
+	assert.Equal(t, "~crm~evt_f", l.Key)
+
+	code, out, _ = run(b, "show", "~billing~evt_f")
+	require.Equal(t, ExitOK, code)
+	assert.Contains(t, out, "target:      billing\n")
+	assert.NotContains(t, out, "crm")
+
+	code, out, _ = run(b, "replay", "-target", "billing", "evt_f")
+	require.Equal(t, ExitOK, code, out)
+	require.Len(t, b.q.events, 1, "only billing's copy replayed")
+	assert.Equal(t, "billing", b.q.events[0].Target)
+	left, err := b.dl.List(ctx, 0)
+	require.NoError(t, err)
+	var keys []string
+	for _, d := range left {
+		keys = append(keys, d.Key())
+	}
+	assert.Contains(t, keys, "~crm~evt_f")
+	assert.NotContains(t, keys, "~billing~evt_f")
+}

@@ -23,6 +23,7 @@ type Listed struct {
 	ID         string              `json:"id"`
 	Key        string              `json:"key"`
 	Type       string              `json:"type"`
+	Target     string              `json:"target,omitempty"` // a fan-out copy's handler
 	Version    string              `json:"version,omitempty"`
 	Attempts   int                 `json:"attempts"`
 	ReceivedAt time.Time           `json:"received_at"`
@@ -37,7 +38,7 @@ type Listed struct {
 // the payload.
 func ToListed(m Entry, full bool) Listed {
 	e := m.DeadLetter.Event
-	l := Listed{Stream: m.Stream, Endpoint: m.Endpoint, Provider: e.Provider, ID: e.ID, Key: m.DeadLetter.Key(), Type: e.Type,
+	l := Listed{Stream: m.Stream, Endpoint: m.Endpoint, Provider: e.Provider, ID: e.ID, Key: m.DeadLetter.Key(), Type: e.Type, Target: e.Target,
 		Version: e.Version, Attempts: e.Attempt, ReceivedAt: e.ReceivedAt, FailedAt: m.DeadLetter.FailedAt, Reason: m.DeadLetter.Reason}
 	if full {
 		l.Header = RedactHeaders(e.Header)
@@ -91,6 +92,9 @@ func Show(w io.Writer, m Entry, asJSON bool) {
 	fmt.Fprintf(w, "provider:    %s\nid:          %s\ntype:        %s\n", printable(l.Provider), printable(l.Key), printable(l.Type))
 	if l.Version != "" {
 		fmt.Fprintf(w, "version:     %s\n", printable(l.Version))
+	}
+	if l.Target != "" {
+		fmt.Fprintf(w, "target:      %s\n", printable(l.Target))
 	}
 	switch {
 	case l.Stream != "":
