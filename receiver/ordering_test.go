@@ -317,3 +317,31 @@ func TestOrderingConfigRefused(t *testing.T) {
 		assert.Error(t, err, name)
 	}
 }
+
+func TestOrderingAbandonedEventsLeaveTheirLines(t *testing.T) {
+	// The in-memory queue shut down with events still waiting their turn:
+	// they are dead-lettered, and their lines are emptied.
+	st := receiver.NewMemoryOrder(0)
+	release := make(chan struct{})
+	h := receiver.HandlerFunc(func(ctx context.Context, e *receiver.Event) error {
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return ctx.Err()
+	})
+	rc, err := receiver.New(newTestProvider(t), h, receiver.WithOrdering(receiver.Ordering{Key: headerKey, Store: st}))
+	require.NoError(t, err)
+	for i := range 3 {
+		require.Equal(t, http.StatusOK, serve(rc, keyed("a"+strconv.Itoa(i), "t.x", "A")).Code)
+	}
+	require.Equal(t, 3, st.Len())
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	assert.Error(t, rc.Shutdown(ctx), "events left at the deadline")
+	close(release)
+	require.Eventually(t, func() bool { return st.Len() == 0 }, 5*time.Second, 5*time.Millisecond, "lines emptied")
+	dls, err := rc.DeadLetters().List(context.Background(), 0)
+	require.NoError(t, err)
+	assert.Len(t, dls, 3)
+}

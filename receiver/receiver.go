@@ -725,6 +725,9 @@ func (r *Receiver) deadLetter(ctx context.Context, e *Event, err error, took, wa
 // ERROR with the event's ID.
 func (r *Receiver) abandon(ctx context.Context, e *Event, err error) {
 	_ = r.deadLetter(ctx, e, err, 0, 0)
+	if r.cfg.order != nil {
+		r.leaveLine(ctx, r.orderKey(ctx, e), e)
+	}
 }
 
 // Replay queues a dead letter's event again with a fresh attempt count and
