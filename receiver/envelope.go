@@ -75,10 +75,17 @@ func keepDefault(name string) bool { return !defaultDropped[name] }
 
 // keptHeader copies the headers the receiver's policy keeps.
 func (r *Receiver) keptHeader(h http.Header) http.Header {
+	n := 0
+	for _, v := range h {
+		n += len(v)
+	}
 	out := make(http.Header, len(h))
+	vals := make([]string, 0, n) // one backing array for every value
 	for k, v := range h {
 		if r.cfg.keepHeader(k) {
-			out[k] = append([]string(nil), v...)
+			i := len(vals)
+			vals = append(vals, v...)
+			out[k] = vals[i:len(vals):len(vals)] // capped: an append to one never writes into the next
 		}
 	}
 	return out

@@ -634,7 +634,8 @@ func (r *Receiver) logEvent(ctx context.Context, level slog.Level, msg string, e
 
 // run calls the handler with a timeout, turning a panic into an error.
 func (r *Receiver) run(ctx context.Context, e *Event) (err error) {
-	ctx, cancel := context.WithTimeout(ctx, r.cfg.handlerTO)
+	actx, cancel := newAttemptContext(ctx, r.cfg.handlerTO)
+	ctx = actx
 	defer cancel()
 	defer r.recoverPanic(ctx, e, "handler", &err)
 	return r.h.HandleEvent(ctx, e)

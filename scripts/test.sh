@@ -49,5 +49,5 @@ done
 # Allocation counts are asserted only without -race (its sync.Pool drops
 # items at random): run those tests once more in a normal build.
 echo "== allocation tests without -race"
-go test -count=1 -run 'Alloc' ./verify/ ./internal/jsonscan/ || status=1
+go test -count=1 -run 'Alloc' ./verify/ ./internal/jsonscan/ ./receiver/ || status=1
 exit $status
