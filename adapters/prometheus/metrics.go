@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/hookwise/hookwise/flow"
 	"github.com/hookwise/hookwise/receiver"
 	"github.com/hookwise/hookwise/receiver/driver"
 )
@@ -26,6 +27,8 @@ const (
 	QueueDepthName      = "hookwise_queue_depth"
 	QueueOldestAgeName  = "hookwise_queue_oldest_age_seconds"
 	QueueStatsUpName    = "hookwise_queue_stats_up"
+	BreakerStateName    = "hookwise_breaker_state"
+	BreakerChangesName  = "hookwise_breaker_transitions_total"
 )
 
 // Delivery outcomes (the outcome label of hookwise_deliveries_total and
@@ -109,6 +112,8 @@ var families = []Family{
 	{QueueDepthName, "gauge", "Events accepted and not finished (queued, waiting for a retry or running), read from the queue at scrape time.", []string{"endpoint"}},
 	{QueueOldestAgeName, "gauge", "Age of the oldest event waiting for its first attempt, 0 when none waits, read from the queue at scrape time.", []string{"endpoint"}},
 	{QueueStatsUpName, "gauge", "1 when the queue's backlog could be read during this scrape, 0 when reading it failed.", []string{"endpoint"}},
+	{BreakerStateName, "gauge", "State of each circuit breaker (flow.Breaker) reported through BreakerStateChange: 0 closed, 1 open, 2 half_open.", []string{"breaker"}},
+	{BreakerChangesName, "counter", "Circuit breaker transitions, by breaker and the state entered (closed, open, half_open).", []string{"breaker", "to"}},
 }
 
 // Families returns the metric families the adapter exports, for tools that
@@ -156,6 +161,8 @@ type Metrics struct {
 	wait       *prometheus.HistogramVec
 	handler    *prometheus.HistogramVec
 	skew       *prometheus.HistogramVec
+	breaker    *prometheus.GaugeVec
+	changes    *prometheus.CounterVec
 
 	depthDesc, ageDesc, upDesc *prometheus.Desc
 	scrapeTO                   time.Duration
@@ -207,11 +214,14 @@ func New(reg prometheus.Registerer, opts ...Option) (*Metrics, error) {
 		wait:       histogram(QueueWaitName, QueueWaitBuckets),
 		handler:    histogram(HandlerDurationName, HandlerBuckets),
 		skew:       histogram(SkewName, SkewBuckets),
-		depthDesc:  gauge(QueueDepthName),
-		ageDesc:    gauge(QueueOldestAgeName),
-		upDesc:     gauge(QueueStatsUpName),
-		scrapeTO:   DefaultScrapeTimeout,
-		watched:    map[string]StatsReader{},
+		breaker: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: BreakerStateName, Help: family(BreakerStateName).Help},
+			family(BreakerStateName).Labels),
+		changes:   counter(BreakerChangesName),
+		depthDesc: gauge(QueueDepthName),
+		ageDesc:   gauge(QueueOldestAgeName),
+		upDesc:    gauge(QueueStatsUpName),
+		scrapeTO:  DefaultScrapeTimeout,
+		watched:   map[string]StatsReader{},
 	}
 	for _, o := range opts {
 		o(m)
@@ -233,6 +243,8 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	ch <- m.depthDesc
 	ch <- m.ageDesc
 	ch <- m.upDesc
+	m.breaker.Describe(ch)
+	m.changes.Describe(ch)
 }
 
 // Collect implements prometheus.Collector. It reads the backlog of every
@@ -245,6 +257,8 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	m.wait.Collect(ch)
 	m.handler.Collect(ch)
 	m.skew.Collect(ch)
+	m.breaker.Collect(ch)
+	m.changes.Collect(ch)
 
 	m.mu.Lock()
 	names := make([]string, 0, len(m.watched))
@@ -269,6 +283,19 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(m.depthDesc, prometheus.GaugeValue, float64(st.Depth), name)
 		ch <- prometheus.MustNewConstMetric(m.ageDesc, prometheus.GaugeValue, st.OldestAge.Seconds(), name)
 	}
+}
+
+// BreakerStateChange exports a circuit breaker's state: give it as
+// flow.BreakerConfig.OnStateChange (or call it from yours). It sets
+// hookwise_breaker_state{breaker=name} to the state entered (0 closed, 1
+// open, 2 half_open) and counts the transition in
+// hookwise_breaker_transitions_total{breaker, to}. It is fast and takes no
+// lock of the breaker's, as OnStateChange requires. Breaker names are
+// configuration (BreakerConfig.Name, or a route's pattern with
+// flow.NewBreakers): the series stay bounded.
+func (m *Metrics) BreakerStateChange(name string, _, to flow.State) {
+	m.breaker.WithLabelValues(name).Set(float64(to))
+	m.changes.WithLabelValues(name, to.String()).Inc()
 }
 
 // ErrWatched is returned by Watch for an endpoint name already watched.

@@ -22,6 +22,7 @@ import (
 
 	hookprom "github.com/hookwise/hookwise/adapters/prometheus"
 	"github.com/hookwise/hookwise/dedupe"
+	"github.com/hookwise/hookwise/flow"
 	"github.com/hookwise/hookwise/providers/stripe"
 	"github.com/hookwise/hookwise/receiver"
 	"github.com/hookwise/hookwise/receiver/driver"
@@ -599,4 +600,31 @@ func TestFilteredAndDeferredCounted(t *testing.T) {
 	assert.Equal(t, 1.0, counter(t, fams, hookprom.HandlerOutcomesName, map[string]string{"provider": "p", "event_type": "invoice.*", "outcome": "split"}))
 	assert.Equal(t, 1.0, counter(t, fams, hookprom.DeliveriesName, map[string]string{"provider": "p", "outcome": "filtered", "reason": ""}))
 	assert.Equal(t, 2.0, counter(t, fams, hookprom.HandlerOutcomesName, map[string]string{"provider": "p", "event_type": "invoice.*", "outcome": "deferred"}))
+}
+
+// TestBreakerStateExported: a real breaker reporting through
+// BreakerStateChange shows its state and transitions.
+func TestBreakerStateExported(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, err := hookprom.New(reg)
+	require.NoError(t, err)
+	failing := receiver.HandlerFunc(func(context.Context, *receiver.Event) error { return errors.New("down") })
+	const openFor = 50 * time.Millisecond
+	b := flow.NewBreaker(failing, flow.BreakerConfig{Name: "billing-api", ConsecutiveFailures: 2, OpenFor: openFor,
+		OnStateChange: m.BreakerStateChange})
+	ev := &receiver.Event{Type: "invoice.paid", Attempt: 1}
+	for range 2 {
+		_ = b.HandleEvent(context.Background(), ev)
+	}
+	require.Equal(t, flow.Open, b.State())
+	fams := scrape(t, reg)
+	assert.Equal(t, 1.0, gauge(t, fams, hookprom.BreakerStateName, map[string]string{"breaker": "billing-api"}), "open")
+	assert.Equal(t, 1.0, counter(t, fams, hookprom.BreakerChangesName, map[string]string{"breaker": "billing-api", "to": "open"}))
+
+	time.Sleep(2 * openFor) // past OpenFor: the next call is a probe
+	_ = b.HandleEvent(context.Background(), ev)
+	fams = scrape(t, reg)
+	assert.Equal(t, 1.0, counter(t, fams, hookprom.BreakerChangesName, map[string]string{"breaker": "billing-api", "to": "half_open"}))
+	assert.Equal(t, 2.0, counter(t, fams, hookprom.BreakerChangesName, map[string]string{"breaker": "billing-api", "to": "open"}), "the failed probe reopened it")
+	assert.Equal(t, 1.0, gauge(t, fams, hookprom.BreakerStateName, map[string]string{"breaker": "billing-api"}))
 }
