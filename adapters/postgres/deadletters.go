@@ -36,7 +36,7 @@ func NewDeadLetters(pool *pgxpool.Pool, opts ...Option) *DeadLetters {
 	cfg := newConfig(opts)
 	checkSchemaName(cfg.schema)
 	t := quote(cfg.schema) + ".dead_letters"
-	cols := `provider, key, event_id, type, version, received_at, received_ns, header, body, payload, meta, attempt, claim_token, reason, failed_at, failed_ns`
+	cols := `provider, key, event_id, type, version, received_at, received_ns, header, body, payload, meta, attempt, claim_token, reason, failed_at, failed_ns, target`
 	return &DeadLetters{
 		pool: pool, timeout: cfg.callTimeout, max: cfg.maxDeadLetters,
 		// A new dead letter is refused when the store holds its bound (a
@@ -49,14 +49,14 @@ func NewDeadLetters(pool *pgxpool.Pool, opts ...Option) *DeadLetters {
    OR (SELECT count(*) FROM (SELECT 1 FROM ` + t + ` LIMIT $17) AS c) < $17 AS ok)
 INSERT INTO ` + t + ` AS d (` + cols + `)
 SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::timestamptz, $7::integer, $8::bytea, $9::bytea, $10::bytea,
-  $11::bytea, $12::integer, $13::text, $14::bytea, $15::timestamptz, $16::integer FROM room WHERE room.ok
+  $11::bytea, $12::integer, $13::text, $14::bytea, $15::timestamptz, $16::integer, $18::text FROM room WHERE room.ok
 ON CONFLICT (provider, key) DO UPDATE SET
   event_id = EXCLUDED.event_id, type = EXCLUDED.type, version = EXCLUDED.version, received_at = EXCLUDED.received_at,
   received_ns = EXCLUDED.received_ns, header = EXCLUDED.header, body = EXCLUDED.body, payload = EXCLUDED.payload,
   meta = EXCLUDED.meta, attempt = EXCLUDED.attempt, claim_token = EXCLUDED.claim_token, reason = EXCLUDED.reason,
-  failed_at = EXCLUDED.failed_at, failed_ns = EXCLUDED.failed_ns, stored_seq = DEFAULT`,
+  failed_at = EXCLUDED.failed_at, failed_ns = EXCLUDED.failed_ns, target = EXCLUDED.target, stored_seq = DEFAULT`,
 		listSQL: `SELECT provider, event_id, type, version, received_at, received_ns, header, body, payload, meta, attempt,
-  claim_token, reason, failed_at, failed_ns FROM ` + t + ` ORDER BY failed_at, failed_ns, stored_seq LIMIT $1`,
+  claim_token, reason, failed_at, failed_ns, target FROM ` + t + ` ORDER BY failed_at, failed_ns, stored_seq LIMIT $1`,
 		deleteSQL: `DELETE FROM ` + t + ` WHERE provider = $1 AND key = $2`,
 	}
 }
@@ -83,7 +83,7 @@ func (s *DeadLetters) Put(ctx context.Context, d driver.DeadLetter) error {
 		return errors.New("postgres: dead letter without event")
 	}
 	e := d.Event
-	if err := checkText(e.Provider, e.ID, e.Type, e.Version, e.ClaimToken); err != nil {
+	if err := checkText(e.Provider, e.ID, e.Type, e.Version, e.ClaimToken, e.Target); err != nil {
 		return err
 	}
 	received, receivedNs := splitTime(e.ReceivedAt)
@@ -95,7 +95,7 @@ func (s *DeadLetters) Put(ctx context.Context, d driver.DeadLetter) error {
 	defer cancel()
 	args := []any{e.Provider, d.Key(), e.ID, e.Type, e.Version, received, receivedNs,
 		encodeHeader(e.Header), nilIfNil(e.Body), nilIfNil(e.Payload), encodeMeta(e.Meta), e.Attempt, e.ClaimToken,
-		[]byte(d.Reason), failed, failedNs, s.max}
+		[]byte(d.Reason), failed, failedNs, s.max, e.Target}
 	var tag pgconn.CommandTag
 	var err error
 	if s.max <= 0 {
@@ -139,7 +139,7 @@ func (s *DeadLetters) List(ctx context.Context, limit int) ([]driver.DeadLetter,
 		var failed *time.Time
 		var failedNs int32
 		if err := rows.Scan(&r.provider, &r.id, &r.typ, &r.version, &r.receivedAt, &r.receivedNs, &r.header, &r.body,
-			&r.payload, &r.meta, &r.attempt, &r.token, &reason, &failed, &failedNs); err != nil {
+			&r.payload, &r.meta, &r.attempt, &r.token, &reason, &failed, &failedNs, &r.target); err != nil {
 			return nil, fmt.Errorf("postgres: list dead letters: %w", err)
 		}
 		e, err := r.event()

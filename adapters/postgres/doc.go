@@ -21,10 +21,31 @@
 // holding it, its state and when it expires), events (the queue and the
 // history: one row per accepted delivery, with every field of the event,
 // its state queued, running, done or dead, its attempt count, when it is
-// due, the lease of a running attempt and the last error) and dead_letters
-// (receiver.DeadLetterStore, by provider and DeadLetter.Key()). Migrations
-// are versioned SQL files embedded in the package (Migrations); teams with
-// their own migration tool copy them (see the README of this module).
+// due, the lease of a running attempt and the last error), dead_letters
+// (receiver.DeadLetterStore, by provider and DeadLetter.Key()) and, since
+// version 2, order_lines (OrderStore). Migrations are versioned SQL files
+// embedded in the package (Migrations); teams with their own migration tool
+// copy them (see the README of this module).
+//
+// Migration 0002 (SchemaVersion 2) adds the column target to events and
+// dead_letters (Event.Target, empty for rows of version 1) and the table
+// order_lines. A database at version 1 is upgraded by Migrate in place;
+// until then, CheckSchema reports ErrSchemaVersion for it.
+//
+// # Fan-out and ordering
+//
+// A fan-out copy of an event (Event.Target set) is a row of its own, with
+// its own claim token, its own dedupe key (Event.DedupeKey, "provider:ID
+// target"), claimed by the same one-statement Enqueue, and its own dead
+// letter; Inbox.Replay and Find keep and filter by the target.
+//
+// OrderStore (Inbox.OrderStore) keeps per-key ordering lines shared by the
+// replicas: one row per waiting event, in the order of a seq column, holds
+// measured with the database's clock. Join serializes the Joins of one key
+// with a transaction-level advisory lock so that they commit in the order
+// of their seq; Turn drops the key's lapsed entries, renews the caller's
+// and answers whether it is first (or absent); the cleanup deletes the
+// lapsed entries of keys nobody asks about again.
 //
 // # Request path: one statement
 //
@@ -38,8 +59,8 @@
 //     is taken, confirmed, and the event row inserted; the receiver answers
 //     2xx only after the commit.
 //   - key held by another delivery whose event is stored, or done: nothing is
-//     stored and Enqueue returns nil, so that the duplicate is acknowledged
-//     (the receiver's observers see it as enqueued, not as a duplicate).
+//     stored and Enqueue returns driver.ErrDuplicate, so that the duplicate
+//     is acknowledged (and observed as a duplicate).
 //   - key admitted, not yet confirmed, by another delivery through the full
 //     Store (another wiring sharing the table): Enqueue answers an error
 //     matching receiver.ErrPending, and the receiver 503.
@@ -71,8 +92,8 @@
 // driver.Result.KeepAttempt) and the error; a dead letter a dead
 // row with its last error (and a row of dead_letters).
 //
-// Enqueue sends NOTIFY on the channel "<schema>.events" in the same
-// statement (delivered on commit), and each Queue LISTENs on one connection
+// After its commit, Enqueue sends NOTIFY on the channel "<schema>.events"
+// (outside the request's statement, coalesced), and each Queue LISTENs on one connection
 // of the pool, so that idle workers wake at once; a poll every PollInterval
 // is the backstop for lost notifications and the clock of retries. Behind a
 // pooler in transaction mode (PgBouncer), where LISTEN does not work, use
@@ -96,6 +117,6 @@
 // (default seven days): Inbox.Find queries them by endpoint, provider, type,
 // ID, state and time, Inbox.Replay queues one again, and a started Queue
 // deletes those past the retention, and expired dedupe marks, every
-// CleanupInterval in batches of CleanupBatch rows (Inbox.Cleanup runs it on
-// demand).
+// CleanupInterval in batches of CleanupBatch rows, with the lapsed entries
+// of ordering lines (Inbox.Cleanup runs it on demand).
 package postgres

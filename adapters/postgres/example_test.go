@@ -75,3 +75,44 @@ func ExampleTxHandler() {
 	// 200
 	// 1 payment of 42
 }
+
+// Ordering lines shared by replicas: events of one key run one at a time,
+// in the order they joined; Turn answers false until the earlier ones left.
+func ExampleOrderStore() {
+	ctx := context.Background()
+	if srv == nil { // the example needs the PostgreSQL server the tests start
+		fmt.Println("PostgreSQL did not start:", srvErr)
+		return
+	}
+	pool, err := pgxpool.New(ctx, srv.URL("")) // os.Getenv("DATABASE_URL") in production
+	if err != nil {
+		panic(err)
+	}
+	defer pool.Close()
+	if err := postgres.Migrate(ctx, pool, postgres.Schema("example_order")); err != nil {
+		panic(err)
+	}
+	lines := postgres.New(pool, postgres.Schema("example_order")).OrderStore() // for the receiver's ordering option
+	key := "5f0c6a3b2e1d4c7b8a9f0e1d2c3b4a5f6e7d8c9b0a1f2e3d4c5b6a7f8e9d0c1b"  // the receiver passes a hash of the ordering key
+	for _, token := range []string{"first", "second"} {
+		if err := lines.Join(ctx, key, token, 5*time.Minute); err != nil {
+			panic(err)
+		}
+	}
+	turn := func(token string) bool {
+		ok, err := lines.Turn(ctx, key, token, 5*time.Minute)
+		if err != nil {
+			panic(err)
+		}
+		return ok
+	}
+	fmt.Println(turn("second"), turn("first"))
+	if err := lines.Leave(ctx, key, "first"); err != nil {
+		panic(err)
+	}
+	fmt.Println(turn("second"))
+	_ = lines.Leave(ctx, key, "second")
+	// Output:
+	// false true
+	// true
+}

@@ -12,7 +12,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/hookwise/hookwise/dedupe"
 	"github.com/hookwise/hookwise/receiver/driver"
 )
 
@@ -47,6 +46,7 @@ type Filter struct {
 	Provider string
 	Type     string
 	ID       string    // the provider's event ID
+	Target   string    // a fan-out copy's target (Event.Target); empty: every event
 	State    State     // one state, or all
 	Since    time.Time // received at or after
 	Until    time.Time // received before
@@ -64,7 +64,7 @@ const maxFind = 1000
 var ErrNotFound = errors.New("postgres: event not found")
 
 const recordCols = `seq, endpoint, state, provider, event_id, type, version, received_at, received_ns, header, body,
-  payload, meta, attempt, claim_token, run_at, coalesce(locked_by, ''), coalesce(last_error, ''), enqueued_at, finished_at`
+  payload, meta, attempt, claim_token, run_at, coalesce(locked_by, ''), coalesce(last_error, ''), enqueued_at, finished_at, target`
 
 func scanRecord(row pgx.Row) (Record, error) {
 	var (
@@ -75,7 +75,7 @@ func scanRecord(row pgx.Row) (Record, error) {
 	)
 	if err := row.Scan(&rec.Seq, &rec.Endpoint, &state, &r.provider, &r.id, &r.typ, &r.version, &r.receivedAt, &r.receivedNs,
 		&r.header, &r.body, &r.payload, &r.meta, &r.attempt, &r.token, &rec.RunAt, &rec.LockedBy, &rec.LastError,
-		&rec.EnqueuedAt, &finished); err != nil {
+		&rec.EnqueuedAt, &finished, &r.target); err != nil {
 		return Record{}, err
 	}
 	rec.State = State(state)
@@ -111,6 +111,9 @@ func (in *Inbox) Find(ctx context.Context, f Filter) ([]Record, error) {
 	}
 	if f.ID != "" {
 		add("event_id = ?", f.ID)
+	}
+	if f.Target != "" {
+		add("target = ?", f.Target)
 	}
 	if f.State != "" {
 		add("state = ?", string(f.State))
@@ -172,6 +175,8 @@ func (in *Inbox) Get(ctx context.Context, seq int64) (Record, error) {
 // Replay queues a copy of the event stored under seq (done or dead, or
 // any state) for its endpoint: a new row with Attempt 1 and a fresh claim
 // token, whose dedupe key is taken for that token, in one transaction. A
+// fan-out copy's replay keeps its Target, and takes the copy's own dedupe
+// key (Event.DedupeKey), so the other handlers do not run again. A
 // replay is deliberate: the event's done mark does not stop it, and its
 // handler runs again (a transactional handler's writes included). It
 // returns the new row's Seq.
@@ -181,13 +186,14 @@ func (in *Inbox) Replay(ctx context.Context, seq int64) (int64, error) {
 	token := rand.Text()
 	var newSeq int64
 	err := pgx.BeginFunc(ctx, in.pool, func(tx pgx.Tx) error {
-		var provider, id, endpoint string
-		if err := tx.QueryRow(ctx, `SELECT provider, event_id, endpoint FROM `+in.events+` WHERE seq = $1`, seq).
-			Scan(&provider, &id, &endpoint); err != nil {
+		var e driver.Event
+		var endpoint string
+		if err := tx.QueryRow(ctx, `SELECT provider, event_id, target, endpoint FROM `+in.events+` WHERE seq = $1`, seq).
+			Scan(&e.Provider, &e.ID, &e.Target, &endpoint); err != nil {
 			return err
 		}
-		if id != "" {
-			key := []byte(dedupe.Key(provider, id))
+		if e.ID != "" {
+			key := []byte(e.DedupeKey()) // a fan-out copy's own key
 			if _, err := tx.Exec(ctx, `INSERT INTO `+in.dedupe+` AS d (key, token, state, expires_at)
 VALUES ($1, $2, 2, now() + $3 * interval '1 microsecond')
 ON CONFLICT (key) DO UPDATE SET token = EXCLUDED.token, state = 2, expires_at = EXCLUDED.expires_at`,
@@ -196,8 +202,8 @@ ON CONFLICT (key) DO UPDATE SET token = EXCLUDED.token, state = 2, expires_at = 
 			}
 		}
 		if err := tx.QueryRow(ctx, `INSERT INTO `+in.events+` (endpoint, provider, event_id, type, version, received_at,
-  received_ns, header, body, payload, meta, attempt, claim_token)
-SELECT endpoint, provider, event_id, type, version, received_at, received_ns, header, body, payload, meta, 1, $2
+  received_ns, header, body, payload, meta, attempt, claim_token, target)
+SELECT endpoint, provider, event_id, type, version, received_at, received_ns, header, body, payload, meta, 1, $2, target
 FROM `+in.events+` WHERE seq = $1 RETURNING seq`, seq, token).Scan(&newSeq); err != nil {
 			return err
 		}
@@ -217,7 +223,8 @@ FROM `+in.events+` WHERE seq = $1 RETURNING seq`, seq, token).Scan(&newSeq); err
 }
 
 // Cleanup deletes events done or dead for longer than the History
-// retention, and dedupe marks whose lease or retention has passed, in
+// retention, dedupe marks whose lease or retention has passed, and
+// ordering-line entries (OrderStore) whose hold has passed, in
 // batches of CleanupBatch rows (each batch its own short statement, so that
 // it never holds many locks for long), until none is left. It returns how
 // many rows it deleted. A started Queue runs it every CleanupInterval.
@@ -235,6 +242,10 @@ func cleanup(ctx context.Context, pool *pgxpool.Pool, cfg config) (int64, error)
   WHERE state IN ('done', 'dead') AND finished_at < now() - $1 * interval '1 microsecond'
   LIMIT $2 FOR UPDATE SKIP LOCKED)`, []any{micros(cfg.history), cfg.cleanupBatch}},
 		{`DELETE FROM ` + s + `.dedupe WHERE key IN (SELECT key FROM ` + s + `.dedupe
+  WHERE expires_at < now() LIMIT $1 FOR UPDATE SKIP LOCKED)`, []any{cfg.cleanupBatch}},
+		// Lapsed entries of ordering lines: Turn drops those of the keys it
+		// is asked about; these are the keys nobody asks about again.
+		{`DELETE FROM ` + s + `.order_lines WHERE (key, token) IN (SELECT key, token FROM ` + s + `.order_lines
   WHERE expires_at < now() LIMIT $1 FOR UPDATE SKIP LOCKED)`, []any{cfg.cleanupBatch}},
 	}
 	var total int64

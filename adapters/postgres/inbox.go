@@ -6,7 +6,7 @@ import (
 	"github.com/hookwise/hookwise/receiver"
 )
 
-// Inbox wires the Store, the Queues and the DeadLetters of one schema
+// Inbox wires the Store, the Queues, the DeadLetters and the OrderStore of one schema
 // together, and serves the event history (Find, Get, Replay, Cleanup).
 // Create it with New.
 type Inbox struct {
@@ -15,6 +15,7 @@ type Inbox struct {
 	opts           []Option
 	store          *Store
 	dead           *DeadLetters
+	order          *OrderStore
 	events, dedupe string
 }
 
@@ -31,7 +32,7 @@ func New(pool *pgxpool.Pool, opts ...Option) *Inbox {
 	s := quote(cfg.schema)
 	return &Inbox{
 		pool: pool, cfg: cfg, opts: opts,
-		store: NewStore(pool, opts...), dead: NewDeadLetters(pool, opts...),
+		store: NewStore(pool, opts...), dead: NewDeadLetters(pool, opts...), order: NewOrderStore(pool, opts...),
 		events: s + ".events", dedupe: s + ".dedupe",
 	}
 }
@@ -42,6 +43,12 @@ func (in *Inbox) Store() *Store { return in.store }
 
 // DeadLetters returns the Inbox's dead-letter store.
 func (in *Inbox) DeadLetters() *DeadLetters { return in.dead }
+
+// OrderStore returns the Inbox's ordering lines, the driver.OrderStore for
+// per-key ordering shared by the replicas on the database (pass it to the
+// receiver's ordering option). Options does not wire it: ordering is opt-in
+// per route.
+func (in *Inbox) OrderStore() *OrderStore { return in.order }
 
 // Queue returns a new Queue for one receiver (one endpoint), with the
 // Inbox's options followed by opts. Its Enqueue does not claim dedupe keys:
@@ -61,12 +68,18 @@ func (in *Inbox) Queue(opts ...Option) *Queue {
 // it, and run only by receivers of that name) and any Queue options, after
 // the Inbox's. Use each result for one receiver only.
 func (in *Inbox) Options(endpoint string, opts ...Option) []receiver.Option {
-	qopts := append(append([]Option(nil), in.opts...), opts...)
-	qopts = append(qopts, Endpoint(endpoint), func(c *config) { c.claimOnEnqueue = true })
 	return []receiver.Option{
 		receiver.WithEndpoint(endpoint),
 		receiver.WithStore(enqueueClaims{in.store}),
-		receiver.WithQueue(NewQueue(in.pool, qopts...)),
+		receiver.WithQueue(in.claimingQueue(endpoint, opts...)),
 		receiver.WithDeadLetters(in.dead),
 	}
+}
+
+// claimingQueue returns a new Queue for endpoint whose Enqueue claims the
+// event's dedupe key in the same statement, as Options wires it.
+func (in *Inbox) claimingQueue(endpoint string, opts ...Option) *Queue {
+	qopts := append(append([]Option(nil), in.opts...), opts...)
+	qopts = append(qopts, Endpoint(endpoint), func(c *config) { c.claimOnEnqueue = true })
+	return NewQueue(in.pool, qopts...)
 }

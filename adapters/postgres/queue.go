@@ -17,7 +17,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/hookwise/hookwise/dedupe"
 	"github.com/hookwise/hookwise/receiver"
 	"github.com/hookwise/hookwise/receiver/driver"
 )
@@ -102,13 +101,20 @@ type queueSQL struct {
 	dedupe, events                                                                                              string
 }
 
+// sqlDedupeKey is the SQL of the dedupe key of the events row alias t, as
+// driver.Event.DedupeKey makes it: "provider:ID", followed for a fan-out
+// copy by a space and its target.
+func sqlDedupeKey(t string) string {
+	return `convert_to(` + t + `.provider || ':' || ` + t + `.event_id || CASE WHEN ` + t + `.target = '' THEN '' ELSE ' ' || ` + t + `.target END, 'UTF8')`
+}
+
 func newQueueSQL(cfg config) queueSQL {
 	s := quote(cfg.schema)
 	e, d := s+".events", s+".dedupe"
-	cols := `endpoint, provider, event_id, type, version, received_at, received_ns, header, body, payload, meta, attempt, claim_token`
-	vals := `$1::text, $2::text, $3::text, $4::text, $5::text, $6::timestamptz, $7::integer, $8::bytea, $9::bytea, $10::bytea, $11::bytea, $12::integer, $13::text`
+	cols := `endpoint, provider, event_id, type, version, received_at, received_ns, header, body, payload, meta, attempt, claim_token, target`
+	vals := `$1::text, $2::text, $3::text, $4::text, $5::text, $6::timestamptz, $7::integer, $8::bytea, $9::bytea, $10::bytea, $11::bytea, $12::integer, $13::text, $14::text`
 	returning := `u.seq, u.provider, u.event_id, u.type, u.version, u.received_at, u.received_ns,
-  u.header, u.body, u.payload, u.meta, u.attempt, u.claim_token`
+  u.header, u.body, u.payload, u.meta, u.attempt, u.claim_token, u.target`
 	claim := `WITH c AS (
   SELECT seq FROM ` + e + `
   WHERE endpoint = $1 AND state = 'queued' AND run_at <= now()
@@ -127,11 +133,11 @@ func newQueueSQL(cfg config) queueSQL {
 		// then answered without a round trip.
 		claim += `, k AS (
   UPDATE ` + d + ` AS d SET state = 2, expires_at = now() + $6 * interval '1 microsecond'
-  FROM u WHERE u.event_id <> '' AND d.key = convert_to(u.provider || ':' || u.event_id, 'UTF8')
+  FROM u WHERE u.event_id <> '' AND d.key = ` + sqlDedupeKey("u") + `
     AND d.token = u.claim_token AND d.state IN (1, 2) AND d.expires_at > now()
   RETURNING d.key, d.token)
 SELECT ` + returning + `, k.key IS NOT NULL FROM u
-  LEFT JOIN k ON k.key = convert_to(u.provider || ':' || u.event_id, 'UTF8') AND k.token = u.claim_token`
+  LEFT JOIN k ON k.key = ` + sqlDedupeKey("u") + ` AND k.token = u.claim_token`
 	} else {
 		claim += `
 SELECT ` + returning + `, $6::bigint IS NULL FROM u`
@@ -147,7 +153,7 @@ SELECT ` + returning + `, $6::bigint IS NULL FROM u`
 		// state of the key as it was before the statement.
 		enqueueClaim: `WITH claim AS (
   INSERT INTO ` + d + ` AS d (key, token, state, expires_at)
-  VALUES ($14, $13, 2, now() + $15 * interval '1 microsecond')
+  VALUES ($15, $13, 2, now() + $16 * interval '1 microsecond')
   ON CONFLICT (key) DO UPDATE SET
     token      = EXCLUDED.token,
     state      = CASE WHEN d.expires_at > now() THEN greatest(d.state, 2) ELSE 2 END,
@@ -158,7 +164,7 @@ SELECT ` + returning + `, $6::bigint IS NULL FROM u`
   INSERT INTO ` + e + ` (` + cols + `) SELECT ` + vals + ` WHERE EXISTS (SELECT 1 FROM claim)
   ON CONFLICT (claim_token) DO NOTHING RETURNING seq)
 SELECT EXISTS (SELECT 1 FROM claim),
-  (SELECT state FROM ` + d + ` WHERE key = $14 AND expires_at > now()),
+  (SELECT state FROM ` + d + ` WHERE key = $15 AND expires_at > now()),
   (SELECT count(*) FROM ins)`,
 		notify: `SELECT pg_notify($1, $2)`,
 		claim:  claim,
@@ -281,7 +287,7 @@ func (q *Queue) Enqueue(ctx context.Context, e *driver.Event) error {
 	if q.cfg.maxBacklog > 0 && q.backlog.Load() >= int64(q.cfg.maxBacklog) {
 		return fmt.Errorf("postgres: backlog at its bound of %d events: %w", q.cfg.maxBacklog, driver.ErrQueueFull)
 	}
-	if err := checkText(e.Provider, e.ID, e.Type, e.Version); err != nil {
+	if err := checkText(e.Provider, e.ID, e.Type, e.Version, e.Target); err != nil {
 		return err
 	}
 	token := e.ClaimToken
@@ -294,7 +300,7 @@ func (q *Queue) Enqueue(ctx context.Context, e *driver.Event) error {
 		body = []byte{}
 	}
 	args := []any{ep, e.Provider, e.ID, e.Type, e.Version, received, receivedNs,
-		encodeHeader(e.Header), body, nilIfNil(e.Payload), encodeMeta(e.Meta), max(e.Attempt, 1), token}
+		encodeHeader(e.Header), body, nilIfNil(e.Payload), encodeMeta(e.Meta), max(e.Attempt, 1), token, e.Target}
 	cctx, cancel := context.WithTimeout(ctx, q.cfg.callTimeout)
 	defer cancel()
 	var err error
@@ -302,7 +308,9 @@ func (q *Queue) Enqueue(ctx context.Context, e *driver.Event) error {
 		var claimed bool
 		var other *int16
 		var n int64
-		args = append(args, []byte(dedupe.Key(e.Provider, e.ID)), micros(q.cfg.claimLease))
+		// The event's own dedupe key: a fan-out copy's is its own
+		// ("provider:ID target"), so that each copy is claimed apart.
+		args = append(args, []byte(e.DedupeKey()), micros(q.cfg.claimLease))
 		err = q.pool.QueryRow(cctx, q.sql.enqueueClaim, args...).Scan(&claimed, &other, &n)
 		if err == nil && !claimed {
 			if other != nil && *other >= 2 {
@@ -506,16 +514,16 @@ func (q *Queue) claim(ctx context.Context, n int) ([]job, error) {
 			receivedAt             *time.Time
 			receivedNs, attempt    int32
 			provider, id, typ, ver string
-			token                  string
+			token, target          string
 			body                   []byte
 			held                   bool
 		)
-		if err := rows.Scan(&seq, &provider, &id, &typ, &ver, &receivedAt, &receivedNs, &header, &body, &payload, &meta, &attempt, &token, &held); err != nil {
+		if err := rows.Scan(&seq, &provider, &id, &typ, &ver, &receivedAt, &receivedNs, &header, &body, &payload, &meta, &attempt, &token, &target, &held); err != nil {
 			rows.Close()
 			return jobs, err
 		}
 		r = storedEvent{provider: provider, id: id, typ: typ, version: ver, receivedAt: receivedAt, receivedNs: receivedNs,
-			header: header, body: body, payload: payload, meta: meta, attempt: attempt, token: token}
+			header: header, body: body, payload: payload, meta: meta, attempt: attempt, token: token, target: target}
 		e, derr := r.event()
 		jobs = append(jobs, job{seq: seq, lock: lock, event: e, err: derr, held: held && q.cfg.claimOnEnqueue})
 	}
@@ -530,12 +538,14 @@ type storedEvent struct {
 	header, body, payload      []byte
 	meta                       []byte
 	token                      string
+	target                     string // Event.Target
 }
 
 func (r storedEvent) event() (*driver.Event, error) {
 	e := &driver.Event{
 		Provider: r.provider, ID: r.id, Type: r.typ, Version: r.version,
 		ReceivedAt: joinTime(r.receivedAt, r.receivedNs), Body: r.body, Attempt: int(r.attempt), ClaimToken: r.token,
+		Target: r.target,
 	}
 	if e.Body == nil {
 		e.Body = []byte{}
@@ -637,10 +647,11 @@ type attempt struct {
 }
 
 // attemptOf returns the attempt ctx belongs to, if it is one of this
-// package's queues' and its event's dedupe key is key, held by token.
+// package's queues' and its event's dedupe key (Event.DedupeKey: a fan-out
+// copy's own) is key, held by token.
 func attemptOf(ctx context.Context, key, token string) *attempt {
 	a, _ := ctx.Value(attemptKey{}).(*attempt)
-	if a == nil || token == "" || a.event.ClaimToken != token || a.event.ID == "" || dedupe.Key(a.event.Provider, a.event.ID) != key {
+	if a == nil || token == "" || a.event.ClaimToken != token || a.event.ID == "" || a.event.DedupeKey() != key {
 		return nil
 	}
 	return a
@@ -697,7 +708,7 @@ type finishReq struct {
 func (q *Queue) finish(a *attempt, state string, err error, delay time.Duration, keep bool) {
 	r := &finishReq{seq: a.seq, lock: a.lock, state: state, delay: micros(delay), keep: keep, done: make(chan struct{})}
 	if ret := a.complete.Load(); ret > 0 {
-		r.key, r.token, r.retention = []byte(dedupe.Key(a.event.Provider, a.event.ID)), a.event.ClaimToken, ret
+		r.key, r.token, r.retention = []byte(a.event.DedupeKey()), a.event.ClaimToken, ret
 	}
 	if err != nil {
 		s := errorText(err)

@@ -7,7 +7,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/hookwise/hookwise/dedupe"
 	"github.com/hookwise/hookwise/receiver"
 	"github.com/hookwise/hookwise/receiver/driver"
 )
@@ -97,7 +96,7 @@ func CompleteTx(ctx context.Context, tx pgx.Tx, e *driver.Event) error {
 func completeTx(ctx context.Context, tx pgx.Tx, a *attempt) error {
 	var key any
 	if a.event.ID != "" {
-		key = []byte(dedupe.Key(a.event.Provider, a.event.ID))
+		key = []byte(a.event.DedupeKey()) // a fan-out copy's own key
 	}
 	var n int64
 	err := tx.QueryRow(ctx, a.q.sql.complete, a.seq, a.lock, key, a.event.ClaimToken, micros(a.q.cfg.retention)).Scan(&n)

@@ -2,6 +2,8 @@ package drivertest
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"strconv"
 	"sync"
@@ -52,23 +54,13 @@ type oenv struct {
 	n   int
 }
 
-// key returns a new key, unique to the run: 64 hexadecimal characters.
+// key returns a new key, unique to the run: 64 hexadecimal characters
+// (a hash of the run, the subtest's count and a serial, so that no two
+// subtests share one, whatever their numbers).
 func (e *oenv) key() string {
 	e.n++
-	k := e.run + strconv.Itoa(e.n) + serial()
-	for len(k) < 64 {
-		k += "0"
-	}
-	return hexOnly(k[:64])
-}
-
-// hexOnly maps every character of s to a hexadecimal digit.
-func hexOnly(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		b[i] = "0123456789abcdef"[c%16]
-	}
-	return string(b)
+	sum := sha256.Sum256([]byte(e.run + "/" + strconv.Itoa(e.n) + "/" + serial()))
+	return hex.EncodeToString(sum[:])
 }
 
 const longHold = time.Minute

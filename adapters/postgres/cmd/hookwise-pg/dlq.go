@@ -148,7 +148,8 @@ func (b *pgBackend) Delete(ctx context.Context, m dlqcmd.Entry) error {
 // Locate fills in the endpoint a replay of m goes to: -endpoint when
 // given, else the endpoint of the event's row in the history (the row of
 // the dead-lettered delivery, by its claim token; else the newest dead
-// row of the event; else its newest row). It leaves it empty when the
+// row of the event; else its newest row), among the rows of its fan-out
+// target when it is a copy (Event.Target). It leaves it empty when the
 // history has no row of the event.
 func (b *pgBackend) Locate(ctx context.Context, m dlqcmd.Entry) (dlqcmd.Entry, error) {
 	if b.endpoint != "" {
@@ -156,7 +157,7 @@ func (b *pgBackend) Locate(ctx context.Context, m dlqcmd.Entry) (dlqcmd.Entry, e
 		return m, nil
 	}
 	e := m.DeadLetter.Event
-	f := postgres.Filter{Provider: e.Provider, ID: e.ID}
+	f := postgres.Filter{Provider: e.Provider, ID: e.ID, Target: e.Target}
 	if e.ID == "" {
 		// An event without ID: found by its claim token only, among the
 		// dead events of its type.

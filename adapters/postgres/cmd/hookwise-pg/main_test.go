@@ -356,3 +356,37 @@ func TestDatabaseURLFromEnvironment(t *testing.T) {
 	assert.Contains(t, out, "-database")
 	assert.NotContains(t, out, "s3cret")
 }
+
+// A fan-out copy's dead letter is listed under its own key (~target~ID)
+// and replayed, with its target, to the endpoint of that copy's history:
+// the original event's rows, in another endpoint, do not count.
+func TestFanoutCopyReplayedToItsEndpoint(t *testing.T) {
+	pool, schema := migrated(t)
+	ctx := context.Background()
+	in := postgres.New(pool, postgres.Schema(schema))
+	store := func(ep, target, token string) {
+		q := in.Queue(postgres.Endpoint(ep), postgres.PollOnly())
+		require.NoError(t, q.Enqueue(ctx, &receiver.Event{Provider: "stripe", ID: "evt_fan", Type: "invoice.paid",
+			Body: []byte(`{}`), ClaimToken: token, Target: target}))
+		_, err := pool.Exec(ctx, `UPDATE `+schema+`.events SET state = 'dead', finished_at = now() WHERE claim_token = $1`, token)
+		require.NoError(t, err)
+	}
+	store("shop-c", "crm", "tok_copy")  // the copy's dead row, older
+	store("shop-x", "", "tok_original") // the original's, in another endpoint, newer
+	copyEv := &receiver.Event{Provider: "stripe", ID: "evt_fan", Type: "invoice.paid", Attempt: 3, ClaimToken: "tok_gone",
+		Body: []byte(`{}`), Target: "crm"} // its delivery's row is gone: located by target
+	require.NoError(t, in.DeadLetters().Put(ctx, receiver.DeadLetter{Event: copyEv, Reason: "crm down", FailedAt: time.Now()}))
+
+	base := []string{"-database", database(t), "-schema", schema}
+	code, out, errOut := runCmd(t, append([]string{"dlq", "list"}, base...)...)
+	require.Equal(t, dlqcmd.ExitOK, code, errOut)
+	assert.Contains(t, out, "~crm~evt_fan")
+	code, out, errOut = runCmd(t, append([]string{"dlq", "replay"}, append(base, "~crm~evt_fan")...)...)
+	require.Equal(t, dlqcmd.ExitOK, code, errOut)
+	assert.Contains(t, out, "replayed stripe ~crm~evt_fan invoice.paid (endpoint shop-c)")
+	recs, err := in.Find(ctx, postgres.Filter{ID: "evt_fan", State: postgres.StateQueued})
+	require.NoError(t, err)
+	require.Len(t, recs, 1)
+	assert.Equal(t, "crm", recs[0].Event.Target)
+	assert.Equal(t, "shop-c", recs[0].Endpoint)
+}
