@@ -29,10 +29,17 @@ func (s *splits) queued(token, target string) bool {
 	return s.done[token][target]
 }
 
+// maxSplits bounds the events splits remembers: an entry is forgotten when
+// its split finishes here, but not when another replica finishes it (after
+// this one failed to queue a copy). Past the bound it starts afresh:
+// forgetting only makes a retried split queue copies again, which their
+// dedupe keys keep from running twice.
+const maxSplits = 10_000
+
 func (s *splits) mark(token, target string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.done == nil {
+	if s.done == nil || len(s.done) >= maxSplits && s.done[token] == nil {
 		s.done = map[string]map[string]bool{}
 	}
 	if s.done[token] == nil {
@@ -62,8 +69,12 @@ func (r *Receiver) fanoutTargets(e *Event) []string {
 // again later, its attempt not used up, and the copies already queued are
 // not queued again.
 func (r *Receiver) split(ctx context.Context, e *Event, targets []string, wait time.Duration) driver.Result {
+	// An event without a claim token (queued before tokens, or by a tool
+	// that sets none) has no key in splits: its split, retried, queues
+	// every copy again, rather than share marks with other such events.
+	memo := e.ClaimToken != ""
 	for _, t := range targets {
-		if r.splits.queued(e.ClaimToken, t) {
+		if memo && r.splits.queued(e.ClaimToken, t) {
 			continue
 		}
 		c := *e
@@ -82,7 +93,9 @@ func (r *Receiver) split(ctx context.Context, e *Event, targets []string, wait t
 			r.logEvent(ctx, slog.LevelWarn, "could not queue a fan-out copy; event deferred", e, slog.String("target", t), slog.Any("error", err))
 			return r.deferred(ctx, e, d, 0, wait)
 		}
-		r.splits.mark(e.ClaimToken, t)
+		if memo {
+			r.splits.mark(e.ClaimToken, t)
+		}
 	}
 	r.splits.forget(e.ClaimToken)
 	r.complete(ctx, e)

@@ -589,7 +589,8 @@ func (r *Receiver) deferred(ctx context.Context, e *Event, de *DeferredError, to
 //     pending by a crash before its acknowledgement), or confirmed by another
 //     delivery whose event is stored: this copy is a duplicate;
 //   - another delivery is being admitted: this attempt waits for the
-//     admission lease, after which the key is settled.
+//     admission lease, after which the key is settled, without using up
+//     an attempt (no handler ran).
 //
 // A key that is free (released after an enqueue whose outcome was unknown,
 // or lapsed) is taken for this copy. A store error lets the attempt run:
@@ -616,7 +617,7 @@ func (r *Receiver) take(ctx context.Context, e *Event) (driver.Result, bool) {
 		return driver.Result{}, true
 	case outcome == dedupe.Pending:
 		r.logEvent(ctx, slog.LevelDebug, "another delivery of the event is being admitted; waiting", e)
-		return driver.Result{Retry: true, Delay: r.cfg.admission, Err: ErrPending}, false
+		return driver.Result{Retry: true, KeepAttempt: true, Delay: r.cfg.admission, Err: ErrPending}, false
 	}
 	r.observe(ctx, Observation{Stage: StageDuplicate, Event: e})
 	r.logEvent(ctx, slog.LevelDebug, "event already handled or held by another delivery; not run again", e)
