@@ -65,7 +65,7 @@ var impls = map[string][]impl{
 		}},
 	},
 	"stripe": {
-		hookwiseImpl, floorImpl,
+		hookwiseImpl, floorImpl, pooledFloorImpl,
 		{name: "stripe-go", new: func(d delivery) func() error {
 			header := d.header.Get(hwstripe.HeaderSignature)
 			return func() error { return stripewebhook.ValidatePayload(d.body, header, stripeSecret) }

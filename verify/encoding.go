@@ -50,7 +50,6 @@ func (e Encoding) Decode(dst []byte, src string) ([]byte, error) {
 	}
 	dst = dst[:n]
 	var err error
-	var in [maxEncodedSize]byte
 	switch e {
 	case Hex:
 		if len(src)%2 != 0 {
@@ -58,12 +57,14 @@ func (e Encoding) Decode(dst []byte, src string) ([]byte, error) {
 		}
 		n, err = hexDecode(dst, src)
 	case Base64:
+		var in [maxEncodedSize]byte
 		n, err = base64.StdEncoding.Decode(dst, bytesOf(&in, src))
 	case Base64URL:
 		s := src
 		for len(s) > 0 && s[len(s)-1] == '=' {
 			s = s[:len(s)-1]
 		}
+		var in [maxEncodedSize]byte
 		n, err = base64.RawURLEncoding.Decode(dst, bytesOf(&in, s))
 	}
 	if err != nil {
@@ -94,25 +95,34 @@ func bytesOf(buf *[maxEncodedSize]byte, s string) []byte {
 }
 
 func hexDecode(dst []byte, src string) (int, error) {
-	for i := 0; i+1 < len(src); i += 2 {
-		a, ok1 := fromHex(src[i])
-		b, ok2 := fromHex(src[i+1])
-		if !ok1 || !ok2 {
-			return 0, ErrMalformedSignature
-		}
-		dst[i/2] = a<<4 | b
+	n := len(src) / 2
+	dst = dst[:n]
+	var bad byte // any digit's value above 0x0f: one test after the loop, not one per byte
+	for i := range dst {
+		a, b := hexValues[src[2*i]], hexValues[src[2*i+1]]
+		bad |= a | b
+		dst[i] = a<<4 | b
 	}
-	return len(src) / 2, nil
+	if bad > 0x0f {
+		return 0, ErrMalformedSignature
+	}
+	return n, nil
 }
 
-func fromHex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	case 'A' <= c && c <= 'F':
-		return c - 'A' + 10, true
+// hexValues maps a hex digit (either case) to its value and every other
+// byte to 0xff: one load per digit instead of three range tests. The
+// signature it decodes is the request's, not a secret, so a table indexed
+// by it leaks nothing.
+var hexValues = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xff
 	}
-	return 0, false
-}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = byte(c - '0')
+	}
+	for c := 'a'; c <= 'f'; c++ {
+		t[c] = byte(c-'a') + 10
+		t[c-'a'+'A'] = byte(c-'a') + 10
+	}
+	return t
+}()

@@ -27,6 +27,7 @@ type hmacKey struct {
 type macState struct {
 	h   hash.Hash
 	sum [64]byte // large enough for SHA-512
+	buf [64]byte // small parts gathered into one Write
 }
 
 // NewHMAC returns an HMAC over the hash h (sha256.New, sha1.New, sha512.New)
@@ -82,12 +83,31 @@ func (m *HMAC) Match(mac []byte, parts ...[]byte) bool {
 }
 
 // compute hashes parts with a pooled state, which the caller puts back.
+// Consecutive small parts (a timestamp and its separators) are gathered in
+// the state's buffer and written at once: each Write through the HMAC costs
+// more than copying a few bytes.
 func (k *hmacKey) compute(parts [][]byte) *macState {
 	countMAC(parts)
 	st := k.pool.Get().(*macState)
 	st.h.Reset()
+	n := 0
 	for _, p := range parts {
+		if n+len(p) <= len(st.buf) {
+			n += copy(st.buf[n:], p)
+			continue
+		}
+		if n > 0 {
+			st.h.Write(st.buf[:n])
+			n = 0
+		}
+		if len(p) <= len(st.buf) {
+			n = copy(st.buf[:], p)
+			continue
+		}
 		st.h.Write(p)
+	}
+	if n > 0 {
+		st.h.Write(st.buf[:n])
 	}
 	return st
 }

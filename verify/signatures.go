@@ -109,22 +109,49 @@ func (s *Signatures) add(tag int, sig []byte) {
 // ErrMalformedSignature when no entry is readable, and nil otherwise. At most
 // 256 prefixes are supported.
 func ParseSignatures(dst *Signatures, header, sep string, enc Encoding, prefixes ...string) error {
+	_, _, err := parseSignatures(dst, header, sep, "", enc, prefixes)
+	return err
+}
+
+// ParseSignaturesField is ParseSignatures for a header that also carries a
+// value that is not a signature in an entry written as field + value, such
+// as the timestamp of Stripe's "t=1735689600,v1=…": in the same pass over
+// the header, it returns the value of the last such entry and how many there
+// were, and leaves what a missing or repeated one means to the caller. An
+// entry is read as the field's when it starts with field (after the
+// white-space trim), whether or not it also starts with a prefix. The
+// bounds, the errors and dst are as ParseSignatures has them; value and
+// count are meaningful only when err is nil. field must not be empty.
+func ParseSignaturesField(dst *Signatures, header, sep, field string, enc Encoding, prefixes ...string) (value string, count int, err error) {
+	if field == "" {
+		return "", 0, ErrMalformedSignature
+	}
+	return parseSignatures(dst, header, sep, field, enc, prefixes)
+}
+
+func parseSignatures(dst *Signatures, header, sep, field string, enc Encoding, prefixes []string) (value string, count int, err error) {
 	dst.n = 0
 	if len(header) > MaxSignatureHeaderBytes || len(prefixes) > 256 {
-		return ErrSignatureHeaderTooLarge
+		return "", 0, ErrSignatureHeaderTooLarge
 	}
 	var buf [maxEncodedSize]byte
 	entries := 0
 	for header != "" {
 		var entry string
 		entry, header = nextEntry(header, sep)
-		entry = strings.TrimSpace(entry)
+		entry = trimSpace(entry)
 		if entry == "" {
 			continue
 		}
 		if entries++; entries > MaxSignatureEntries {
 			dst.n = 0
-			return ErrSignatureHeaderTooLarge
+			return "", 0, ErrSignatureHeaderTooLarge
+		}
+		if field != "" {
+			if v, ok := strings.CutPrefix(entry, field); ok {
+				value = v
+				count++
+			}
 		}
 		for tag, prefix := range prefixes {
 			enc64, ok := strings.CutPrefix(entry, prefix)
@@ -140,26 +167,44 @@ func ParseSignatures(dst *Signatures, header, sep string, enc Encoding, prefixes
 		}
 	}
 	if dst.n == 0 {
-		return ErrMalformedSignature
+		return "", 0, ErrMalformedSignature
 	}
-	return nil
+	return value, count, nil
 }
 
 // nextEntry splits the first entry off s.
 func nextEntry(s, sep string) (entry, rest string) {
-	switch sep {
-	case "":
+	switch {
+	case sep == "":
 		return s, ""
-	case " ":
+	case sep == " ":
 		s = strings.TrimLeftFunc(s, unicode.IsSpace)
 		if i := strings.IndexFunc(s, unicode.IsSpace); i >= 0 {
 			return s[:i], s[i:]
+		}
+		return s, ""
+	case len(sep) == 1: // "," or ";": the usual case, without strings.Index's dispatch
+		if i := strings.IndexByte(s, sep[0]); i >= 0 {
+			return s[:i], s[i+1:]
 		}
 		return s, ""
 	}
 	entry, rest, _ = strings.Cut(s, sep)
 	return entry, rest
 }
+
+// trimSpace is strings.TrimSpace with a fast path for the usual entry,
+// which starts and ends with a printable ASCII byte.
+func trimSpace(s string) string {
+	if s == "" || (isPrint(s[0]) && isPrint(s[len(s)-1])) {
+		return s
+	}
+	return strings.TrimSpace(s)
+}
+
+// isPrint reports whether c is a printable ASCII byte other than a space:
+// neither white space nor the start or the end of a multi-byte rune.
+func isPrint(c byte) bool { return c > ' ' && c < 0x7f }
 
 // MatchAny reports whether any signature of sigs tagged tag is the MAC of the
 // concatenation of parts under any of the secrets. Each secret's MAC is

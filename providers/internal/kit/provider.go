@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unsafe"
 
 	"github.com/hookwise/hookwise/internal/jsonscan"
 	"github.com/hookwise/hookwise/provider"
@@ -101,21 +102,39 @@ func (p *Provider) verify(r *http.Request, body []byte) error {
 	}
 	var sigs verify.Signatures
 	var ecSig []byte // the ECDSA signature, read instead of sigs
-	if sc.Algorithm == ECDSAP256SHA256 {
+	var ts string
+	tsRead, tsCount := false, 0 // ts was read with the signatures, from tsCount entries
+	switch t := sc.Timestamp; {
+	case sc.Algorithm == ECDSAP256SHA256:
 		var buf [maxECDSASignature]byte
 		if ecSig, err = parseECDSA(buf[:0], header, sig); err != nil {
 			return err
 		}
-	} else if err := verify.ParseSignatures(&sigs, header, sig.Sep, sig.Encoding, sig.Prefix); err != nil {
-		return err
+	case t != nil && t.Field != "":
+		// The timestamp is an entry of the signature header (Stripe's t=):
+		// read it in the same pass, with the same bounds.
+		if ts, tsCount, err = verify.ParseSignaturesField(&sigs, header, sig.Sep, t.Field, sig.Encoding, sig.Prefix); err != nil {
+			return err
+		}
+		tsRead = true
+	default:
+		if err := verify.ParseSignatures(&sigs, header, sig.Sep, sig.Encoding, sig.Prefix); err != nil {
+			return err
+		}
 	}
 	if k.ed != nil && verify.TooManyEd25519(&sigs, 0) {
 		return verify.ErrSignatureHeaderTooLarge
 	}
-	var ts string
 	if t := sc.Timestamp; t != nil {
-		if ts, err = sc.timestamp(r, header); err != nil {
-			return err
+		switch {
+		case !tsRead:
+			if ts, err = sc.timestamp(r, header); err != nil {
+				return err
+			}
+		case tsCount > 1: // exactly one, as Scheme.timestamp requires
+			return verify.ErrMalformedTimestamp
+		case ts == "":
+			return verify.ErrMissingTimestamp
 		}
 		if p.o.Tolerance > 0 { // 0: an Unchecked timestamp without a configured window
 			if err := checkTime(ts, t.Format, p.o.Now(), p.o.Tolerance); err != nil {
@@ -284,28 +303,46 @@ func formatTime(t time.Time, format TimeFormat) string {
 }
 
 // message appends the signed pieces to dst, hashed in order without being
-// joined. url is the configured public URL ("" for the request's).
+// joined. url is the configured public URL ("" for the request's). The
+// pieces that come from strings are read-only views of them (see view):
+// nothing may write to the returned slices.
 func (s *Scheme) message(dst [][]byte, r *http.Request, ts string, body []byte, url string) [][]byte {
 	for _, p := range s.Message {
 		switch p.kind {
 		case pieceLiteral:
-			dst = append(dst, []byte(p.value))
+			dst = append(dst, view(p.value))
 		case pieceHeader:
-			dst = append(dst, []byte(r.Header.Get(p.value)))
+			dst = append(dst, view(r.Header.Get(p.value)))
 		case pieceTime:
-			dst = append(dst, []byte(ts))
+			dst = append(dst, view(ts))
 		case pieceBody:
 			dst = append(dst, body)
 		case pieceURL:
 			if url == "" {
 				url = requestURL(r)
 			}
-			dst = append(dst, []byte(url))
+			dst = append(dst, view(url))
 		case pieceMethod:
-			dst = append(dst, []byte(r.Method))
+			dst = append(dst, view(r.Method))
 		}
 	}
 	return dst
+}
+
+// view returns the bytes of s without copying them. The message's pieces
+// reach the hash through the hash.Hash interface, so the compiler cannot
+// keep a []byte(s) copy on the stack: each conversion was a heap allocation
+// per piece per request (Stripe's timestamp and "."; issue 14). A view is
+// sound because every consumer of the pieces only reads them:
+// hash.Hash.Write must not modify its argument (io.Writer's contract), the
+// Ed25519 path copies them into its pooled buffer (verify's join) and the
+// ECDSA path hashes them. Nothing may write to a view: a literal's bytes
+// live in read-only memory, a header's are the request's string.
+func view(s string) []byte {
+	if s == "" {
+		return nil
+	}
+	return unsafe.Slice(unsafe.StringData(s), len(s))
 }
 
 // requestURL returns the URL r was sent to: its own URL when absolute (a
