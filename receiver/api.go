@@ -309,3 +309,15 @@ func (f ObserverFunc) Observe(ctx context.Context, o Observation) { f(ctx, o) }
 type Validator interface {
 	Validate(ctx context.Context, e *Event) error
 }
+
+// ContextValidator is a Validator that hands what it learned to the
+// handler: when the receiver validates after the acknowledgement
+// (AcknowledgeInvalid), it calls ValidateContext instead of Validate and
+// runs the handler with the context returned. A schema.Registry is one: it
+// puts the document it decoded there, so that schema.Document and
+// schema.Versioned do not decode and validate the payload again. The
+// context must derive from ctx.
+type ContextValidator interface {
+	Validator
+	ValidateContext(ctx context.Context, e *Event) (context.Context, error)
+}

@@ -445,6 +445,24 @@ func (r *Receiver) runValidator(ctx context.Context, e *Event) (err error) {
 	return r.cfg.validator.Validate(ctx, e)
 }
 
+// runValidatorContext runs the validator as runValidator does and returns
+// the context the handler runs with: ctx, or what a ContextValidator
+// returned (ctx when it returned nil).
+func (r *Receiver) runValidatorContext(ctx context.Context, e *Event) (hctx context.Context, err error) {
+	cv, ok := r.cfg.validator.(ContextValidator)
+	if !ok {
+		return ctx, r.runValidator(ctx, e)
+	}
+	hctx = ctx
+	defer r.recoverPanic(ctx, e, "validator", &err)
+	if vctx, verr := cv.ValidateContext(ctx, e); vctx != nil {
+		hctx, err = vctx, verr
+	} else {
+		err = verr
+	}
+	return hctx, err
+}
+
 // recoverPanic, deferred around a user callback, logs a panic with its stack
 // and sets *err to an error naming what panicked.
 func (r *Receiver) recoverPanic(ctx context.Context, e *Event, what string, err *error) {
@@ -518,13 +536,16 @@ func (r *Receiver) attempt(ctx context.Context, e *Event) (driver.Result, string
 // handle runs validation (under the default policy), then splits a fan-out
 // event or runs the handler, and records the outcome.
 func (r *Receiver) handle(ctx context.Context, e *Event) driver.Result {
+	hctx := ctx // the handler's: with what a ContextValidator passes on
 	if r.cfg.validator != nil && r.cfg.invalid == AcknowledgeInvalid {
-		switch err := r.runValidator(ctx, e); {
+		vctx, err := r.runValidatorContext(ctx, e)
+		switch {
 		case errors.Is(err, ErrInvalidPayload):
 			return r.invalid(ctx, e, err)
 		case err != nil:
 			return r.failed(ctx, e, err, 0, 0)
 		}
+		hctx = vctx
 	}
 	start := time.Now()
 	var wait time.Duration
@@ -534,7 +555,7 @@ func (r *Receiver) handle(ctx context.Context, e *Event) driver.Result {
 	if targets := r.fanoutTargets(e); len(targets) > 0 {
 		return r.split(ctx, e, targets, wait)
 	}
-	err := r.run(r.extract(ctx, e), e)
+	err := r.run(r.extract(hctx, e), e)
 	took := time.Since(start)
 	var de *DeferredError
 	switch {

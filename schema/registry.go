@@ -429,13 +429,20 @@ func (r *Registry) resolverFor(provider string) VersionResolver {
 // receiver.ErrInvalidPayload. A payload that is not a single JSON document
 // is invalid whenever a schema could apply.
 func (r *Registry) Validate(_ context.Context, e *receiver.Event) error {
+	_, err := r.validate(e)
+	return err
+}
+
+// validate is Validate, returning what it validated when a schema covered
+// the event and the payload passed it (nil otherwise).
+func (r *Registry) validate(e *receiver.Event) (*validated, error) {
 	res := r.resolverFor(e.Provider)
 	cands := r.candidates(e.Provider, e.Type)
 	if len(cands) == 0 {
 		if r.strict {
-			return unknownType(e.Provider, e.Type, res(e, nil))
+			return nil, unknownType(e.Provider, e.Type, res(e, nil))
 		}
-		return nil
+		return nil, nil
 	}
 	body := e.Payload
 	if body == nil {
@@ -443,17 +450,20 @@ func (r *Registry) Validate(_ context.Context, e *receiver.Event) error {
 	}
 	doc, err := decodeJSON(body)
 	if err != nil {
-		return r.malformed(e.Provider, e.Type, res(e, nil), err)
+		return nil, r.malformed(e.Provider, e.Type, res(e, nil), err)
 	}
 	v := res(e, doc)
 	_, _, s, ok := r.find(e.Provider, e.Type, v)
 	if !ok {
 		if r.strict {
-			return unknownType(e.Provider, e.Type, v)
+			return nil, unknownType(e.Provider, e.Type, v)
 		}
-		return nil
+		return nil, nil
 	}
-	return r.check(s, e.Provider, e.Type, v, doc)
+	if err := r.check(s, e.Provider, e.Type, v, doc); err != nil {
+		return nil, err
+	}
+	return &validated{reg: r, payload: body, doc: doc, schema: s}, nil
 }
 
 var _ receiver.Validator = (*Registry)(nil)
@@ -472,6 +482,7 @@ func (r *Registry) validateDoc(provider, typ, v string, doc any) (covered bool, 
 }
 
 func (r *Registry) check(s *jsonschema.Schema, provider, typ, v string, doc any) error {
+	schemaRuns.Add(1)
 	err := s.Validate(doc)
 	if err == nil {
 		return nil
@@ -583,6 +594,7 @@ func keywordOf(loc string) string {
 var errTrailingData = errors.New("data after the JSON document")
 
 func decodeJSON(b []byte) (any, error) {
+	decodes.Add(1)
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	var v any

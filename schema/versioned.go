@@ -168,9 +168,18 @@ func Versioned[T any](reg *Registry, provider, target string, fn func(ctx contex
 			raw = e.Body
 		}
 		res := reg.resolverFor(provider)
-		doc, err := decodeJSON(raw)
-		if err != nil {
-			return receiver.Permanent(reg.malformed(provider, e.Type, res(e, nil), err))
+		// A validation of these very bytes by this Registry earlier in the
+		// attempt (ValidateContext) spares decoding them again, and
+		// validating them again against the same schema.
+		done := reg.carried(ctx, raw)
+		var doc any
+		if done != nil {
+			doc = done.doc
+		} else {
+			var err error
+			if doc, err = decodeJSON(raw); err != nil {
+				return receiver.Permanent(reg.malformed(provider, e.Type, res(e, nil), err))
+			}
 		}
 		from := res(e, doc)
 		if cfg.min != "" || cfg.max != "" {
@@ -194,12 +203,16 @@ func Versioned[T any](reg *Registry, provider, target string, fn func(ctx contex
 				}
 				raw = out
 			}
+			done = nil // what was validated is not what is handled
+			var err error
 			if doc, err = decodeJSON(raw); err != nil {
 				return receiver.Permanent(fmt.Errorf("%w: %s %s to %s: result is not JSON: %s", ErrUpgrade, provider, e.Type, target, reg.malformed(provider, e.Type, target, err).Problems[0].Message))
 			}
 		}
-		if _, err := reg.validateDoc(provider, e.Type, target, doc); err != nil {
-			return receiver.Permanent(err)
+		if done == nil || !done.covers(provider, e.Type, target) {
+			if _, err := reg.validateDoc(provider, e.Type, target, doc); err != nil {
+				return receiver.Permanent(err)
+			}
 		}
 		var payload T
 		if err := json.Unmarshal(raw, &payload); err != nil {
