@@ -50,4 +50,5 @@ done
 # items at random): run those tests once more in a normal build.
 echo "== allocation tests without -race"
 go test -count=1 -run 'Alloc' ./verify/ ./internal/jsonscan/ ./receiver/ || status=1
+(cd bench && go test -count=1 -run 'Alloc' ./...) || status=1
 exit $status
