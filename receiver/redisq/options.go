@@ -63,7 +63,7 @@ func newConfig(opts []Option) config {
 		c.claimInterval = c.visibility / 2
 	}
 	if c.prefetch < 0 {
-		c.prefetch = min(c.workers, maxDefaultPrefetch)
+		c.prefetch = min(defaultPrefetchPerWorker*c.workers, maxDefaultPrefetch)
 	}
 	if c.logger == nil {
 		c.logger = slog.New(slog.DiscardHandler)
@@ -118,14 +118,21 @@ func Workers(n int) Option {
 	return func(c *config) { c.workers = n }
 }
 
-// maxDefaultPrefetch caps the default of Prefetch.
-const maxDefaultPrefetch = 256
+// The default of Prefetch: defaultPrefetchPerWorker entries per worker, at
+// most maxDefaultPrefetch.
+const (
+	defaultPrefetchPerWorker = 4
+	maxDefaultPrefetch       = 256
+)
 
 // Prefetch sets how many entries the queue reads ahead of its workers
-// (default: as many as there are workers, at most 256). While every worker
-// is busy, the next entries are already read from Redis and wait in memory,
-// so a worker that finishes starts on the next entry at once, and one
-// XREADGROUP fetches many entries instead of one per freed worker. Entries
+// (default: four per worker, at most 256). While every worker is busy, the
+// next entries are already read from Redis and wait in memory, so a worker
+// that finishes starts on the next entry at once, and one XREADGROUP
+// fetches many entries instead of one per freed worker (the reader waits
+// until it can fetch as many as Prefetch). Entries read ahead are not
+// available to other instances meanwhile: with slow handlers and several
+// instances, a smaller Prefetch spreads the work more evenly. Entries
 // read ahead are delivered to this consumer and kept alive by its heartbeat,
 // like those being processed; if Shutdown ends before they start, they stay
 // pending and are processed again later, like any entry in flight.

@@ -66,6 +66,12 @@ type Queue struct {
 	stopBeat context.CancelFunc
 	slots    slots // free workers plus free room to read ahead
 
+	finMu sync.Mutex // guards fin.queue and fin.closed
+	fin   finisher
+	// mergeLater: the client is one node's, whose script calls may hold
+	// keys of any slot, so the deferred dedupe calls of a batch merge.
+	mergeLater bool
+
 	flightMu sync.Mutex
 	inFlight map[string]struct{} // entries being processed or ready
 	ready    []redis.XMessage    // entries read, waiting for a worker
@@ -81,18 +87,21 @@ func New(client redis.UniversalClient, opts ...Option) *Queue {
 		panic("redisq: nil client")
 	}
 	cfg := newConfig(opts)
+	_, single := client.(*redis.Client)
 	return &Queue{
-		rdb:      client,
-		cfg:      cfg,
-		log:      cfg.logger.With("stream", cfg.stream, "consumer", cfg.consumer),
-		stream:   cfg.stream,
-		delayed:  companion(cfg.stream, "delayed"),
-		enqueued: companion(cfg.stream, "enq:"),
-		owner:    companion(cfg.stream, "endpoint"),
-		idemTTL:  max(10*cfg.callTimeout, 10*time.Second),
-		batch:    redisbatch.New(client, cfg.callTimeout, redisbatch.DefaultMaxBatch, redisbatch.DefaultMaxInFlight),
-		slots:    newSlots(cfg.workers+cfg.prefetch, cfg.prefetch),
-		inFlight: make(map[string]struct{}),
+		mergeLater: single,
+		rdb:        client,
+		cfg:        cfg,
+		log:        cfg.logger.With("stream", cfg.stream, "consumer", cfg.consumer),
+		stream:     cfg.stream,
+		delayed:    companion(cfg.stream, "delayed"),
+		enqueued:   companion(cfg.stream, "enq:"),
+		owner:      companion(cfg.stream, "endpoint"),
+		idemTTL:    max(10*cfg.callTimeout, 10*time.Second),
+		batch:      redisbatch.Shared(client, cfg.callTimeout),
+		slots:      newSlots(cfg.workers+cfg.prefetch, cfg.prefetch),
+		inFlight:   make(map[string]struct{}),
+		fin:        newFinisher(),
 	}
 }
 
@@ -164,6 +173,7 @@ func (q *Queue) Start(p driver.Processor) error {
 	procCtx, abort := context.WithCancel(context.Background())
 	q.stop, q.abort, q.procCtx = stop, abort, procCtx
 	q.loops.Go(func() { q.readLoop(loopCtx) })
+	go q.finishLoop()
 	q.loops.Go(func() { q.moveLoop(loopCtx) })
 	beatCtx, stopBeat := context.WithCancel(context.Background())
 	q.beat.Go(func() { q.heartbeatLoop(beatCtx) })
@@ -204,6 +214,7 @@ func (q *Queue) Shutdown(ctx context.Context) error {
 		q.abort()
 		err = ctx.Err()
 	}
+	q.stopFinisher()
 	q.stopBeat()
 	q.beat.Wait()
 	q.abort()
