@@ -93,7 +93,9 @@
 // then the retries. A lone attempt is sent at once: nothing waits for a
 // batch to fill. Until its acknowledgement succeeded, an entry keeps its
 // worker slot (no more entries are read for it) and its heartbeat; the
-// finisher retries through an outage for up to the visibility timeout.
+// finisher retries it through a Redis outage, however long, until Shutdown
+// begins (then for up to the visibility timeout), so that a handled event
+// whose completion could not be sent is not run again once Redis is back.
 //
 // Entries are written in a compact format (format 2): the event in one
 // binary field and the attempt in another, every Event field kept byte for

@@ -2,7 +2,11 @@ package redisq
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/hookwise/hookwise/internal/redisbatch"
 	"github.com/hookwise/hookwise/internal/redisscript"
@@ -183,7 +187,7 @@ func (q *Queue) flush(batch []done) (again []done) {
 			q.finished(d)
 			continue
 		}
-		if now.After(d.giveUp) || q.procCtx.Err() != nil {
+		if q.procCtx.Err() != nil || now.After(d.giveUp) && (q.closing.Load() || !transient(err)) {
 			q.log.Warn("redisq: acknowledging entry failed; it will be handled again", "entry", d.id, "error", err)
 			q.finished(d)
 			continue
@@ -202,6 +206,26 @@ func (q *Queue) flush(batch []done) (again []done) {
 		q.log.Warn("redisq: deferred dedupe calls failed", "calls", failed, "retried", len(again), "error", failure)
 	}
 	return again
+}
+
+// transient reports whether err may pass on its own: the connection failed
+// or timed out (Redis down, restarting, unreachable), or Redis answered that
+// it cannot serve now. Until Shutdown begins, the finisher retries such
+// failures beyond the visibility timeout: the attempt was handled, and
+// giving up would leave its dedupe completion unsent, so that the entry,
+// reclaimed, would run again. Other errors (Redis refusing the call) are
+// given up on after the visibility timeout.
+func transient(err error) bool {
+	var re redis.Error
+	if !errors.As(err, &re) {
+		return true
+	}
+	for _, p := range [...]string{"LOADING", "BUSY", "TRYAGAIN", "CLUSTERDOWN", "MASTERDOWN", "READONLY", "NOSCRIPT"} {
+		if strings.HasPrefix(re.Error(), p) {
+			return true
+		}
+	}
+	return false
 }
 
 // finished releases what an attempt handed over to the finisher held.

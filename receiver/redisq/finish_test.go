@@ -244,3 +244,94 @@ func TestDefaultPrefetch(t *testing.T) {
 	assert.Equal(t, 3, newConfig([]Option{Workers(8), Prefetch(3)}).prefetch, "Prefetch set")
 	assert.Zero(t, newConfig([]Option{Workers(8), Prefetch(0)}).prefetch, "Prefetch(0)")
 }
+
+// TestFinisherOutlastsOutage stops Redis after a handler started, and
+// keeps it down for several visibility timeouts after the handler returned:
+// once Redis is back, the entry is acknowledged and its dedupe key done, and
+// the event is not handled again (giving up on the acknowledgement would
+// have left the key confirmed by the entry's own token, and the reclaimed
+// entry would have run again).
+func TestFinisherOutlastsOutage(t *testing.T) {
+	srv, direct := startRedis(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, ContextTimeoutEnabled: true,
+		DialTimeout: 200 * time.Millisecond, MaxRetryBackoff: 50 * time.Millisecond})
+	t.Cleanup(func() { _ = rdb.Close() })
+	const visibility = 300 * time.Millisecond
+	started, proceed := make(chan struct{}, 4), make(chan struct{})
+	var mu sync.Mutex
+	handled := 0
+	q := New(rdb, fast(VisibilityTimeout(visibility), ClaimInterval(50*time.Millisecond), CallTimeout(300*time.Millisecond))...)
+	rc, err := receiver.New(headerProvider{}, receiver.HandlerFunc(func(context.Context, *receiver.Event) error {
+		started <- struct{}{}
+		<-proceed
+		mu.Lock()
+		handled++
+		mu.Unlock()
+		return nil
+	}), receiver.WithStore(dedupe.NewRedis(rdb, dedupe.WithRedisTimeout(300*time.Millisecond))), receiver.WithQueue(q),
+		receiver.WithDeadLetters(NewDeadLetters(rdb)), receiver.StoreTimeout(300*time.Millisecond))
+	require.NoError(t, err)
+	hs := httptest.NewServer(rc)
+	defer hs.Close()
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = rc.Shutdown(ctx)
+	}()
+
+	req, err := http.NewRequest(http.MethodPost, hs.URL, strings.NewReader(`{}`))
+	require.NoError(t, err)
+	req.Header.Set("X-Id", "evt_outage")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode/100*100)
+	select {
+	case <-started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("handler not started")
+	}
+	srv.Stop()
+	close(proceed)
+	time.Sleep(5 * visibility) // down well past the visibility timeout
+	srv.Restart(t)
+
+	ctx := context.Background()
+	require.Eventually(t, func() bool { return direct.XLen(ctx, DefaultStream).Val() == 0 }, 15*time.Second, 10*time.Millisecond,
+		"entry not acknowledged after Redis came back")
+	time.Sleep(3 * visibility) // a reclaimed copy would run by now
+	mu.Lock()
+	assert.Equal(t, 1, handled, "handled")
+	mu.Unlock()
+	assert.Empty(t, started, "the handler started again")
+	keys, err := direct.Keys(ctx, dedupe.DefaultRedisPrefix+"*").Result()
+	require.NoError(t, err)
+	require.Len(t, keys, 1)
+	assert.Equal(t, "d", direct.Get(ctx, keys[0]).Val(), "dedupe key")
+}
+
+type replyErr string
+
+func (e replyErr) Error() string { return string(e) }
+func (replyErr) RedisError()     {}
+
+func TestTransient(t *testing.T) {
+	_, rdb := startRedis(t)
+	ctx := context.Background()
+	require.NoError(t, rdb.Set(ctx, "s", "x", 0).Err())
+	refused := rdb.Incr(ctx, "s").Err()
+	require.Error(t, refused)
+	down := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1})
+	defer down.Close()
+	unreachable := down.Ping(ctx).Err()
+	require.Error(t, unreachable)
+
+	assert.True(t, transient(unreachable), "connection refused")
+	assert.True(t, transient(context.DeadlineExceeded), "timeout")
+	assert.True(t, transient(fmt.Errorf("wrapped: %w", context.Canceled)), "wrapped")
+	assert.True(t, transient(replyErr("LOADING Redis is loading the dataset in memory")), "LOADING")
+	assert.True(t, transient(replyErr("NOSCRIPT No matching script")), "NOSCRIPT")
+	assert.True(t, transient(replyErr("READONLY You can't write against a read only replica.")), "READONLY")
+	assert.False(t, transient(refused), "a command Redis refuses: %v", refused)
+	assert.False(t, transient(replyErr("NOGROUP No such key or consumer group")), "NOGROUP")
+}

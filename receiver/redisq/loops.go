@@ -407,11 +407,10 @@ func (q *Queue) handle(m redis.XMessage) bool {
 }
 
 // finish hands d over to the finisher and reports true, or, once Shutdown
-// stopped it, sends d itself and reports false. Either way d's call is
-// retried through a Redis outage for up to the visibility timeout (after
-// which another consumer may have taken the entry over anyway), or until a
-// Shutdown deadline passes; an entry whose acknowledgement is lost stays
-// pending and is handled again.
+// stopped it, sends d itself and reports false. Either way d's calls are
+// retried through a Redis outage (see transient), after Shutdown began for
+// up to the visibility timeout, and never past a Shutdown deadline; an
+// entry whose acknowledgement is lost stays pending and is handled again.
 func (q *Queue) finish(d done) bool {
 	d.async = true
 	q.work.Add(1) // done by the finisher; the caller, a worker, holds one

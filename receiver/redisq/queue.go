@@ -224,8 +224,9 @@ func (q *Queue) Shutdown(ctx context.Context) error {
 // Stats returns the backlog (driver.StatsReader) of the stream, shared by
 // every replica: Depth counts the entries not yet done (waiting, running,
 // and scheduled for a retry); OldestAge is the age of the oldest entry not
-// yet delivered to a consumer, read from its stream ID (the Redis server's
-// clock).
+// yet delivered to a consumer, or read ahead by this instance and not
+// started yet (Prefetch), read from its stream ID (the Redis server's clock).
+// Entries other instances read ahead are not seen.
 func (q *Queue) Stats(ctx context.Context) (driver.Stats, error) {
 	ctx, cancel := context.WithTimeout(ctx, q.cfg.callTimeout)
 	defer cancel()
@@ -251,11 +252,29 @@ func (q *Queue) Stats(ctx context.Context) (driver.Stats, error) {
 	if err != nil {
 		return driver.Stats{}, unavailable(err)
 	}
+	oldest := int64(-1) // ms of the oldest entry waiting to start
 	if len(next) == 1 {
-		ms, _, _ := strings.Cut(next[0].ID, "-")
-		if t, err := strconv.ParseInt(ms, 10, 64); err == nil {
-			st.OldestAge = max(time.Since(time.UnixMilli(t)), 0)
+		oldest = idMillis(next[0].ID)
+	}
+	q.flightMu.Lock()
+	for _, m := range q.ready {
+		if ms := idMillis(m.ID); ms >= 0 && (oldest < 0 || ms < oldest) {
+			oldest = ms
 		}
 	}
+	q.flightMu.Unlock()
+	if oldest >= 0 {
+		st.OldestAge = max(time.Since(time.UnixMilli(oldest)), 0)
+	}
 	return st, nil
+}
+
+// idMillis returns the milliseconds part of a stream entry ID, or -1.
+func idMillis(id string) int64 {
+	ms, _, _ := strings.Cut(id, "-")
+	t, err := strconv.ParseInt(ms, 10, 64)
+	if err != nil || t < 0 {
+		return -1
+	}
+	return t
 }
