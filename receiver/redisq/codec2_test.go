@@ -206,3 +206,23 @@ func TestFormat2OnTheWire(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, e, got)
 }
+
+// TestEntryFormat1 checks that EntryFormat(1) writes entries an older
+// release reads (the format 1 fields), which this release reads back whole.
+func TestEntryFormat1(t *testing.T) {
+	_, rdb := startRedis(t)
+	ctx := context.Background()
+	q := New(rdb, fast(EntryFormat(1))...)
+	e := fullEvent()
+	require.NoError(t, q.Enqueue(ctx, e))
+	msgs, err := rdb.XRange(ctx, DefaultStream, "-", "+").Result()
+	require.NoError(t, err)
+	require.Len(t, msgs, 1)
+	assert.Equal(t, formatVersion, msgs[0].Values[fieldVersion], "format 1 version field")
+	assert.NotContains(t, msgs[0].Values, fieldEvent)
+	got, err := decode(msgs[0].Values)
+	require.NoError(t, err)
+	assert.Equal(t, e, got)
+	assert.Panics(t, func() { EntryFormat(3) })
+	assert.Panics(t, func() { EntryFormat(0) })
+}

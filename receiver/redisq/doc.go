@@ -101,7 +101,8 @@
 // binary field and the attempt in another, every Event field kept byte for
 // byte (Target and Meta included). Entries of the earlier format (one field
 // per Event field, headers in JSON), left by an older release, are still
-// read, and their retries keep their format.
+// read, and their retries keep their format. Older releases cannot read
+// format 2: see EntryFormat for a rolling upgrade.
 // A Retry result runs a script that acknowledges the entry, deletes it, and
 // adds it with Attempt+1 (unchanged with Result.KeepAttempt, a deferral) to
 // the delayed set, due after Result.Delay by the

@@ -34,6 +34,7 @@ type config struct {
 	poll          time.Duration
 	maxLen        int64
 	maxDead       int64
+	format        int // of the entries Enqueue writes: 1 or 2
 	logger        *slog.Logger
 }
 
@@ -48,6 +49,7 @@ func newConfig(opts []Option) config {
 		poll:        200 * time.Millisecond,
 		maxLen:      DefaultMaxLen,
 		maxDead:     DefaultMaxDeadLetters,
+		format:      2,
 	}
 	for _, o := range opts {
 		o(&c)
@@ -219,6 +221,20 @@ func MaxDeadLetters(n int64) Option {
 		panic("redisq: MaxDeadLetters expects n >= 0")
 	}
 	return func(c *config) { c.maxDead = n }
+}
+
+// EntryFormat sets the format of the stream entries Enqueue writes: 2, the
+// compact format (the default), or 1, the format of releases before it.
+// Every release reads both, but a release before format 2 cannot read a
+// format 2 entry: it would dead-letter it as malformed. For a rolling
+// upgrade of instances that share a stream, deploy with EntryFormat(1) until
+// no older instance runs, then without it. A retry keeps its entry's format.
+// It panics on another version.
+func EntryFormat(version int) Option {
+	if version != 1 && version != 2 {
+		panic("redisq: EntryFormat expects 1 or 2")
+	}
+	return func(c *config) { c.format = version }
 }
 
 // Logger sets the logger (default: discard).

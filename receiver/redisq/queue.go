@@ -127,7 +127,11 @@ func (q *Queue) Enqueue(ctx context.Context, e *driver.Event) error {
 	if token == "" {
 		token = rand.Text()
 	}
-	fields, err := encode(e)
+	encodeAs := encode
+	if q.cfg.format == 1 {
+		encodeAs = encodeV1
+	}
+	fields, err := encodeAs(e)
 	if err != nil {
 		return err
 	}
