@@ -68,8 +68,20 @@ var (
 // Calls made at the same time share round trips: a command sent while
 // another is in flight waits for it, then goes out in one pipeline with every
 // other command queued meanwhile (at most 256), so that under load the store
-// costs Redis a fraction of a read, a write and an fsync per call. A client
-// that has no Pipeline method gets one command per call.
+// costs Redis a fraction of a read, a write and an fsync per call. The
+// pipelines are shared with every other user of the same client in this
+// process (a redisq.Queue on it included). A client that has no Pipeline
+// method gets one command per call.
+//
+// Complete called by a receiver within an attempt that a redisq.Queue on the
+// same client runs, for the attempt's own claim token (the queue says so in
+// the attempt's context), is not sent at once: the queue sends it with the
+// entry's acknowledgement, in one pipeline and before it, with those of the
+// other entries finished meanwhile, and Complete returns nil at once. The
+// queue retries that pipeline until the acknowledgement succeeds, and logs a
+// Complete that fails; a copy of the entry left pending by a crash before
+// the pipeline ran finds the key confirmed by its own token and runs again,
+// as it would had the crash come before Complete.
 //
 // Every call is bounded by the store's timeout (WithRedisTimeout), within
 // the caller's context, the NOSCRIPT fallback included. go-redis applies a
@@ -122,7 +134,7 @@ func NewRedis(client RedisClient, opts ...RedisOption) *Redis {
 		o(r)
 	}
 	if p, ok := client.(redisbatch.Client); ok {
-		r.batch = redisbatch.New(p, r.timeout, redisbatch.DefaultMaxBatch, redisbatch.DefaultMaxInFlight)
+		r.batch = redisbatch.Shared(p, r.timeout)
 	}
 	return r
 }
@@ -164,6 +176,16 @@ func (r *Redis) Complete(ctx context.Context, key, token string, retention time.
 	if retention <= 0 {
 		return ErrInvalidDuration
 	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if r.batch != nil && redisbatch.Defer(ctx, r.batch, token, redisscript.Call{
+		Script: completeScript,
+		Keys:   []string{r.redisKey(key)},
+		Args:   []any{token, ceilMs(retention).Milliseconds()},
+	}) {
+		return nil
+	}
 	_, err := r.run(ctx, "complete", completeScript, key, token, ceilMs(retention).Milliseconds())
 	return err
 }
@@ -189,8 +211,13 @@ func (r *Redis) run(ctx context.Context, op string, script *redisscript.Script, 
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	cctx, cancel := context.WithTimeout(ctx, r.timeout)
-	defer cancel()
+	cctx := ctx
+	if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > r.timeout {
+		// No timer when the caller's deadline is the nearer one already.
+		var cancel context.CancelFunc
+		cctx, cancel = context.WithTimeout(ctx, r.timeout)
+		defer cancel()
+	}
 	var do redisscript.Do
 	if r.batch != nil {
 		do = r.batch.Do
@@ -275,24 +302,31 @@ end
 return 0
 `)
 
-// completeScript marks the key done.
+// completeScript marks keys done, each as a call with that key alone
+// would; calls of it merge (redisscript.Merge).
 //
-//	ARGV[1]  the token, or empty for "whatever holds the key"
-//	ARGV[2]  the retention in milliseconds (> 0)
+//	KEYS[i]       a key
+//	ARGV[2i-1]    the token, or empty for "whatever holds the key"
+//	ARGV[2i]      the retention in milliseconds (> 0)
 //
-// It returns 1 when the key is now done for the retention: the token held
-// it, nobody did, or the token is empty. It returns 0, changing nothing, when
-// the key is done already or another token holds it.
-var completeScript = redisscript.New(`
-if ARGV[1] ~= '' then
-  local v = redis.call('GET', KEYS[1])
-  if v and v ~= 'a:' .. ARGV[1] and v ~= 'c:' .. ARGV[1] then
-    return 0
+// A key is now done for the retention when the token held it, nobody did,
+// or the token is empty; it is left as it is when done already or held by
+// another token. It returns how many keys it marked: for one key, 1 or 0.
+var completeScript = redisscript.NewPerKey(`
+local n = 0
+for i, key in ipairs(KEYS) do
+  local token = ARGV[2 * i - 1]
+  local v = false
+  if token ~= '' then
+    v = redis.call('GET', key)
+  end
+  if not v or v == 'a:' .. token or v == 'c:' .. token then
+    redis.call('SET', key, 'd', 'PX', ARGV[2 * i])
+    n = n + 1
   end
 end
-redis.call('SET', KEYS[1], 'd', 'PX', ARGV[2])
-return 1
-`)
+return n
+`, 2)
 
 // releaseScript forgets the key.
 //

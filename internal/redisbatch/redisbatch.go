@@ -16,8 +16,12 @@ package redisbatch
 
 import (
 	"context"
+	"reflect"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
+	"weak"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -27,6 +31,13 @@ const (
 	DefaultMaxBatch    = 256 // commands in a batch
 	DefaultMaxInFlight = 4   // batches in flight at once
 )
+
+// SharedMaxInFlight bounds the batches in flight of a Shared Batcher. One
+// at a time makes the most of each round trip: every command issued while a
+// batch is in flight goes in the next. On the load tool (docs/benchmarks.md,
+// "Redis completion batching") it halved the round trips per event against
+// DefaultMaxInFlight, with no loss of throughput.
+const SharedMaxInFlight = 1
 
 // Client is the part of a go-redis client a Batcher uses: *redis.Client,
 // *redis.ClusterClient (which splits a pipeline by hash slot and node),
@@ -46,7 +57,7 @@ var (
 // concurrent use and needs no Close. Create it with New.
 type Batcher struct {
 	client      Client
-	timeout     time.Duration
+	timeout     atomic.Int64 // a time.Duration; Shared may raise it
 	maxBatch    int
 	maxInFlight int
 
@@ -95,7 +106,71 @@ func New(client Client, timeout time.Duration, maxBatch, maxInFlight int) *Batch
 	if maxInFlight < 1 {
 		maxInFlight = DefaultMaxInFlight
 	}
-	return &Batcher{client: client, timeout: timeout, maxBatch: maxBatch, maxInFlight: maxInFlight}
+	b := &Batcher{client: client, maxBatch: maxBatch, maxInFlight: maxInFlight}
+	b.timeout.Store(int64(timeout))
+	return b
+}
+
+// shared maps the address of a client to a weak pointer to its shared
+// Batcher. While that Batcher lives it holds its client, whose address no
+// other client can then have; once it is collected its entry is removed.
+var shared struct {
+	mu sync.Mutex
+	m  map[uintptr]weak.Pointer[Batcher]
+}
+
+// Shared returns the Batcher of client shared by every caller that asks for
+// the same client (a *redis.Client, *redis.ClusterClient or *redis.Ring, or
+// any other pointer), so that the commands of a dedupe store and a queue on
+// one client share pipelines instead of each running its own. It is created
+// with DefaultMaxBatch and DefaultMaxInFlight; its batch timeout is the
+// longest timeout asked for so far. A client that is not a pointer gets a
+// Batcher of its own. The Batcher is dropped once nobody holds it. It panics
+// if client is nil or timeout is not positive.
+func Shared(client Client, timeout time.Duration) *Batcher {
+	if client == nil {
+		panic("redisbatch: nil client")
+	}
+	if timeout <= 0 {
+		panic("redisbatch: timeout must be positive")
+	}
+	v := reflect.ValueOf(client)
+	if v.Kind() != reflect.Pointer || v.IsNil() {
+		return New(client, timeout, DefaultMaxBatch, DefaultMaxInFlight)
+	}
+	addr := v.Pointer()
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if w, ok := shared.m[addr]; ok {
+		if b := w.Value(); b != nil {
+			b.raiseTimeout(timeout)
+			return b
+		}
+	}
+	b := New(client, timeout, DefaultMaxBatch, SharedMaxInFlight)
+	if shared.m == nil {
+		shared.m = make(map[uintptr]weak.Pointer[Batcher])
+	}
+	w := weak.Make(b)
+	shared.m[addr] = w
+	runtime.AddCleanup(b, func(addr uintptr) {
+		shared.mu.Lock()
+		defer shared.mu.Unlock()
+		if shared.m[addr] == w {
+			delete(shared.m, addr)
+		}
+	}, addr)
+	return b
+}
+
+// raiseTimeout sets the batch timeout to d if d is longer.
+func (b *Batcher) raiseTimeout(d time.Duration) {
+	for {
+		old := b.timeout.Load()
+		if int64(d) <= old || b.timeout.CompareAndSwap(old, int64(d)) {
+			return
+		}
+	}
 }
 
 // Do runs cmds, in order and in one batch, in a pipeline shared with the
@@ -238,16 +313,17 @@ func (b *Batcher) lead(batch []*call) {
 // exec runs the batch's commands as one pipeline.
 func (b *Batcher) exec(batch []*call) {
 	leader := batch[0].ctx
+	timeout := time.Duration(b.timeout.Load())
 	var ctx context.Context
 	var cancel context.CancelFunc
 	if len(batch) == 1 {
-		if dl, ok := leader.Deadline(); ok && time.Until(dl) <= b.timeout {
+		if dl, ok := leader.Deadline(); ok && time.Until(dl) <= timeout {
 			ctx, cancel = leader, func() {}
 		} else {
-			ctx, cancel = context.WithTimeout(leader, b.timeout)
+			ctx, cancel = context.WithTimeout(leader, timeout)
 		}
 	} else {
-		ctx, cancel = context.WithTimeout(context.WithoutCancel(leader), b.timeout)
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(leader), timeout)
 	}
 	defer cancel()
 	p := b.client.Pipeline()

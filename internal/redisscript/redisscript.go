@@ -23,12 +23,49 @@ import (
 type Script struct {
 	src  string
 	hash string
+	// perKey > 0: the script does the same for each key, KEYS[i] with the
+	// perKey arguments ARGV[(i-1)*perKey+1 …], so that calls merge.
+	perKey int
 }
 
 // New returns the script with Lua source src.
 func New(src string) *Script {
 	h := sha1.Sum([]byte(src))
 	return &Script{src: src, hash: hex.EncodeToString(h[:])}
+}
+
+// NewPerKey returns the script with Lua source src, which does the same for
+// each of its keys, KEYS[i] with the n arguments from ARGV[(i-1)*n+1], and
+// nothing else: one call with the keys and arguments of several in order
+// does what they do (see Merge). It panics if n < 1.
+func NewPerKey(src string, n int) *Script {
+	if n < 1 {
+		panic("redisscript: NewPerKey expects n >= 1")
+	}
+	s := New(src)
+	s.perKey = n
+	return s
+}
+
+// Merge returns calls with each run of consecutive calls of one per-key
+// script (NewPerKey) merged into calls of at most maxKeys keys each; other
+// calls are kept as they are, in order. The keys of a merged call must be
+// allowed in one call: on Redis Cluster, only when they share a slot.
+func Merge(calls []Call, maxKeys int) []Call {
+	maxKeys = max(maxKeys, 1)
+	out := make([]Call, 0, len(calls))
+	for _, c := range calls {
+		n := len(out)
+		if n > 0 && c.Script.perKey > 0 && out[n-1].Script == c.Script && len(c.Args) == c.Script.perKey*len(c.Keys) &&
+			len(out[n-1].Keys)+len(c.Keys) <= maxKeys && len(out[n-1].Args) == c.Script.perKey*len(out[n-1].Keys) {
+			last := &out[n-1]
+			last.Keys = append(last.Keys[:len(last.Keys):len(last.Keys)], c.Keys...)
+			last.Args = append(last.Args[:len(last.Args):len(last.Args)], c.Args...)
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 // Source returns the script's Lua source.
@@ -89,4 +126,50 @@ func (s *Script) cmd(ctx context.Context, name, script string, keys []string, ar
 		a = append(a, k)
 	}
 	return redis.NewCmd(ctx, append(a, args...)...)
+}
+
+// Call is one run of a script: the script, its keys and its arguments.
+type Call struct {
+	Script *Script
+	Keys   []string
+	Args   []any
+}
+
+// RunAll runs calls in order, as EVALSHA commands in one call of do (one
+// shared pipeline); then, while ctx is not done, EVAL of the source through
+// proc, in order, for each that answered NOSCRIPT. It returns one command per
+// call, holding its reply or error as Run's does: when do gave up on the
+// commands (ctx ended), each returned command is a new one holding the error.
+// It panics if do or proc is nil.
+func RunAll(ctx context.Context, do Do, proc Process, calls []Call) []*redis.Cmd {
+	if do == nil || proc == nil {
+		panic("redisscript: RunAll expects a non-nil Do and Process")
+	}
+	cmds := make([]*redis.Cmd, len(calls))
+	sent := make([]redis.Cmder, len(calls))
+	for i, c := range calls {
+		cmds[i] = c.Script.cmd(ctx, "evalsha", c.Script.hash, c.Keys, c.Args)
+		sent[i] = cmds[i]
+	}
+	if len(calls) == 0 {
+		return cmds
+	}
+	if err := do(ctx, sent...); err != nil && ctx.Err() != nil {
+		// do may have given up on commands that still run.
+		for i := range cmds {
+			cmds[i] = redis.NewCmd(ctx)
+			cmds[i].SetErr(err)
+		}
+		return cmds
+	}
+	for i, c := range calls {
+		if ctx.Err() != nil || !redis.HasErrorPrefix(cmds[i].Err(), "NOSCRIPT") {
+			continue
+		}
+		cmds[i] = c.Script.cmd(ctx, "eval", c.Script.src, c.Keys, c.Args)
+		if err := proc(ctx, cmds[i]); err != nil {
+			cmds[i].SetErr(err)
+		}
+	}
+	return cmds
 }

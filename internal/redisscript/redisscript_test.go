@@ -147,3 +147,73 @@ func TestRunBackendError(t *testing.T) {
 func TestRunPanicsWithoutProcess(t *testing.T) {
 	assert.Panics(t, func() { echo.Run(context.Background(), nil, nil, nil) })
 }
+
+func TestRunAll(t *testing.T) {
+	c, rec := newClient(t)
+	batch := redisbatch.New(c, 10*time.Second, 0, 0)
+	ctx := context.Background()
+	fail := redisscript.New(`return redis.error_reply('ERR nope')`)
+	calls := []redisscript.Call{
+		{Script: echo, Keys: []string{"a"}, Args: []any{"1"}},
+		{Script: fail, Keys: []string{"b"}},
+		{Script: echo, Keys: []string{"c"}, Args: []any{"3"}},
+	}
+	check := func(cmds []*redis.Cmd) []string {
+		t.Helper()
+		sent := rec.take()
+		require.Len(t, cmds, 3)
+		assert.Equal(t, "1", cmds[0].Val())
+		assert.ErrorContains(t, cmds[1].Err(), "nope")
+		assert.Equal(t, "3", cmds[2].Val())
+		assert.Equal(t, "1", c.Get(ctx, "a").Val())
+		assert.Equal(t, "3", c.Get(ctx, "c").Val())
+		rec.take()
+		return sent
+	}
+	// A server that never ran the scripts: one pipeline, then the source
+	// of each once, in order.
+	assert.Equal(t, []string{"evalsha", "evalsha", "evalsha", "eval", "eval", "eval"},
+		check(redisscript.RunAll(ctx, batch.Do, c.Process, calls)))
+	assert.Equal(t, []string{"evalsha", "evalsha", "evalsha"},
+		check(redisscript.RunAll(ctx, batch.Do, c.Process, calls)), "scripts known")
+	assert.Empty(t, redisscript.RunAll(ctx, batch.Do, c.Process, nil))
+
+	// do gives up: every command holds the error.
+	cctx, cancel := context.WithCancel(ctx)
+	giveUp := func(ctx context.Context, cmds ...redis.Cmder) error { cancel(); return ctx.Err() }
+	for _, cmd := range redisscript.RunAll(cctx, giveUp, c.Process, calls) {
+		assert.ErrorIs(t, cmd.Err(), context.Canceled)
+	}
+	assert.Empty(t, rec.take(), "nothing sent once do gave up")
+	assert.Panics(t, func() { redisscript.RunAll(ctx, nil, c.Process, calls) })
+}
+
+func TestMerge(t *testing.T) {
+	setAll := redisscript.NewPerKey(`for i, k in ipairs(KEYS) do redis.call('SET', k, ARGV[i]) end return #KEYS`, 1)
+	one := func(k string) redisscript.Call {
+		return redisscript.Call{Script: setAll, Keys: []string{k}, Args: []any{"v" + k}}
+	}
+	other := redisscript.Call{Script: echo, Keys: []string{"e"}, Args: []any{"x"}}
+	calls := []redisscript.Call{one("a"), one("b"), one("c"), other, one("d"), one("e"), one("f"), one("g")}
+	merged := redisscript.Merge(calls, 3)
+	require.Len(t, merged, 4, "a b c | echo | d e f | g")
+	assert.Equal(t, []string{"a", "b", "c"}, merged[0].Keys)
+	assert.Equal(t, []any{"va", "vb", "vc"}, merged[0].Args)
+	assert.Equal(t, other, merged[1], "a call of another script is kept")
+	assert.Equal(t, []string{"d", "e", "f"}, merged[2].Keys, "at most maxKeys keys")
+	assert.Equal(t, []string{"g"}, merged[3].Keys)
+	assert.Equal(t, []string{"a"}, calls[0].Keys, "the calls given are not changed")
+	assert.Len(t, redisscript.Merge([]redisscript.Call{other, other}, 10), 2, "calls of a script not per key")
+	assert.Panics(t, func() { redisscript.NewPerKey("return 1", 0) })
+
+	// The merged calls do what the calls would have.
+	c, _ := newClient(t)
+	ctx := context.Background()
+	batch := redisbatch.New(c, 10*time.Second, 0, 0)
+	for _, cmd := range redisscript.RunAll(ctx, batch.Do, c.Process, merged) {
+		require.NoError(t, cmd.Err())
+	}
+	for _, k := range []string{"a", "b", "c", "d", "e", "f", "g"} {
+		assert.Equal(t, "v"+k, c.Get(ctx, k).Val(), k)
+	}
+}

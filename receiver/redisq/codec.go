@@ -37,106 +37,21 @@ const (
 	formatVersion = "1"
 )
 
+// Fields of format 2, the compact format Enqueue writes: the event in one
+// binary field (see encode) and the attempt, which a retry rewrites, in
+// another. An entry with fieldEvent is read as format 2, any other as
+// format 1.
+const (
+	fieldEvent        = "e"
+	fieldEventAttempt = "a"
+)
+
 // ErrMalformedEntry matches the error of a stream entry that cannot be read
 // back as an event (written by something else, or by an incompatible
 // version). Such an entry is passed, as far as it can be read, to the
 // Processor's Abandon with this error, then acknowledged: it can never be
 // handled, and left pending it would be reclaimed forever.
 var ErrMalformedEntry = errors.New("redisq: malformed stream entry")
-
-// encode returns the stream fields of e as XADD arguments (field, value, ...).
-// Payload is not stored: the processor derives it again from Body.
-func encode(e *driver.Event) ([]any, error) {
-	header := []byte("{}")
-	var headerBytes []byte
-	if len(e.Header) > 0 {
-		var err error
-		if headerUTF8(e.Header) {
-			header, err = json.Marshal(e.Header)
-		} else {
-			headerBytes, err = json.Marshal(headerAsBytes(e.Header))
-		}
-		if err != nil {
-			return nil, fmt.Errorf("redisq: encode header: %w", err)
-		}
-	}
-	attempt := e.Attempt
-	if attempt < 1 {
-		attempt = 1
-	}
-	receivedAt := ""
-	if !e.ReceivedAt.IsZero() {
-		receivedAt = e.ReceivedAt.UTC().Format(time.RFC3339Nano)
-	}
-	fields := []any{
-		fieldVersion, formatVersion,
-		fieldProvider, e.Provider,
-		fieldID, e.ID,
-		fieldType, e.Type,
-		fieldPayloadVer, e.Version,
-		fieldReceivedAt, receivedAt,
-		fieldHeader, header,
-		fieldBody, e.Body,
-		fieldAttempt, strconv.Itoa(attempt),
-		fieldToken, e.ClaimToken,
-	}
-	if headerBytes != nil {
-		fields = append(fields, fieldHeaderBytes, headerBytes)
-	}
-	if e.Target != "" {
-		fields = append(fields, fieldTarget, e.Target)
-	}
-	if len(e.Meta) > 0 {
-		name, v := fieldMeta, any(e.Meta)
-		if !metaUTF8(e.Meta) {
-			name, v = fieldMetaBytes, metaAsBytes(e.Meta)
-		}
-		meta, err := json.Marshal(v)
-		if err != nil {
-			return nil, fmt.Errorf("redisq: encode meta: %w", err)
-		}
-		fields = append(fields, name, meta)
-	}
-	return fields, nil
-}
-
-func headerUTF8(h http.Header) bool {
-	for k, vs := range h {
-		if !utf8.ValidString(k) {
-			return false
-		}
-		for _, v := range vs {
-			if !utf8.ValidString(v) {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-func metaUTF8(m map[string]string) bool {
-	for k, v := range m {
-		if !utf8.ValidString(k) || !utf8.ValidString(v) {
-			return false
-		}
-	}
-	return true
-}
-
-// headerAsBytes and metaAsBytes give every string as []byte, which JSON
-// writes in base64: any byte survives.
-func headerAsBytes(h http.Header) [][][]byte {
-	out := make([][][]byte, 0, len(h))
-	for k, vs := range h {
-		entry := make([][]byte, 0, 1+len(vs))
-		entry = append(entry, []byte(k))
-		for _, v := range vs {
-			entry = append(entry, []byte(v))
-		}
-		out = append(out, entry)
-	}
-	return out
-}
 
 func headerFromBytes(in [][][]byte) (http.Header, error) {
 	h := make(http.Header, len(in))
@@ -155,14 +70,6 @@ func headerFromBytes(in [][][]byte) (http.Header, error) {
 	return h, nil
 }
 
-func metaAsBytes(m map[string]string) [][2][]byte {
-	out := make([][2][]byte, 0, len(m))
-	for k, v := range m {
-		out = append(out, [2][]byte{[]byte(k), []byte(v)})
-	}
-	return out
-}
-
 func metaFromBytes(in [][2][]byte) map[string]string {
 	if len(in) == 0 {
 		return nil
@@ -179,8 +86,17 @@ func metaFromBytes(in [][2][]byte) map[string]string {
 const maxAttempt = 1 << 30
 
 // decode reads an event back from the fields of a stream entry, as go-redis
-// returns them (string values).
+// returns them (string values), in format 2 or in format 1.
 func decode(values map[string]any) (*driver.Event, error) {
+	if _, ok := values[fieldEvent]; ok {
+		return decodeV2(values)
+	}
+	return decodeV1(values)
+}
+
+// decodeV1 reads an entry of format 1: one field per Event field, the
+// header and Meta as JSON.
+func decodeV1(values map[string]any) (*driver.Event, error) {
 	str := func(k string) (string, error) {
 		v, ok := values[k]
 		if !ok {
@@ -284,7 +200,7 @@ func decode(values map[string]any) (*driver.Event, error) {
 func retryFields(values map[string]any, next int) []any {
 	out := make([]any, 0, 2*len(values))
 	for k, v := range values {
-		if k == fieldAttempt {
+		if k == fieldAttempt || k == fieldEventAttempt {
 			v = strconv.Itoa(next)
 		}
 		out = append(out, k, v)
@@ -296,6 +212,21 @@ func retryFields(values map[string]any, next int) []any {
 // dead-letter store: its string fields, and the attempt when it parses.
 func partialEvent(values map[string]any) *driver.Event {
 	str := func(k string) string { s, _ := values[k].(string); return s }
+	if blob, ok := values[fieldEvent].(string); ok {
+		// What the fields decoded before the first bad one hold.
+		e := &driver.Event{Attempt: 1}
+		_ = decodeBlob(blob, e)
+		if e.Header == nil {
+			e.Header = http.Header{}
+		}
+		if a, err := strconv.Atoi(str(fieldEventAttempt)); err == nil && a >= 1 && a <= maxAttempt {
+			e.Attempt = a
+		}
+		if !driver.ValidTarget(e.Target) {
+			e.Target = ""
+		}
+		return e
+	}
 	e := &driver.Event{
 		Provider:   str(fieldProvider),
 		ID:         str(fieldID),
@@ -314,4 +245,107 @@ func partialEvent(values map[string]any) *driver.Event {
 		e.Attempt = a
 	}
 	return e
+}
+
+func headerUTF8(h http.Header) bool {
+	for k, vs := range h {
+		if !utf8.ValidString(k) {
+			return false
+		}
+		for _, v := range vs {
+			if !utf8.ValidString(v) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func metaUTF8(m map[string]string) bool {
+	for k, v := range m {
+		if !utf8.ValidString(k) || !utf8.ValidString(v) {
+			return false
+		}
+	}
+	return true
+}
+
+// headerAsBytes and metaAsBytes give every string as []byte, which JSON
+// writes in base64: any byte survives.
+func headerAsBytes(h http.Header) [][][]byte {
+	out := make([][][]byte, 0, len(h))
+	for k, vs := range h {
+		entry := make([][]byte, 0, 1+len(vs))
+		entry = append(entry, []byte(k))
+		for _, v := range vs {
+			entry = append(entry, []byte(v))
+		}
+		out = append(out, entry)
+	}
+	return out
+}
+
+func metaAsBytes(m map[string]string) [][2][]byte {
+	out := make([][2][]byte, 0, len(m))
+	for k, v := range m {
+		out = append(out, [2][]byte{[]byte(k), []byte(v)})
+	}
+	return out
+}
+
+// encodeV1 returns the stream fields of e as XADD arguments (field, value, ...)
+// in format 1, the format of earlier releases, which decode still reads.
+// Payload is not stored: the processor derives it again from Body.
+func encodeV1(e *driver.Event) ([]any, error) {
+	header := []byte("{}")
+	var headerBytes []byte
+	if len(e.Header) > 0 {
+		var err error
+		if headerUTF8(e.Header) {
+			header, err = json.Marshal(e.Header)
+		} else {
+			headerBytes, err = json.Marshal(headerAsBytes(e.Header))
+		}
+		if err != nil {
+			return nil, fmt.Errorf("redisq: encode header: %w", err)
+		}
+	}
+	attempt := e.Attempt
+	if attempt < 1 {
+		attempt = 1
+	}
+	receivedAt := ""
+	if !e.ReceivedAt.IsZero() {
+		receivedAt = e.ReceivedAt.UTC().Format(time.RFC3339Nano)
+	}
+	fields := []any{
+		fieldVersion, formatVersion,
+		fieldProvider, e.Provider,
+		fieldID, e.ID,
+		fieldType, e.Type,
+		fieldPayloadVer, e.Version,
+		fieldReceivedAt, receivedAt,
+		fieldHeader, header,
+		fieldBody, e.Body,
+		fieldAttempt, strconv.Itoa(attempt),
+		fieldToken, e.ClaimToken,
+	}
+	if headerBytes != nil {
+		fields = append(fields, fieldHeaderBytes, headerBytes)
+	}
+	if e.Target != "" {
+		fields = append(fields, fieldTarget, e.Target)
+	}
+	if len(e.Meta) > 0 {
+		name, v := fieldMeta, any(e.Meta)
+		if !metaUTF8(e.Meta) {
+			name, v = fieldMetaBytes, metaAsBytes(e.Meta)
+		}
+		meta, err := json.Marshal(v)
+		if err != nil {
+			return nil, fmt.Errorf("redisq: encode meta: %w", err)
+		}
+		fields = append(fields, name, meta)
+	}
+	return fields, nil
 }

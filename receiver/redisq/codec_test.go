@@ -50,25 +50,30 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			args, err := encode(tt.in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := decode(entry(t, args))
-			if err != nil {
-				t.Fatalf("decode = %v", err)
-			}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("decode(encode(e)) = %+v, want %+v", got, tt.want)
-			}
-		})
+		for _, format := range []struct {
+			name   string
+			encode func(*receiver.Event) ([]any, error)
+		}{{"format 2", encode}, {"format 1", encodeV1}} {
+			t.Run(tt.name+"/"+format.name, func(t *testing.T) {
+				args, err := format.encode(tt.in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := decode(entry(t, args))
+				if err != nil {
+					t.Fatalf("decode = %v", err)
+				}
+				if !reflect.DeepEqual(got, tt.want) {
+					t.Errorf("decode(encode(e)) = %+v, want %+v", got, tt.want)
+				}
+			})
+		}
 	}
 }
 
 func TestDecodeRejects(t *testing.T) {
 	good := func() map[string]any {
-		args, _ := encode(testEvent(1))
+		args, _ := encodeV1(testEvent(1))
 		return entry(t, args)
 	}
 	tests := []struct {
@@ -100,16 +105,18 @@ func TestDecodeRejects(t *testing.T) {
 }
 
 func TestRetryFieldsBumpsAttemptOnly(t *testing.T) {
-	args, _ := encode(testEvent(1))
-	m := entry(t, args)
-	m["extra"] = "kept"
-	got := entry(t, retryFields(m, 2))
-	e, err := decode(got)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if e.Attempt != 2 || got["extra"] != "kept" || !bytes.Equal(e.Body, testEvent(1).Body) {
-		t.Errorf("retryFields = %v, want attempt 2 and other fields kept", got)
+	for _, enc := range []func(*receiver.Event) ([]any, error){encode, encodeV1} {
+		args, _ := enc(testEvent(1))
+		m := entry(t, args)
+		m["extra"] = "kept"
+		got := entry(t, retryFields(m, 2))
+		e, err := decode(got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Attempt != 2 || got["extra"] != "kept" || !bytes.Equal(e.Body, testEvent(1).Body) {
+			t.Errorf("retryFields = %v, want attempt 2 and other fields kept", got)
+		}
 	}
 }
 
@@ -117,7 +124,7 @@ func TestRetryFieldsBumpsAttemptOnly(t *testing.T) {
 // store) could leave them: it must never panic, and what it accepts must
 // survive a second round trip unchanged.
 func FuzzDecode(f *testing.F) {
-	args, _ := encode(testEvent(3))
+	args, _ := encodeV1(testEvent(3))
 	m := entry(f, args)
 	f.Add(m[fieldVersion].(string), m[fieldProvider].(string), m[fieldID].(string), m[fieldReceivedAt].(string), m[fieldHeader].(string), m[fieldBody].(string), m[fieldAttempt].(string))
 	f.Add("1", "", "", "", "{}", "", "1")
@@ -203,7 +210,7 @@ func FuzzDecodeBytesFields(f *testing.F) {
 	e := testEvent(1)
 	e.Header.Set("X-Latin1", "caf\xe9")
 	e.Meta = map[string]string{"k\xff": "v\x00\xfe"}
-	args, _ := encode(e)
+	args, _ := encodeV1(e)
 	m := entry(f, args)
 	f.Add(m[fieldHeaderBytes].(string), m[fieldMetaBytes].(string), "")
 	f.Add(`[[""]]`, `[]`, `{"a":"b"}`)
@@ -211,7 +218,11 @@ func FuzzDecodeBytesFields(f *testing.F) {
 	f.Add(`null`, `null`, "null")
 	f.Add(`[["QQ==","/w=="]]`, `[["QQ==","/w==","x"]]`, `{"a":1}`)
 	f.Fuzz(func(t *testing.T, headerBytes, metaBytes, meta string) {
-		in := entry(t, mustEncode(t, testEvent(2)))
+		args, err := encodeV1(testEvent(2))
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := entry(t, args)
 		in[fieldHeaderBytes] = headerBytes
 		in[fieldMetaBytes] = metaBytes
 		if meta != "" {

@@ -67,8 +67,8 @@
 // # Processing
 //
 // One reader per Queue fetches with XREADGROUP as many entries as it has idle
-// workers plus room to read ahead (Prefetch, by default as many as the
-// workers): while the workers run what was read ahead, the reader waits
+// workers plus room to read ahead (Prefetch, by default four per
+// worker): while the workers run what was read ahead, the reader waits
 // until one read can fetch that many again, so that under load a read brings
 // many entries rather than one per freed worker. Entries read ahead are
 // delivered to this consumer and covered by its heartbeat; those not started
@@ -76,11 +76,33 @@
 // that empties the stream, the reader waits a millisecond before the next,
 // so that new entries gather.
 //
-// Concurrent calls share round trips: Enqueue's script and the workers' acknowledgement and retry scripts go out in pipelines
-// holding every such command queued while the previous pipeline was in
-// flight (at most 256), so Redis reads, writes and, with appendfsync always,
-// fsyncs once for many of them. No goroutine is added for this: the caller
-// that finds no pipeline in flight sends one.
+// Concurrent calls share round trips: Enqueue's script, the workers'
+// commands and those of a dedupe.Redis store on the same client (one
+// batcher per client in the process) go out in pipelines holding every such
+// command queued while the previous pipeline was in flight (at most 256), so
+// Redis reads, writes and, with appendfsync always, fsyncs once for many of
+// them. The caller that finds no pipeline in flight sends one at once.
+//
+// Workers do not wait for their acknowledgements: a worker hands its
+// finished attempt to the queue's finisher and starts on the next entry. The
+// finisher sends what was handed to it while its previous pipeline was in
+// flight in one pipeline: first the dedupe completions those attempts
+// deferred (a dedupe.Redis store on the same client leaves the Complete of an
+// attempt's own claim to the queue; on a single-node client, all of them in
+// one script call), then one XACK and XDEL for every acknowledged entry,
+// then the retries. A lone attempt is sent at once: nothing waits for a
+// batch to fill. Until its acknowledgement succeeded, an entry keeps its
+// worker slot (no more entries are read for it) and its heartbeat; the
+// finisher retries it through a Redis outage, however long, until Shutdown
+// begins (then for up to the visibility timeout), so that a handled event
+// whose completion could not be sent is not run again once Redis is back.
+//
+// Entries are written in a compact format (format 2): the event in one
+// binary field and the attempt in another, every Event field kept byte for
+// byte (Target and Meta included). Entries of the earlier format (one field
+// per Event field, headers in JSON), left by an older release, are still
+// read, and their retries keep their format. Older releases cannot read
+// format 2: see EntryFormat for a rolling upgrade.
 // A Retry result runs a script that acknowledges the entry, deletes it, and
 // adds it with Attempt+1 (unchanged with Result.KeepAttempt, a deferral) to
 // the delayed set, due after Result.Delay by the

@@ -74,8 +74,9 @@ func TestMetaRoundTripsThroughStreamAndDeadLetters(t *testing.T) {
 	require.Len(t, list, 1)
 	assert.Equal(t, e.Meta, list[0].Event.Meta)
 
-	// A corrupt meta field is a malformed entry, not a panic.
-	fields, err := encode(e)
+	// A corrupt meta field of a format 1 entry is a malformed entry, not a
+	// panic.
+	fields, err := encodeV1(e)
 	require.NoError(t, err)
 	values := map[string]any{}
 	for i := 0; i < len(fields); i += 2 {

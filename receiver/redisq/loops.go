@@ -10,6 +10,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/hookwise/hookwise/internal/redisbatch"
+	"github.com/hookwise/hookwise/internal/redisscript"
 	"github.com/hookwise/hookwise/internal/textcut"
 )
 
@@ -347,8 +349,9 @@ func (q *Queue) worker() {
 		q.ready = q.ready[1:]
 		q.flightMu.Unlock()
 
-		q.handle(m)
-
+		if q.handle(m) {
+			continue // the finisher releases the entry
+		}
 		q.flightMu.Lock()
 		delete(q.inFlight, m.ID)
 		q.flightMu.Unlock()
@@ -356,14 +359,12 @@ func (q *Queue) worker() {
 	}
 }
 
-// handle runs one attempt of the entry m and acknowledges it, or schedules
-// the retry the processor asks for.
-func (q *Queue) handle(m redis.XMessage) {
+// handle runs one attempt of the entry m, then has it acknowledged, or its
+// retry scheduled, as the processor asks. It reports whether it handed the
+// entry over to the finisher, which then releases it.
+func (q *Queue) handle(m redis.XMessage) bool {
 	if len(m.Values) == 0 { // deleted while pending: nothing to handle
-		q.finish(m.ID, func(ctx context.Context) error {
-			return ackScript.Run(ctx, q.batch.Do, q.rdb.Process, []string{q.stream}, q.cfg.group, m.ID).Err()
-		})
-		return
+		return q.finish(q.newDone(m.ID, nil, nil))
 	}
 	e, err := decode(m.Values)
 	if err != nil {
@@ -371,22 +372,25 @@ func (q *Queue) handle(m redis.XMessage) {
 		// with what can be read of it, then acknowledge it.
 		q.log.Error("redisq: abandoning unreadable entry", "entry", m.ID, "error", err)
 		q.proc.Abandon(q.procCtx, partialEvent(m.Values), err)
-		q.finish(m.ID, func(ctx context.Context) error {
-			return ackScript.Run(ctx, q.batch.Do, q.rdb.Process, []string{q.stream}, q.cfg.group, m.ID).Err()
-		})
-		return
+		return q.finish(q.newDone(m.ID, nil, nil))
 	}
-	res := q.proc.Process(q.procCtx, e)
+	// The dedupe store on the same client defers its Complete of this
+	// attempt's claim to the entry's acknowledgement (see redisbatch.Later).
+	later := redisbatch.NewLater(q.batch, e.ClaimToken)
+	res := q.proc.Process(redisbatch.WithLater(q.procCtx, later), e)
 	if !res.Retry {
-		q.finish(m.ID, func(ctx context.Context) error {
-			return ackScript.Run(ctx, q.batch.Do, q.rdb.Process, []string{q.stream}, q.cfg.group, m.ID).Err()
-		})
-		return
+		return q.finish(q.newDone(m.ID, later, nil))
 	}
 	if q.procCtx.Err() != nil {
 		// Shutdown cut the attempt short: leave the entry pending so that it
-		// is run again with the same attempt number.
-		return
+		// is run again with the same attempt number. Calls the attempt
+		// deferred are sent on their own.
+		if calls := later.Seal(); len(calls) > 0 {
+			ctx, cancel := context.WithTimeout(context.Background(), q.cfg.callTimeout)
+			redisscript.RunAll(ctx, q.batch.Do, q.rdb.Process, calls)
+			cancel()
+		}
+		return false
 	}
 	delay := max(res.Delay, 0)
 	ms := int64((delay + time.Millisecond - 1) / time.Millisecond)
@@ -394,41 +398,27 @@ func (q *Queue) handle(m redis.XMessage) {
 	if res.KeepAttempt { // deferred, not failed: the attempt is not used up
 		next = e.Attempt
 	}
-	args := append([]any{q.cfg.group, m.ID, ms}, retryFields(m.Values, next)...)
-	q.finish(m.ID, func(ctx context.Context) error {
-		n, err := retryScript.Run(ctx, q.batch.Do, q.rdb.Process, []string{q.stream, q.delayed}, args...).Int()
-		if err == nil && n == 0 {
-			q.log.Info("redisq: entry finished elsewhere, retry not scheduled", "entry", m.ID)
-		}
-		return err
-	})
+	retry := &redisscript.Call{
+		Script: retryScript,
+		Keys:   []string{q.stream, q.delayed},
+		Args:   append([]any{q.cfg.group, m.ID, ms}, retryFields(m.Values, next)...),
+	}
+	return q.finish(q.newDone(m.ID, later, retry))
 }
 
-// finish runs the acknowledging call f until it succeeds: the attempt is
-// done, and an entry whose acknowledgement is lost stays pending and is
-// handled again. It keeps trying through a Redis outage for up to the
-// visibility timeout (after which another consumer may have taken the entry
-// over anyway), or until a Shutdown deadline passes.
-func (q *Queue) finish(id string, f func(ctx context.Context) error) {
-	giveUp := time.Now().Add(q.cfg.visibility)
-	wait := 50 * time.Millisecond
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), q.cfg.callTimeout)
-		err := f(ctx)
-		cancel()
-		if err == nil {
-			return
-		}
-		if time.Now().After(giveUp) || q.procCtx.Err() != nil {
-			q.log.Warn("redisq: acknowledging entry failed; it will be handled again", "entry", id, "error", err)
-			return
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-q.procCtx.Done():
-		}
-		t.Stop()
-		wait = min(2*wait, time.Second)
+// finish hands d over to the finisher and reports true, or, once Shutdown
+// stopped it, sends d itself and reports false. Either way d's calls are
+// retried through a Redis outage (see transient), after Shutdown began for
+// up to the visibility timeout, and never past a Shutdown deadline; an
+// entry whose acknowledgement is lost stays pending and is handled again.
+func (q *Queue) finish(d done) bool {
+	d.async = true
+	q.work.Add(1) // done by the finisher; the caller, a worker, holds one
+	if q.handOver(d) {
+		return true
 	}
+	q.work.Done()
+	d.async = false
+	q.finishNow(d)
+	return false
 }

@@ -34,6 +34,7 @@ type config struct {
 	poll          time.Duration
 	maxLen        int64
 	maxDead       int64
+	format        int // of the entries Enqueue writes: 1 or 2
 	logger        *slog.Logger
 }
 
@@ -48,6 +49,7 @@ func newConfig(opts []Option) config {
 		poll:        200 * time.Millisecond,
 		maxLen:      DefaultMaxLen,
 		maxDead:     DefaultMaxDeadLetters,
+		format:      2,
 	}
 	for _, o := range opts {
 		o(&c)
@@ -63,7 +65,7 @@ func newConfig(opts []Option) config {
 		c.claimInterval = c.visibility / 2
 	}
 	if c.prefetch < 0 {
-		c.prefetch = min(c.workers, maxDefaultPrefetch)
+		c.prefetch = min(defaultPrefetchPerWorker*c.workers, maxDefaultPrefetch)
 	}
 	if c.logger == nil {
 		c.logger = slog.New(slog.DiscardHandler)
@@ -118,14 +120,21 @@ func Workers(n int) Option {
 	return func(c *config) { c.workers = n }
 }
 
-// maxDefaultPrefetch caps the default of Prefetch.
-const maxDefaultPrefetch = 256
+// The default of Prefetch: defaultPrefetchPerWorker entries per worker, at
+// most maxDefaultPrefetch.
+const (
+	defaultPrefetchPerWorker = 4
+	maxDefaultPrefetch       = 256
+)
 
 // Prefetch sets how many entries the queue reads ahead of its workers
-// (default: as many as there are workers, at most 256). While every worker
-// is busy, the next entries are already read from Redis and wait in memory,
-// so a worker that finishes starts on the next entry at once, and one
-// XREADGROUP fetches many entries instead of one per freed worker. Entries
+// (default: four per worker, at most 256). While every worker is busy, the
+// next entries are already read from Redis and wait in memory, so a worker
+// that finishes starts on the next entry at once, and one XREADGROUP
+// fetches many entries instead of one per freed worker (the reader waits
+// until it can fetch as many as Prefetch). Entries read ahead are not
+// available to other instances meanwhile: with slow handlers and several
+// instances, a smaller Prefetch spreads the work more evenly. Entries
 // read ahead are delivered to this consumer and kept alive by its heartbeat,
 // like those being processed; if Shutdown ends before they start, they stay
 // pending and are processed again later, like any entry in flight.
@@ -212,6 +221,20 @@ func MaxDeadLetters(n int64) Option {
 		panic("redisq: MaxDeadLetters expects n >= 0")
 	}
 	return func(c *config) { c.maxDead = n }
+}
+
+// EntryFormat sets the format of the stream entries Enqueue writes: 2, the
+// compact format (the default), or 1, the format of releases before it.
+// Every release reads both, but a release before format 2 cannot read a
+// format 2 entry: it would dead-letter it as malformed. For a rolling
+// upgrade of instances that share a stream, deploy with EntryFormat(1) until
+// no older instance runs, then without it. A retry keeps its entry's format.
+// It panics on another version.
+func EntryFormat(version int) Option {
+	if version != 1 && version != 2 {
+		panic("redisq: EntryFormat expects 1 or 2")
+	}
+	return func(c *config) { c.format = version }
 }
 
 // Logger sets the logger (default: discard).

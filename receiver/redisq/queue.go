@@ -66,6 +66,12 @@ type Queue struct {
 	stopBeat context.CancelFunc
 	slots    slots // free workers plus free room to read ahead
 
+	finMu sync.Mutex // guards fin.queue and fin.closed
+	fin   finisher
+	// mergeLater: the client is one node's, whose script calls may hold
+	// keys of any slot, so the deferred dedupe calls of a batch merge.
+	mergeLater bool
+
 	flightMu sync.Mutex
 	inFlight map[string]struct{} // entries being processed or ready
 	ready    []redis.XMessage    // entries read, waiting for a worker
@@ -81,18 +87,21 @@ func New(client redis.UniversalClient, opts ...Option) *Queue {
 		panic("redisq: nil client")
 	}
 	cfg := newConfig(opts)
+	_, single := client.(*redis.Client)
 	return &Queue{
-		rdb:      client,
-		cfg:      cfg,
-		log:      cfg.logger.With("stream", cfg.stream, "consumer", cfg.consumer),
-		stream:   cfg.stream,
-		delayed:  companion(cfg.stream, "delayed"),
-		enqueued: companion(cfg.stream, "enq:"),
-		owner:    companion(cfg.stream, "endpoint"),
-		idemTTL:  max(10*cfg.callTimeout, 10*time.Second),
-		batch:    redisbatch.New(client, cfg.callTimeout, redisbatch.DefaultMaxBatch, redisbatch.DefaultMaxInFlight),
-		slots:    newSlots(cfg.workers+cfg.prefetch, cfg.prefetch),
-		inFlight: make(map[string]struct{}),
+		mergeLater: single,
+		rdb:        client,
+		cfg:        cfg,
+		log:        cfg.logger.With("stream", cfg.stream, "consumer", cfg.consumer),
+		stream:     cfg.stream,
+		delayed:    companion(cfg.stream, "delayed"),
+		enqueued:   companion(cfg.stream, "enq:"),
+		owner:      companion(cfg.stream, "endpoint"),
+		idemTTL:    max(10*cfg.callTimeout, 10*time.Second),
+		batch:      redisbatch.Shared(client, cfg.callTimeout),
+		slots:      newSlots(cfg.workers+cfg.prefetch, cfg.prefetch),
+		inFlight:   make(map[string]struct{}),
+		fin:        newFinisher(),
 	}
 }
 
@@ -118,7 +127,11 @@ func (q *Queue) Enqueue(ctx context.Context, e *driver.Event) error {
 	if token == "" {
 		token = rand.Text()
 	}
-	fields, err := encode(e)
+	encodeAs := encode
+	if q.cfg.format == 1 {
+		encodeAs = encodeV1
+	}
+	fields, err := encodeAs(e)
 	if err != nil {
 		return err
 	}
@@ -164,6 +177,7 @@ func (q *Queue) Start(p driver.Processor) error {
 	procCtx, abort := context.WithCancel(context.Background())
 	q.stop, q.abort, q.procCtx = stop, abort, procCtx
 	q.loops.Go(func() { q.readLoop(loopCtx) })
+	go q.finishLoop()
 	q.loops.Go(func() { q.moveLoop(loopCtx) })
 	beatCtx, stopBeat := context.WithCancel(context.Background())
 	q.beat.Go(func() { q.heartbeatLoop(beatCtx) })
@@ -204,6 +218,7 @@ func (q *Queue) Shutdown(ctx context.Context) error {
 		q.abort()
 		err = ctx.Err()
 	}
+	q.stopFinisher()
 	q.stopBeat()
 	q.beat.Wait()
 	q.abort()
@@ -213,8 +228,9 @@ func (q *Queue) Shutdown(ctx context.Context) error {
 // Stats returns the backlog (driver.StatsReader) of the stream, shared by
 // every replica: Depth counts the entries not yet done (waiting, running,
 // and scheduled for a retry); OldestAge is the age of the oldest entry not
-// yet delivered to a consumer, read from its stream ID (the Redis server's
-// clock).
+// yet delivered to a consumer, or read ahead by this instance and not
+// started yet (Prefetch), read from its stream ID (the Redis server's clock).
+// Entries other instances read ahead are not seen.
 func (q *Queue) Stats(ctx context.Context) (driver.Stats, error) {
 	ctx, cancel := context.WithTimeout(ctx, q.cfg.callTimeout)
 	defer cancel()
@@ -240,11 +256,29 @@ func (q *Queue) Stats(ctx context.Context) (driver.Stats, error) {
 	if err != nil {
 		return driver.Stats{}, unavailable(err)
 	}
+	oldest := int64(-1) // ms of the oldest entry waiting to start
 	if len(next) == 1 {
-		ms, _, _ := strings.Cut(next[0].ID, "-")
-		if t, err := strconv.ParseInt(ms, 10, 64); err == nil {
-			st.OldestAge = max(time.Since(time.UnixMilli(t)), 0)
+		oldest = idMillis(next[0].ID)
+	}
+	q.flightMu.Lock()
+	for _, m := range q.ready {
+		if ms := idMillis(m.ID); ms >= 0 && (oldest < 0 || ms < oldest) {
+			oldest = ms
 		}
 	}
+	q.flightMu.Unlock()
+	if oldest >= 0 {
+		st.OldestAge = max(time.Since(time.UnixMilli(oldest)), 0)
+	}
 	return st, nil
+}
+
+// idMillis returns the milliseconds part of a stream entry ID, or -1.
+func idMillis(id string) int64 {
+	ms, _, _ := strings.Cut(id, "-")
+	t, err := strconv.ParseInt(ms, 10, 64)
+	if err != nil || t < 0 {
+		return -1
+	}
+	return t
 }
