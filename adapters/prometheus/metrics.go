@@ -104,7 +104,7 @@ var (
 
 var families = []Family{
 	{DeliveriesName, "counter", "Webhook deliveries answered, by provider, outcome (accepted, duplicate, handshake, rejected, invalid, unavailable) and reason class (receiver.Classify).", []string{"provider", "outcome", "reason"}},
-	{HandlerOutcomesName, "counter", "Handler attempts' outcomes (handled, unhandled, retried, deferred, dead_lettered, invalid, duplicate) by provider and registered event-type pattern.", []string{"provider", "event_type", "outcome"}},
+	{HandlerOutcomesName, "counter", "Handler attempts' outcomes (handled, unhandled, retried, deferred, dead_lettered, invalid, duplicate, split) by provider and registered event-type pattern.", []string{"provider", "event_type", "outcome"}},
 	{RequestDurationName, "histogram", "Time to answer a delivery: body read, verification, dedupe claim, enqueue and the answer.", []string{"provider", "outcome"}},
 	{QueueWaitName, "histogram", "Time from a delivery's acknowledgement to the start of its first handler attempt.", []string{"provider"}},
 	{HandlerDurationName, "histogram", "Run time of handler attempts that returned (handled or failed), by registered event-type pattern.", []string{"provider", "event_type"}},
