@@ -3,7 +3,6 @@ package flow_test
 import (
 	"context"
 	"errors"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,41 +16,6 @@ import (
 	"github.com/hookwise/hookwise/receiver/driver"
 	"github.com/hookwise/hookwise/receiver/redisq"
 )
-
-// targetCalls records handler runs by target and event ID, with their
-// attempt numbers.
-type targetCalls struct {
-	mu sync.Mutex
-	at map[string][]int // target + " " + ID → attempt numbers
-}
-
-func newTargetCalls() *targetCalls { return &targetCalls{at: map[string][]int{}} }
-
-// add records a run of e and returns how many runs its target and ID had,
-// this one included.
-func (c *targetCalls) add(e *receiver.Event) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	k := e.Target + " " + e.ID
-	c.at[k] = append(c.at[k], e.Attempt)
-	return len(c.at[k])
-}
-
-func (c *targetCalls) attempts(target, id string) []int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return slices.Clone(c.at[target+" "+id])
-}
-
-func (c *targetCalls) total() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n := 0
-	for _, a := range c.at {
-		n += len(a)
-	}
-	return n
-}
 
 func ctxFor(t *testing.T, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
@@ -70,7 +34,7 @@ func TestFanoutWithRealQueues(t *testing.T) {
 	ids := []string{"evt_f1", "evt_f2", "evt_f3"}
 	for _, kind := range realQueues {
 		t.Run(kind.name, func(t *testing.T) {
-			c := newTargetCalls()
+			c := newSeen()
 			var auditUp atomic.Bool
 			mux := receiver.NewMux()
 			mux.Fanout("invoice.*", map[string]receiver.Handler{
@@ -99,10 +63,10 @@ func TestFanoutWithRealQueues(t *testing.T) {
 			drain(t, rc)
 
 			for _, id := range ids {
-				assert.Equal(t, []int{1, 2, 3}, c.attempts("billing", id), "%s: billing's attempts, its own", id)
-				assert.Equal(t, []int{1}, c.attempts("crm", id), "%s: crm ran once, whatever billing did", id)
-				assert.Equal(t, []int{1}, c.attempts("audit", id), "%s: audit's permanent failure, not retried", id)
-				assert.Empty(t, c.attempts("", id), "%s: the event itself reaches no handler", id)
+				assert.Equal(t, []int{1, 2, 3}, c.of("billing", id), "%s: billing's attempts, its own", id)
+				assert.Equal(t, []int{1}, c.of("crm", id), "%s: crm ran once, whatever billing did", id)
+				assert.Equal(t, []int{1}, c.of("audit", id), "%s: audit's permanent failure, not retried", id)
+				assert.Empty(t, c.of("", id), "%s: the event itself reaches no handler", id)
 			}
 			assert.Equal(t, len(ids), tr.count(receiver.StageSplit))
 			assert.Equal(t, 2*len(ids), tr.count(receiver.StageHandled), "billing's and crm's copies")
@@ -135,9 +99,9 @@ func TestFanoutWithRealQueues(t *testing.T) {
 			}
 			drain(t, rc)
 			for _, id := range ids {
-				assert.Equal(t, []int{1, 1}, c.attempts("audit", id), "%s: audit ran again on replay, from attempt 1", id)
-				assert.Equal(t, []int{1, 2, 3}, c.attempts("billing", id), "%s: billing not run again", id)
-				assert.Equal(t, []int{1}, c.attempts("crm", id), "%s: crm not run again", id)
+				assert.Equal(t, []int{1, 1}, c.of("audit", id), "%s: audit ran again on replay, from attempt 1", id)
+				assert.Equal(t, []int{1, 2, 3}, c.of("billing", id), "%s: billing not run again", id)
+				assert.Equal(t, []int{1}, c.of("crm", id), "%s: crm not run again", id)
 			}
 			left, err := rc.DeadLetters().List(ctx, 0)
 			require.NoError(t, err)
@@ -194,7 +158,7 @@ func (g *gateQueue) Stats(ctx context.Context) (driver.Stats, error) {
 // it is a duplicate, and nothing runs.
 func TestFanoutReplicaStoppedMidSplit(t *testing.T) {
 	env := newRedisEnv(t)
-	c := newTargetCalls()
+	c := newSeen()
 	mux := func() *receiver.Mux {
 		h := receiver.HandlerFunc(func(_ context.Context, e *receiver.Event) error { c.add(e); return nil })
 		m := receiver.NewMux()
@@ -235,7 +199,7 @@ func TestFanoutReplicaStoppedMidSplit(t *testing.T) {
 	rcB, _ := newReceiver(t, mux(), append(optsB, receiver.WithQueue(qb), receiver.WithObserver(tr))...)
 	drain(t, rcB)
 	for _, target := range []string{"billing", "crm", "ledger"} {
-		assert.Equal(t, []int{1}, c.attempts(target, "evt_split"), "%s: runs", target)
+		assert.Equal(t, []int{1}, c.of(target, "evt_split"), "%s: runs", target)
 	}
 	assert.Equal(t, 3, c.total(), "handler runs in all")
 	assert.Equal(t, 1, tr.count(receiver.StageSplit), "the split replica B finished")
@@ -287,7 +251,7 @@ func (f *failOnce) Stats(ctx context.Context) (driver.Stats, error) {
 // split left behind.
 func TestFanoutSplitsOfEventsWithoutClaimToken(t *testing.T) {
 	env := newRedisEnv(t)
-	c := newTargetCalls()
+	c := newSeen()
 	h := receiver.HandlerFunc(func(_ context.Context, e *receiver.Event) error { c.add(e); return nil })
 	mux := receiver.NewMux()
 	mux.Fanout("invoice.*", map[string]receiver.Handler{"billing": h, "crm": h})
@@ -304,7 +268,7 @@ func TestFanoutSplitsOfEventsWithoutClaimToken(t *testing.T) {
 	drain(t, rc)
 	for _, id := range []string{"evt_old1", "evt_old2"} {
 		for _, target := range []string{"billing", "crm"} {
-			assert.Equal(t, []int{1}, c.attempts(target, id), "%s %s: runs", target, id)
+			assert.Equal(t, []int{1}, c.of(target, id), "%s %s: runs", target, id)
 		}
 	}
 	assert.Equal(t, 2, tr.count(receiver.StageSplit))

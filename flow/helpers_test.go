@@ -122,7 +122,8 @@ func newLog() (*slog.Logger, *logBuffer) {
 	return slog.New(slog.NewJSONHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug})), b
 }
 
-// seen records the events a handler got, with their attempt numbers.
+// seen records the events a handler got, with their attempt numbers: by
+// event ID, and a fan-out copy by its target and event ID.
 type seen struct {
 	mu       sync.Mutex
 	attempts map[string][]int
@@ -130,16 +131,32 @@ type seen struct {
 
 func newSeen() *seen { return &seen{attempts: map[string][]int{}} }
 
-func (s *seen) add(e *receiver.Event) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.attempts[e.ID] = append(s.attempts[e.ID], e.Attempt)
+// seenKey is the key seen records e under.
+func seenKey(target, id string) string {
+	if target == "" {
+		return id
+	}
+	return target + " " + id
 }
 
-func (s *seen) get(id string) []int {
+// add records a run of e and returns how many runs its key had, this one
+// included.
+func (s *seen) add(e *receiver.Event) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]int(nil), s.attempts[id]...)
+	k := seenKey(e.Target, e.ID)
+	s.attempts[k] = append(s.attempts[k], e.Attempt)
+	return len(s.attempts[k])
+}
+
+func (s *seen) get(id string) []int { return s.of("", id) }
+
+// of returns the attempt numbers of target's copy of event id ("" for the
+// event itself).
+func (s *seen) of(target, id string) []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]int(nil), s.attempts[seenKey(target, id)]...)
 }
 
 func (s *seen) total() int {
