@@ -71,14 +71,9 @@ const MaxFieldDepth = 16
 // verification), but the payload is still the sender's: keep the fields
 // tested few and the values exact.
 func Field(path string, values ...string) Filter {
-	names := strings.Split(path, ".")
-	if path == "" || len(names) > MaxFieldDepth || len(values) == 0 {
-		panic(fmt.Sprintf("flow: Field needs a path of 1 to %d names and at least one value", MaxFieldDepth))
-	}
-	for _, n := range names {
-		if n == "" {
-			panic("flow: Field path with an empty name")
-		}
+	names := fieldPath("Field", path)
+	if len(values) == 0 {
+		panic("flow: Field needs at least one value")
 	}
 	want := make(map[string]bool, len(values))
 	for _, v := range values {
@@ -88,6 +83,21 @@ func Field(path string, values ...string) Filter {
 		v, ok := lookup(e.JSON(), names)
 		return ok && want[v]
 	}
+}
+
+// fieldPath splits a field path into its names; it panics, naming fn, when
+// path is empty, has an empty name, or has more than MaxFieldDepth names.
+func fieldPath(fn, path string) []string {
+	names := strings.Split(path, ".")
+	if path == "" || len(names) > MaxFieldDepth {
+		panic(fmt.Sprintf("flow: %s needs a path of 1 to %d names", fn, MaxFieldDepth))
+	}
+	for _, n := range names {
+		if n == "" {
+			panic("flow: " + fn + " path with an empty name")
+		}
+	}
+	return names
 }
 
 // lookup returns the value at names in the JSON document doc: a string

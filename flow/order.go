@@ -1,7 +1,6 @@
 package flow
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 
@@ -29,15 +28,7 @@ const MaxKeyBytes = 1024
 // The key is read on the request path and before each attempt: one parse
 // of the payload each time.
 func FieldKey(path string) Key {
-	names := strings.Split(path, ".")
-	if path == "" || len(names) > MaxFieldDepth {
-		panic(fmt.Sprintf("flow: FieldKey needs a path of 1 to %d names", MaxFieldDepth))
-	}
-	for _, n := range names {
-		if n == "" {
-			panic("flow: FieldKey path with an empty name")
-		}
-	}
+	names := fieldPath("FieldKey", path)
 	return func(e *receiver.Event) string {
 		v, ok := lookup(e.JSON(), names)
 		if !ok || len(v) > MaxKeyBytes {
