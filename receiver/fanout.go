@@ -73,13 +73,15 @@ func (r *Receiver) split(ctx context.Context, e *Event, targets []string, wait t
 	// that sets none) has no key in splits: its split, retried, queues
 	// every copy again, rather than share marks with other such events.
 	memo := e.ClaimToken != ""
+	key := r.orderingKey(ctx, e) // each copy joins its own line: key and target
 	for _, t := range targets {
 		if memo && r.splits.queued(e.ClaimToken, t) {
 			continue
 		}
 		c := *e
 		c.Target, c.Attempt, c.ClaimToken = t, 1, dedupe.NewToken()
-		line, err := r.joinLine(ctx, &c)
+		line := r.lineKey(key, t)
+		err := r.joinLine(ctx, line, &c)
 		if err == nil {
 			err = r.cfg.queue.Enqueue(context.WithoutCancel(ctx), &c)
 			if err != nil && !errors.Is(err, driver.ErrDuplicate) {

@@ -104,15 +104,26 @@ func WithOrdering(o Ordering) Option {
 	}
 }
 
-// orderKey returns the line key of e (a hash of the endpoint, the ordering
-// key and, for a fan-out copy, its target), or "" when e is unordered.
-// Payload is set first when it can be.
+// orderKey returns the line key of e (lineKey of its ordering key and
+// target), or "" when e is unordered.
 func (r *Receiver) orderKey(ctx context.Context, e *Event) string {
+	return r.lineKey(r.orderingKey(ctx, e), e.Target)
+}
+
+// orderingKey returns Ordering.Key of e, Payload set first when it can be,
+// or "" when the receiver does not order events.
+func (r *Receiver) orderingKey(ctx context.Context, e *Event) string {
 	if r.cfg.order == nil {
 		return ""
 	}
 	_ = r.setPayload(e) // best effort: Key sees what it can
-	k := r.runKey(ctx, e)
+	return r.runKey(ctx, e)
+}
+
+// lineKey returns the store's key of the line of ordering key k for a
+// fan-out copy's target ("" for an event as delivered): a hash of the
+// endpoint, k and target. It is "" when k is.
+func (r *Receiver) lineKey(k, target string) string {
 	if k == "" {
 		return ""
 	}
@@ -120,9 +131,9 @@ func (r *Receiver) orderKey(ctx context.Context, e *Event) string {
 	h.Write([]byte(r.endpoint))
 	h.Write([]byte{0})
 	h.Write([]byte(k))
-	if e.Target != "" {
+	if target != "" {
 		h.Write([]byte{0})
-		h.Write([]byte(e.Target))
+		h.Write([]byte(target))
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }
@@ -138,23 +149,22 @@ func (r *Receiver) runKey(ctx context.Context, e *Event) (k string) {
 	return r.cfg.order.Key(e)
 }
 
-// joinLine puts e, about to be queued, at the end of its key's line. It
-// returns the line key ("" for an unordered event) and an error that
-// refuses the delivery.
-func (r *Receiver) joinLine(ctx context.Context, e *Event) (string, error) {
-	key := r.orderKey(ctx, e)
-	if key == "" {
-		return "", nil
+// joinLine puts e, about to be queued, at the end of the line keyed line
+// (nothing when line is "": e is unordered). Its error refuses the
+// delivery.
+func (r *Receiver) joinLine(ctx context.Context, line string, e *Event) error {
+	if line == "" {
+		return nil
 	}
 	sctx, cancel := r.orderContext(ctx)
 	defer cancel()
-	if err := r.cfg.order.Store.Join(sctx, key, e.ClaimToken, r.cfg.order.Hold); err != nil {
+	if err := r.cfg.order.Store.Join(sctx, line, e.ClaimToken, r.cfg.order.Hold); err != nil {
 		if errors.Is(err, ErrQueueFull) {
-			return "", err
+			return err
 		}
-		return "", fmt.Errorf("%w: ordering: %w", ErrStore, err)
+		return fmt.Errorf("%w: ordering: %w", ErrStore, err)
 	}
-	return key, nil
+	return nil
 }
 
 // leaveLine takes e's token out of its line, when e is ordered; a failure is
@@ -193,7 +203,7 @@ func (r *Receiver) turn(ctx context.Context, key string, e *Event) (*DeferredErr
 // orderContext bounds an order store call by StoreTimeout, unless the store
 // is in memory.
 func (r *Receiver) orderContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	if _, mem := r.cfg.order.Store.(*MemoryOrder); mem {
+	if r.memOrder {
 		return ctx, noop
 	}
 	return context.WithTimeout(ctx, r.cfg.storeTO)

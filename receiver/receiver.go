@@ -38,6 +38,7 @@ type Receiver struct {
 	log     *slog.Logger
 
 	memStore bool // the store never blocks: no per-call timeout needed
+	memOrder bool // the same of the ordering store
 	certain  bool // store and queue in memory: no call has an unknown outcome
 
 	bodies byteBudget // body bytes being read (body.go)
@@ -126,6 +127,9 @@ func New(p Provider, h Handler, opts ...Option) (*Receiver, error) {
 	r.types, _ = h.(TypeHandler)
 	r.fan, _ = h.(FanoutHandler)
 	_, r.memStore = c.store.(*dedupe.Memory)
+	if c.order != nil {
+		_, r.memOrder = c.order.Store.(*MemoryOrder)
+	}
 	_, memQueue := c.queue.(*MemoryQueue)
 	r.certain = r.memStore && memQueue
 	if err := c.queue.Start(processor{r}); err != nil {
@@ -241,8 +245,8 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			return
 		}
 	}
-	line, err := r.joinLine(ctx, e)
-	if err != nil {
+	line := r.orderKey(ctx, e)
+	if err := r.joinLine(ctx, line, e); err != nil {
 		r.release(ctx, e, "release after the ordering store refused")
 		r.refuse(req, w, err, e)
 		return
@@ -500,9 +504,9 @@ func (r *Receiver) extractPayload(e *Event) (p json.RawMessage, err error) {
 // ordered, takes it out of its key's line. The queue calls it through
 // processor.
 func (r *Receiver) process(ctx context.Context, e *Event) driver.Result {
-	res, line := r.attempt(ctx, e)
+	res, line, asked := r.attempt(ctx, e)
 	if !res.Retry && r.cfg.order != nil {
-		if line == "" {
+		if !asked {
 			line = r.orderKey(ctx, e) // finished before its turn was asked: a duplicate, an invalid payload
 		}
 		r.leaveLine(ctx, line, e)
@@ -513,24 +517,23 @@ func (r *Receiver) process(ctx context.Context, e *Event) driver.Result {
 // attempt runs one attempt of e: the dedupe check, payload extraction, its
 // ordering key's turn, validation (under the default policy), then the
 // split of a fan-out event, or the handler with its timeout and panic
-// recovery, and records the outcome. It returns the outcome and e's line
-// key when its turn was asked.
-func (r *Receiver) attempt(ctx context.Context, e *Event) (driver.Result, string) {
+// recovery, and records the outcome. It returns the outcome, and e's line
+// key with asked true once its key was read (line "" then: unordered).
+func (r *Receiver) attempt(ctx context.Context, e *Event) (res driver.Result, line string, asked bool) {
 	if res, ok := r.take(ctx, e); !ok {
-		return res, ""
+		return res, "", false
 	}
 	if err := r.setPayload(e); err != nil {
-		return r.invalid(ctx, e, err), ""
+		return r.invalid(ctx, e, err), "", false
 	}
-	var line string
 	if r.cfg.order != nil {
 		if line = r.orderKey(ctx, e); line != "" {
 			if de, ok := r.turn(ctx, line, e); !ok {
-				return r.deferred(ctx, e, de, 0, 0), line
+				return r.deferred(ctx, e, de, 0, 0), line, true
 			}
 		}
 	}
-	return r.handle(ctx, e), line
+	return r.handle(ctx, e), line, r.cfg.order != nil
 }
 
 // handle runs validation (under the default policy), then splits a fan-out
