@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hookwise/hookwise/internal/redisbatch"
+	"github.com/hookwise/hookwise/internal/redisclaim"
 	"github.com/hookwise/hookwise/internal/redisscript"
 )
 
@@ -137,6 +138,16 @@ func NewRedis(client RedisClient, opts ...RedisOption) *Redis {
 		r.batch = redisbatch.Shared(p, r.timeout)
 	}
 	return r
+}
+
+func init() {
+	redisclaim.Register(func(store any) (redisclaim.Store, bool) {
+		r, ok := store.(*Redis)
+		if !ok {
+			return redisclaim.Store{}, false
+		}
+		return redisclaim.Store{Client: r.client, Key: r.redisKey}, true
+	})
 }
 
 // Claim admits key for token for lease; see Store and claimScript.
@@ -271,19 +282,9 @@ var errUnexpectedReply = errors.New("unexpected script reply")
 // token, or the token already held it (unchanged, its lease not shortened);
 // 2 (Pending): another token admitted it; 3 (Duplicate): another token
 // confirmed it, or it is done.
-var claimScript = redisscript.New(`
-local v = redis.call('GET', KEYS[1])
-if not v then
-  redis.call('SET', KEYS[1], 'a:' .. ARGV[1], 'PX', ARGV[2])
-  return 1
-end
-if v == 'a:' .. ARGV[1] or v == 'c:' .. ARGV[1] then
-  return 1
-end
-if v == 'd' or string.sub(v, 1, 2) == 'c:' then
-  return 3
-end
-return 2
+var claimScript = redisscript.New(redisclaim.ClaimLua(1, 1) + `if admit then
+  ` + redisclaim.AdmitLua(1, 1, 2) + `end
+return claim
 `)
 
 // confirmScript turns the token's claim into a confirmed one.

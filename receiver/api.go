@@ -127,7 +127,8 @@ var (
 	// ErrPending is the reason a delivery is answered 503 while another
 	// delivery of the same event is being accepted and its outcome is not
 	// known yet; the sender's retry finds it settled.
-	ErrPending = errors.New("receiver: another delivery of the event is being accepted")
+	// It is driver.ErrPending.
+	ErrPending = driver.ErrPending
 	// ErrOverloaded is returned on the request path when the receiver has no
 	// room for another delivery now (its budget of body bytes being read is
 	// spent); the receiver answers 503 with Retry-After.

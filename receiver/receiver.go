@@ -40,6 +40,9 @@ type Receiver struct {
 	memStore bool // the store never blocks: no per-call timeout needed
 	memOrder bool // the same of the ordering store
 	certain  bool // store and queue in memory: no call has an unknown outcome
+	// queueClaims: Enqueue claims dedupe keys in the store itself
+	// (driver.ClaimingQueue), so the request path makes no Claim.
+	queueClaims bool
 
 	bodies byteBudget // body bytes being read (body.go)
 	splits splits     // fan-out copies queued so far (fanout.go)
@@ -132,6 +135,9 @@ func New(p Provider, h Handler, opts ...Option) (*Receiver, error) {
 	}
 	_, memQueue := c.queue.(*MemoryQueue)
 	r.certain = r.memStore && memQueue
+	if cq, ok := c.queue.(driver.ClaimingQueue); ok && !r.certain {
+		r.queueClaims = cq.ClaimFor(c.store, c.admission)
+	}
 	if err := c.queue.Start(processor{r}); err != nil {
 		return nil, fmt.Errorf("receiver: start queue: %w", err)
 	}
@@ -221,8 +227,8 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		r.inject(ctx, e)
 	}
 	e.ClaimToken = dedupe.NewToken()
-	var key string
-	if e.ID != "" {
+	var key string // set when this delivery claimed e's key in the store
+	if e.ID != "" && !r.queueClaims {
 		key = e.DedupeKey()
 		lease := r.cfg.admission
 		if r.certain {
@@ -247,7 +253,9 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	line := r.orderKey(ctx, e)
 	if err := r.joinLine(ctx, line, e); err != nil {
-		r.release(ctx, e, "release after the ordering store refused")
+		if key != "" {
+			r.release(ctx, e, "release after the ordering store refused")
+		}
 		r.refuse(req, w, err, e)
 		return
 	}
@@ -263,9 +271,12 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		// The queue holds the event already (it claims IDs itself): this
 		// delivery's own claim, if the store made one, is not needed.
 		r.leaveLine(ctx, line, e)
-		r.release(ctx, e, "release after a duplicate the queue found")
+		if key != "" {
+			r.release(ctx, e, "release after a duplicate the queue found")
+		}
 		w.WriteHeader(r.cfg.okStatus)
 		r.observeAccepted(req, StageDuplicate, seen)
+		r.log.LogAttrs(ctx, slog.LevelDebug, "duplicate delivery acknowledged", slog.String("id", e.ID), slog.String("type", e.Type))
 		return
 	} else if err != nil {
 		// Best effort, and only for this delivery's own claim: the sender's

@@ -479,6 +479,55 @@ func TestQueueReportedDuplicateIsAcknowledged(t *testing.T) {
 	assert.Zero(t, rec.calls.Load())
 }
 
+// pendingQueue is a queue that claims IDs itself (when it agrees to) and
+// finds every event's key admitted by another delivery.
+type pendingQueue struct {
+	*receiver.MemoryQueue
+	agree bool
+	asked []time.Duration // the admission leases ClaimFor was given
+}
+
+func (q *pendingQueue) ClaimFor(_ any, admission time.Duration) bool {
+	q.asked = append(q.asked, admission)
+	return q.agree
+}
+func (*pendingQueue) Enqueue(context.Context, *receiver.Event) error { return driver.ErrPending }
+
+// claimCounter counts the Claim calls of a dedupe store.
+type claimCounter struct {
+	dedupe.Store
+	mu     sync.Mutex
+	claims int
+}
+
+func (s *claimCounter) Claim(ctx context.Context, key, token string, lease time.Duration) (dedupe.Outcome, error) {
+	s.mu.Lock()
+	s.claims++
+	s.mu.Unlock()
+	return s.Store.Claim(ctx, key, token, lease)
+}
+
+// A queue that claims keys itself (driver.ClaimingQueue) is asked once, at
+// New, with the admission lease; when it agrees, the request path makes no
+// Claim of its own, and the queue's ErrPending is answered 503.
+func TestClaimingQueueTakesTheRequestPathsClaim(t *testing.T) {
+	for _, agree := range []bool{true, false} {
+		t.Run(fmt.Sprintf("agrees=%v", agree), func(t *testing.T) {
+			store := &claimCounter{Store: dedupe.NewMemory()}
+			q := &pendingQueue{MemoryQueue: receiver.NewMemoryQueue(1, 1), agree: agree}
+			rc := newReceiver(t, newRecorder(nil), receiver.WithStore(store), receiver.WithQueue(q),
+				receiver.WithAdmissionLease(7*time.Second))
+			assert.Equal(t, []time.Duration{7 * time.Second}, q.asked, "asked once, with the admission lease")
+			assert.Equal(t, http.StatusServiceUnavailable, serve(rc, request("e1", "t", []byte("{}"))).Code)
+			want := 1
+			if agree {
+				want = 0
+			}
+			assert.Equal(t, want, store.claims, "claims made on the request path")
+		})
+	}
+}
+
 // TestEnqueuedObservationDoesNotRaceTheWorker reads the observed event
 // while a worker handles it; run with -race.
 func TestEnqueuedObservationDoesNotRaceTheWorker(t *testing.T) {

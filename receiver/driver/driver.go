@@ -130,6 +130,24 @@ type Queue interface {
 	Shutdown(ctx context.Context) error
 }
 
+// ClaimingQueue is a Queue that can take an event's dedupe claim in the
+// receiver's store itself, in the same atomic step that stores the event,
+// which saves the request path a round trip. The receiver's New asks it once,
+// before Start; when ClaimFor returns true, the receiver makes no Claim of
+// its own on the request path, and from then on Enqueue of an event with an
+// ID claims e.DedupeKey() in store for e.ClaimToken, for the admission
+// lease, exactly as store.Claim would, and stores the event only if the
+// claim was taken: when another token confirmed the key or it is done, it
+// stores nothing and returns ErrDuplicate; when another token admitted it, it
+// stores nothing and returns an error matching ErrPending. Everything else
+// (the worker's Confirm, Complete, Release) still goes to the store.
+type ClaimingQueue interface {
+	Queue
+	// ClaimFor reports whether Enqueue claims the keys of store (the
+	// receiver's dedupe.Store) from now on, with the admission lease.
+	ClaimFor(store any, admission time.Duration) bool
+}
+
 // Processor is what a queue calls to handle an event: the receiver, behind
 // this interface. It runs one attempt and records the outcome (dedupe, dead
 // letters, observers), unless the result asks for a retry, which the queue
@@ -265,6 +283,12 @@ var (
 	// delivery, or done: nothing was stored, and the receiver answers 2xx as
 	// for any duplicate.
 	ErrDuplicate = errors.New("receiver: event already stored or done")
+	// ErrPending is returned by Enqueue from a queue that claims event IDs
+	// itself when another delivery of the event holds an admission claim
+	// whose outcome is not known yet: nothing was stored, and the receiver
+	// answers 503 (the sender's retry finds it settled). Package receiver
+	// exports the same value.
+	ErrPending = errors.New("receiver: another delivery of the event is being accepted")
 )
 
 // ShutdownError reports the acknowledged events a queue did not finish

@@ -51,6 +51,10 @@ type pipeline struct {
 
 	delay atomic.Int64 // how long the handler takes, in nanoseconds
 
+	// claim and enqueue match the scripts that claim an event's key and
+	// add its entry: one script (enqueueClaimScript) when the queue claims.
+	claim, enqueue faultproxy.Matcher
+
 	mu      sync.Mutex
 	handled map[string]int
 	sent    atomic.Int64 // HTTP requests, retries included
@@ -60,7 +64,20 @@ type pipeline struct {
 
 const pfCallTimeout = 300 * time.Millisecond
 
-func newPipeline(t *testing.T) *pipeline {
+// storeOnly is a dedupe store on Redis that a queue does not recognise
+// (see Queue.ClaimFor): the receiver claims keys itself, on the request
+// path, in a round trip of its own, as it does on Redis Cluster.
+type storeOnly struct{ *dedupe.Redis }
+
+// claimModes are the two ways the request path claims an event's key.
+var claimModes = []struct {
+	name        string
+	queueClaims bool
+}{{"queue claims", true}, {"store claims", false}}
+
+// newPipeline starts a pipeline; with queueClaims the queue claims keys in
+// its enqueue script, else the receiver claims them in the store.
+func newPipeline(t *testing.T, queueClaims bool) *pipeline {
 	t.Helper()
 	srv := redistest.Start(t)
 	p := &pipeline{t: t, srv: srv, proxy: faultproxy.New(t, srv.Addr), handled: map[string]int{}}
@@ -68,6 +85,12 @@ func newPipeline(t *testing.T) *pipeline {
 		DialTimeout: 200 * time.Millisecond, MinRetryBackoff: 5 * time.Millisecond, MaxRetryBackoff: 50 * time.Millisecond})
 	p.direct = newClient(t, srv.Addr)
 	stream := "hookwise:{" + strings.ReplaceAll(t.Name(), "/", "_") + "}:stream"
+	var store dedupe.Store = dedupe.NewRedis(p.rdb, dedupe.WithRedisTimeout(pfCallTimeout))
+	p.claim, p.enqueue = faultproxy.Script(enqueueClaimScript.Hash()), faultproxy.Script(enqueueClaimScript.Hash())
+	if !queueClaims {
+		store = storeOnly{store.(*dedupe.Redis)}
+		p.claim, p.enqueue = dedupeScript(2), faultproxy.Script(enqueueScript.Hash())
+	}
 	q := New(p.rdb, Stream(stream), CallTimeout(pfCallTimeout), PollInterval(20*time.Millisecond),
 		VisibilityTimeout(2*time.Second), Workers(4))
 	rc, err := receiver.New(headerProvider{}, receiver.HandlerFunc(func(_ context.Context, e *receiver.Event) error {
@@ -77,12 +100,13 @@ func newPipeline(t *testing.T) *pipeline {
 		p.mu.Unlock()
 		return nil
 	}),
-		receiver.WithStore(dedupe.NewRedis(p.rdb, dedupe.WithRedisTimeout(pfCallTimeout))),
+		receiver.WithStore(store),
 		receiver.WithQueue(q),
 		receiver.WithDeadLetters(NewDeadLetters(p.rdb, Stream(stream), CallTimeout(pfCallTimeout))),
 		receiver.StoreTimeout(pfCallTimeout),
 		receiver.WithAdmissionLease(time.Second))
 	require.NoError(t, err)
+	require.Equal(t, queueClaims, q.claimKey != nil, "the queue claims keys")
 	hs := httptest.NewServer(rc)
 	p.url = hs.URL
 	t.Cleanup(func() {
@@ -172,22 +196,24 @@ func TestPipelineFault(t *testing.T) {
 		check func(t *testing.T, p *pipeline)
 	}{
 		{
-			// The claim is applied, the connection is cut before its reply;
-			// go-redis re-sends it, and the re-run of this delivery's own
-			// claim must answer "claimed", not "duplicate".
+			// The claim (when the queue claims, the script that claims and
+			// adds the entry) is applied, the connection is cut before its
+			// reply; go-redis re-sends it, and the re-run of this delivery's
+			// own claim must answer "claimed", not "duplicate".
 			name: "claim applied, connection cut before the reply",
 			arm: func(p *pipeline) {
-				p.proxy.CutAfterApply(dedupeScript(2), 1)
+				p.proxy.CutAfterApply(p.claim, 1)
 			},
 		},
 		{
-			// The claim is applied but answered after the store timeout: the
+			// The claim (the claiming enqueue) is applied but answered after
+			// the timeout: the
 			// delivery gets 503, and the sender's retry must be processed
 			// (within the admission lease it is answered 503 again), not
 			// acknowledged as a duplicate of nothing.
 			name: "claim applied, reply held past the timeout",
 			arm: func(p *pipeline) {
-				p.proxy.HoldReply(dedupeScript(2), 2*pfCallTimeout, 1)
+				p.proxy.HoldReply(p.claim, 2*pfCallTimeout, 1)
 			},
 		},
 		{
@@ -199,7 +225,7 @@ func TestPipelineFault(t *testing.T) {
 			name: "enqueue applied but timed out, release applied, retry queued",
 			arm: func(p *pipeline) {
 				p.delay.Store(int64(time.Second))
-				enq := p.proxy.HoldReply(faultproxy.Script(enqueueScript.Hash()), 2*pfCallTimeout, 1)
+				enq := p.proxy.HoldReply(p.enqueue, 2*pfCallTimeout, 1)
 				go func() {
 					<-enq.Done()
 					p.proxy.CutAfterApply(dedupeScript(1), 1)
@@ -212,7 +238,7 @@ func TestPipelineFault(t *testing.T) {
 			// The stream must hold the event once.
 			name: "enqueue reply dropped and re-sent",
 			arm: func(p *pipeline) {
-				p.proxy.DropReply(faultproxy.Script(enqueueScript.Hash()), 1)
+				p.proxy.DropReply(p.enqueue, 1)
 			},
 		},
 		{
@@ -225,24 +251,26 @@ func TestPipelineFault(t *testing.T) {
 			},
 		},
 	}
-	for _, sc := range scenarios {
-		t.Run(sc.name, func(t *testing.T) {
-			p := newPipeline(t)
-			sc.arm(p)
-			ids := []string{"evt_1", "evt_2", "evt_3"}
-			for _, id := range ids {
-				p.deliver(id)
-			}
-			acked, handled, twice, lost := p.settle(ids)
-			assert.Equal(t, len(ids), acked, "acknowledged")
-			assert.Equal(t, len(ids), handled, "handled")
-			assert.Zero(t, twice, "handled twice")
-			assert.Zero(t, lost, "lost")
-			st := p.proxy.Stats()
-			for _, r := range st.Rules {
-				assert.Positive(t, r.Fired, "fault %s fired", r.Kind)
-			}
-		})
+	for _, mode := range claimModes {
+		for _, sc := range scenarios {
+			t.Run(mode.name+"/"+sc.name, func(t *testing.T) {
+				p := newPipeline(t, mode.queueClaims)
+				sc.arm(p)
+				ids := []string{"evt_1", "evt_2", "evt_3"}
+				for _, id := range ids {
+					p.deliver(id)
+				}
+				acked, handled, twice, lost := p.settle(ids)
+				assert.Equal(t, len(ids), acked, "acknowledged")
+				assert.Equal(t, len(ids), handled, "handled")
+				assert.Zero(t, twice, "handled twice")
+				assert.Zero(t, lost, "lost")
+				st := p.proxy.Stats()
+				for _, r := range st.Rules {
+					assert.Positive(t, r.Fired, "fault %s fired", r.Kind)
+				}
+			})
+		}
 	}
 }
 
@@ -250,7 +278,7 @@ func TestPipelineFault(t *testing.T) {
 // delivered concurrently and the handler takes a while: every acknowledged
 // event is handled exactly once.
 func TestPipelineFaultRedisRestartMidLoad(t *testing.T) {
-	p := newPipeline(t)
+	p := newPipeline(t, true)
 	p.delay.Store(int64(5 * time.Millisecond))
 	const n = 300
 	ids := make([]string, n)

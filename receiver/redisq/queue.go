@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hookwise/hookwise/internal/redisbatch"
+	"github.com/hookwise/hookwise/internal/redisclaim"
 	"github.com/hookwise/hookwise/receiver/driver"
 )
 
@@ -71,6 +72,10 @@ type Queue struct {
 	// mergeLater: the client is one node's, whose script calls may hold
 	// keys of any slot, so the deferred dedupe calls of a batch merge.
 	mergeLater bool
+	// claimKey, set by ClaimFor, names the dedupe store's Redis key of a
+	// dedupe key: Enqueue claims it (for admission, in milliseconds).
+	claimKey  func(string) string
+	admission int64
 
 	flightMu sync.Mutex
 	inFlight map[string]struct{} // entries being processed or ready
@@ -78,7 +83,7 @@ type Queue struct {
 	workers  int                 // worker goroutines running
 }
 
-var _ driver.Queue = (*Queue)(nil)
+var _ driver.ClaimingQueue = (*Queue)(nil)
 
 // New returns a Queue on client, which the caller owns and closes after
 // Shutdown. Nothing is sent to Redis until Enqueue or Start.
@@ -119,6 +124,12 @@ func New(client redis.UniversalClient, opts ...Option) *Queue {
 // the write); the receiver then answers 503 and releases its claim, and the
 // event may be handled although the sender was told to retry, which is why
 // handlers must be idempotent.
+//
+// Once ClaimFor agreed, the same script also claims the dedupe key of an
+// event with an ID, and adds the entry only if the claim was taken: it
+// returns driver.ErrDuplicate when another delivery's claim of the key is
+// confirmed or the key is done, and an error matching driver.ErrPending when
+// another delivery admitted it.
 func (q *Queue) Enqueue(ctx context.Context, e *driver.Event) error {
 	if q.closing.Load() {
 		return driver.ErrClosed
@@ -137,19 +148,48 @@ func (q *Queue) Enqueue(ctx context.Context, e *driver.Event) error {
 	}
 	cctx, cancel := context.WithTimeout(ctx, q.cfg.callTimeout)
 	defer cancel()
+	script := enqueueScript
 	keys := []string{q.stream, q.delayed, q.enqueued + token}
-	args := append([]any{q.cfg.maxLen, q.idemTTL.Milliseconds()}, fields...)
-	err = enqueueScript.Run(cctx, q.batch.Do, q.rdb.Process, keys, args...).Err()
-	if errors.Is(err, redis.Nil) {
-		return fmt.Errorf("redisq: backlog at max length: %w", driver.ErrQueueFull)
+	args := append(make([]any, 0, 4+len(fields)), q.cfg.maxLen, q.idemTTL.Milliseconds())
+	if q.claimKey != nil && e.ID != "" && e.ClaimToken != "" {
+		script = enqueueClaimScript
+		keys = append(keys, q.claimKey(e.DedupeKey()))
+		args = append(args, token, q.admission)
 	}
-	if err != nil {
+	res, err := script.Run(cctx, q.batch.Do, q.rdb.Process, keys, append(args, fields...)...).Result()
+	switch n, isInt := res.(int64); {
+	case errors.Is(err, redis.Nil):
+		return fmt.Errorf("redisq: backlog at max length: %w", driver.ErrQueueFull)
+	case err != nil:
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		return unavailable(err)
+	case isInt && n == claimDuplicate:
+		return driver.ErrDuplicate
+	case isInt:
+		return errPending
 	}
 	return nil
+}
+
+// errPending is Enqueue's error when another delivery admitted the event's
+// dedupe key.
+var errPending = fmt.Errorf("redisq: %w", driver.ErrPending)
+
+// ClaimFor implements driver.ClaimingQueue: it agrees when store is a
+// dedupe.Redis on the queue's own client and that client is one server's
+// (*redis.Client), so that one script may touch the stream and a dedupe key
+// of any hash slot. On Redis Cluster, the receiver claims keys itself, in a
+// round trip of its own. It must be called before Start.
+func (q *Queue) ClaimFor(store any, admission time.Duration) bool {
+	st, ok := redisclaim.Of(store)
+	if !ok || !q.mergeLater || st.Client != any(q.rdb) || admission <= 0 {
+		return false
+	}
+	q.claimKey = st.Key
+	q.admission = (admission + time.Millisecond - 1).Milliseconds() // rounded up
+	return true
 }
 
 // Start creates the consumer group if needed and begins handing entries to

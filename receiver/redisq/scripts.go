@@ -1,6 +1,9 @@
 package redisq
 
-import "github.com/hookwise/hookwise/internal/redisscript"
+import (
+	"github.com/hookwise/hookwise/internal/redisclaim"
+	"github.com/hookwise/hookwise/internal/redisscript"
+)
 
 // Every script touches only the keys it is given, which share one hash tag,
 // so each runs on one Cluster node. Times come from the server's clock
@@ -38,6 +41,46 @@ id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 3))
 redis.call('SET', KEYS[3], id, 'PX', ARGV[2])
 return id
 `)
+
+// enqueueClaimScript is enqueueScript that also claims the event's dedupe
+// key, as the dedupe store's claim script does (redisclaim.ClaimLua), and
+// adds the entry only when the claim was taken; it runs only on a single
+// Redis server (the dedupe key is in a slot of its own).
+//
+//	KEYS[1…3] as enqueueScript's
+//	KEYS[4]   the dedupe key (the store's Redis key of the event's key)
+//	ARGV[1…2] as enqueueScript's
+//	ARGV[3]   the delivery's claim token
+//	ARGV[4]   the admission lease in milliseconds
+//	ARGV[5…]  field, value, …
+//
+// It returns the entry ID (a new one, or the one an earlier run of the same
+// call added), false when the backlog is full, or, adding nothing, the
+// claim's outcome: claimPending or claimDuplicate.
+var enqueueClaimScript = redisscript.New(`
+local id = redis.call('GET', KEYS[3])
+if id then
+  return id
+end` + redisclaim.ClaimLua(4, 3) + `if claim ~= 1 then
+  return claim
+end
+local bound = tonumber(ARGV[1])
+if bound > 0 and redis.call('XLEN', KEYS[1]) + redis.call('ZCARD', KEYS[2]) >= bound then
+  return false
+end
+id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 5))
+redis.call('SET', KEYS[3], id, 'PX', ARGV[2])
+if admit then
+  ` + redisclaim.AdmitLua(4, 3, 4) + `end
+return id
+`)
+
+// The outcomes enqueueClaimScript returns instead of an entry ID: those of
+// dedupe.Pending and dedupe.Duplicate.
+const (
+	claimPending   = 2
+	claimDuplicate = 3
+)
 
 // ackScript acknowledges and deletes entries, so that the stream holds only
 // entries not yet done.
