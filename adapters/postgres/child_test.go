@@ -26,6 +26,10 @@ import (
 // processes.
 const childEnv = "HOOKWISE_PG_CHILD"
 
+// childModeEnv picks the child's receiver: unset, the one of childMain;
+// fanoutOrderMode, the one of fanoutOrderChildMain.
+const childModeEnv = "HOOKWISE_PG_CHILD_MODE"
+
 // effectsHandler is a transactional handler that records one effect row
 // per run of an event inside the transaction that completes it.
 func effectsHandler(schema string) receiver.Handler {
@@ -47,6 +51,9 @@ func createEffects(t testing.TB, pool *pgxpool.Pool, schema string) {
 // childMain serves a receiver on the database and schema of the
 // environment, printing its address, until killed.
 func childMain() int {
+	if os.Getenv(childModeEnv) == fanoutOrderMode {
+		return fanoutOrderChildMain()
+	}
 	ctx := context.Background()
 	pool, err := pgxpool.New(ctx, os.Getenv("PG_URL"))
 	if err != nil {
