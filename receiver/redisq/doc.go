@@ -26,6 +26,17 @@
 // and the worker that takes either copy checks the event's dedupe key first,
 // so only one of them runs.
 //
+// On a single Redis server (a *redis.Client), when the receiver's dedupe
+// store is a dedupe.Redis on the queue's own client, the receiver leaves the
+// request path's claim to the queue (driver.ClaimingQueue): the enqueue
+// script claims the event's dedupe key, exactly as the store's Claim would,
+// and adds the entry only if the claim was taken, both in one atomic step and
+// one round trip. A key confirmed by another delivery or done makes Enqueue
+// return driver.ErrDuplicate (the receiver answers 2xx) and one admitted by
+// another delivery an error matching driver.ErrPending (503); neither adds
+// anything. On Redis Cluster the dedupe key and the stream are in different
+// slots, so the receiver claims the key in a round trip of its own first.
+//
 // Every event is handed to the processor at least once, and normally exactly
 // once: each stream entry goes to one consumer of the group, and is deleted
 // when the processor finishes with it. A retry acknowledges the entry and
