@@ -84,6 +84,13 @@ var (
 // the pipeline ran finds the key confirmed by its own token and runs again,
 // as it would had the crash come before Complete.
 //
+// On a single Redis server, a redisq.Queue on the same client that the
+// receiver lets claim keys (driver.ClaimingQueue) claims them in its enqueue
+// script, in this store's format, and confirms the claims of the entries it
+// reads for the lease before its workers take them: Confirm called within
+// such an attempt for its own token is then answered true once, without a
+// call.
+//
 // Every call is bounded by the store's timeout (WithRedisTimeout), within
 // the caller's context, the NOSCRIPT fallback included. go-redis applies a
 // context deadline to socket reads and writes only when the client's
@@ -176,6 +183,9 @@ func (r *Redis) Confirm(ctx context.Context, key, token string, lease time.Durat
 	}
 	if lease <= 0 {
 		return false, ErrInvalidDuration
+	}
+	if r.batch != nil && redisbatch.TakeConfirmed(ctx, r.batch, token) {
+		return true, nil // confirmed by the queue's read of the entry, for the same lease
 	}
 	n, err := r.run(ctx, "confirm", confirmScript, key, token, ceilMs(lease).Milliseconds())
 	return n == 1, err
@@ -282,8 +292,8 @@ var errUnexpectedReply = errors.New("unexpected script reply")
 // token, or the token already held it (unchanged, its lease not shortened);
 // 2 (Pending): another token admitted it; 3 (Duplicate): another token
 // confirmed it, or it is done.
-var claimScript = redisscript.New(redisclaim.ClaimLua(1, 1) + `if admit then
-  ` + redisclaim.AdmitLua(1, 1, 2) + `end
+var claimScript = redisscript.New(redisclaim.ClaimLua("1", "1") + `if admit then
+  ` + redisclaim.AdmitLua("1", "1", "2") + `end
 return claim
 `)
 
@@ -294,10 +304,7 @@ return claim
 //
 // It returns 1 when the token held the key, which is now confirmed for the
 // lease, and 0, changing nothing, otherwise.
-var confirmScript = redisscript.New(`
-local v = redis.call('GET', KEYS[1])
-if v == 'a:' .. ARGV[1] or v == 'c:' .. ARGV[1] then
-  redis.call('SET', KEYS[1], 'c:' .. ARGV[1], 'PX', ARGV[2])
+var confirmScript = redisscript.New(redisclaim.ConfirmLua("1", "1", "2") + `if confirmed then
   return 1
 end
 return 0

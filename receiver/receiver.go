@@ -136,7 +136,7 @@ func New(p Provider, h Handler, opts ...Option) (*Receiver, error) {
 	_, memQueue := c.queue.(*MemoryQueue)
 	r.certain = r.memStore && memQueue
 	if cq, ok := c.queue.(driver.ClaimingQueue); ok && !r.certain {
-		r.queueClaims = cq.ClaimFor(c.store, c.admission)
+		r.queueClaims = cq.ClaimFor(c.store, c.admission, c.lease)
 	}
 	if err := c.queue.Start(processor{r}); err != nil {
 		return nil, fmt.Errorf("receiver: start queue: %w", err)

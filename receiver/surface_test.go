@@ -484,11 +484,11 @@ func TestQueueReportedDuplicateIsAcknowledged(t *testing.T) {
 type pendingQueue struct {
 	*receiver.MemoryQueue
 	agree bool
-	asked []time.Duration // the admission leases ClaimFor was given
+	asked []time.Duration // the leases ClaimFor was given
 }
 
-func (q *pendingQueue) ClaimFor(_ any, admission time.Duration) bool {
-	q.asked = append(q.asked, admission)
+func (q *pendingQueue) ClaimFor(_ any, admission, lease time.Duration) bool {
+	q.asked = append(q.asked, admission, lease)
 	return q.agree
 }
 func (*pendingQueue) Enqueue(context.Context, *receiver.Event) error { return driver.ErrPending }
@@ -516,8 +516,8 @@ func TestClaimingQueueTakesTheRequestPathsClaim(t *testing.T) {
 			store := &claimCounter{Store: dedupe.NewMemory()}
 			q := &pendingQueue{MemoryQueue: receiver.NewMemoryQueue(1, 1), agree: agree}
 			rc := newReceiver(t, newRecorder(nil), receiver.WithStore(store), receiver.WithQueue(q),
-				receiver.WithAdmissionLease(7*time.Second))
-			assert.Equal(t, []time.Duration{7 * time.Second}, q.asked, "asked once, with the admission lease")
+				receiver.WithAdmissionLease(7*time.Second), receiver.WithLease(time.Minute))
+			assert.Equal(t, []time.Duration{7 * time.Second, time.Minute}, q.asked, "asked once, with the admission lease and the lease")
 			assert.Equal(t, http.StatusServiceUnavailable, serve(rc, request("e1", "t", []byte("{}"))).Code)
 			want := 1
 			if agree {

@@ -73,3 +73,24 @@ func TestLater(t *testing.T) {
 	assert.False(t, Defer(WithLater(context.Background(), empty), b, "", call), "an empty token")
 	assert.Empty(t, empty.Seal())
 }
+
+func TestTakeConfirmed(t *testing.T) {
+	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
+	t.Cleanup(func() { _ = c.Close() })
+	b := New(c, time.Second, 0, 0)
+	other := New(c, time.Second, 0, 0)
+	l := NewLater(b, "tok")
+	ctx := WithLater(context.Background(), l)
+
+	assert.False(t, TakeConfirmed(ctx, b, "tok"), "not confirmed")
+	l.SetConfirmed()
+	assert.False(t, TakeConfirmed(context.Background(), b, "tok"), "a context without a Later")
+	assert.False(t, TakeConfirmed(ctx, other, "tok"), "another Batcher")
+	assert.False(t, TakeConfirmed(ctx, b, "other"), "another token")
+	assert.True(t, TakeConfirmed(context.WithoutCancel(ctx), b, "tok"), "a derived context")
+	assert.False(t, TakeConfirmed(ctx, b, "tok"), "answered once")
+
+	l.SetConfirmed()
+	l.Seal()
+	assert.False(t, TakeConfirmed(ctx, b, "tok"), "sealed: the attempt is over")
+}

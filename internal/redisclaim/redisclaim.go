@@ -35,7 +35,8 @@ func Of(store any) (Store, bool) {
 }
 
 // ClaimLua returns the Lua code of a claim of KEYS[k], the dedupe key's
-// Redis key, for the token ARGV[t]. It sets the local claim to 1 (Claimed:
+// Redis key, for the token ARGV[t] (k and t are Lua expressions: "1", "i",
+// "2 * i - 1"). It sets the local claim to 1 (Claimed:
 // the key was absent, or the token holds it already, left as it is), 2
 // (Pending: another token admitted it) or 3 (Duplicate: another token
 // confirmed it, or it is done), and the local admit to true when the key was
@@ -44,13 +45,13 @@ func Of(store any) (Store, bool) {
 // A key's value is "a:<token>" (admitted), "c:<token>" (confirmed) or "d"
 // (done); any other value reads as another token's admission, the safe
 // reading.
-func ClaimLua(k, t int) string {
+func ClaimLua(k, t string) string {
 	return fmt.Sprintf(`
-local held = redis.call('GET', KEYS[%[1]d])
+local held = redis.call('GET', KEYS[%[1]s])
 local claim, admit = 1, false
 if not held then
   admit = true
-elseif held == 'a:' .. ARGV[%[2]d] or held == 'c:' .. ARGV[%[2]d] then
+elseif held == 'a:' .. ARGV[%[2]s] or held == 'c:' .. ARGV[%[2]s] then
   claim = 1
 elseif held == 'd' or string.sub(held, 1, 2) == 'c:' then
   claim = 3
@@ -62,6 +63,20 @@ end
 
 // AdmitLua returns the Lua statement that admits KEYS[k] for the token
 // ARGV[t] for ARGV[l] milliseconds.
-func AdmitLua(k, t, l int) string {
-	return fmt.Sprintf("redis.call('SET', KEYS[%d], 'a:' .. ARGV[%d], 'PX', ARGV[%d])\n", k, t, l)
+func AdmitLua(k, t, l string) string {
+	return fmt.Sprintf("redis.call('SET', KEYS[%s], 'a:' .. ARGV[%s], 'PX', ARGV[%s])\n", k, t, l)
+}
+
+// ConfirmLua returns the Lua code of a confirmation of KEYS[k] for the token
+// ARGV[t] for ARGV[l] milliseconds: when the token holds the key (admitted
+// or confirmed), it is now confirmed for the lease and the local confirmed
+// is true; otherwise nothing changes and confirmed is false.
+func ConfirmLua(k, t, l string) string {
+	return fmt.Sprintf(`
+local held = redis.call('GET', KEYS[%[1]s])
+local confirmed = held == 'a:' .. ARGV[%[2]s] or held == 'c:' .. ARGV[%[2]s]
+if confirmed then
+  redis.call('SET', KEYS[%[1]s], 'c:' .. ARGV[%[2]s], 'PX', ARGV[%[3]s])
+end
+`, k, t, l)
 }

@@ -140,12 +140,16 @@ type Queue interface {
 // claim was taken: when another token confirmed the key or it is done, it
 // stores nothing and returns ErrDuplicate; when another token admitted it, it
 // stores nothing and returns an error matching ErrPending. Everything else
-// (the worker's Confirm, Complete, Release) still goes to the store.
+// (the worker's Confirm, Complete, Release) still goes to the store, which
+// the queue may help: it may confirm an event's claim for the lease as it
+// takes the event, so that the store answers the attempt's Confirm without a
+// call of its own.
 type ClaimingQueue interface {
 	Queue
 	// ClaimFor reports whether Enqueue claims the keys of store (the
-	// receiver's dedupe.Store) from now on, with the admission lease.
-	ClaimFor(store any, admission time.Duration) bool
+	// receiver's dedupe.Store) from now on, with the admission lease; lease
+	// is the receiver's full lease, which a worker's Confirm sets.
+	ClaimFor(store any, admission, lease time.Duration) bool
 }
 
 // Processor is what a queue calls to handle an event: the receiver, behind

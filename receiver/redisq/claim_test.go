@@ -2,6 +2,7 @@ package redisq
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -26,12 +27,12 @@ func TestClaimForAgreesOnlyOnOneServerAndClient(t *testing.T) {
 	cluster := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}})
 	t.Cleanup(func() { _, _, _ = one.Close(), other.Close(), cluster.Close() })
 
-	assert.True(t, New(one).ClaimFor(dedupe.NewRedis(one), time.Second), "store on the queue's client")
-	assert.False(t, New(one).ClaimFor(dedupe.NewRedis(other), time.Second), "store on another client")
-	assert.False(t, New(one).ClaimFor(storeOnly{dedupe.NewRedis(one)}, time.Second), "a store wrapped in another type")
-	assert.False(t, New(one).ClaimFor(dedupe.NewMemory(), time.Second), "a store in memory")
-	assert.False(t, New(one).ClaimFor(dedupe.NewRedis(one), 0), "no admission lease")
-	assert.False(t, New(cluster).ClaimFor(dedupe.NewRedis(cluster), time.Second), "Redis Cluster: keys in other slots")
+	assert.True(t, New(one).ClaimFor(dedupe.NewRedis(one), time.Second, time.Hour), "store on the queue's client")
+	assert.False(t, New(one).ClaimFor(dedupe.NewRedis(other), time.Second, time.Hour), "store on another client")
+	assert.False(t, New(one).ClaimFor(storeOnly{dedupe.NewRedis(one)}, time.Second, time.Hour), "a store wrapped in another type")
+	assert.False(t, New(one).ClaimFor(dedupe.NewMemory(), time.Second, time.Hour), "a store in memory")
+	assert.False(t, New(one).ClaimFor(dedupe.NewRedis(one), 0, time.Hour), "no admission lease")
+	assert.False(t, New(cluster).ClaimFor(dedupe.NewRedis(cluster), time.Second, time.Hour), "Redis Cluster: keys in other slots")
 }
 
 // Enqueue of a queue that claims admits the event's key in the store's
@@ -42,7 +43,7 @@ func TestEnqueueClaimsTheKey(t *testing.T) {
 	ctx := context.Background()
 	store := dedupe.NewRedis(rdb)
 	q := New(rdb, fast()...)
-	require.True(t, q.ClaimFor(store, 1500*time.Millisecond))
+	require.True(t, q.ClaimFor(store, 1500*time.Millisecond, time.Hour))
 	ev := func(id, token string) *driver.Event {
 		return &driver.Event{Provider: "p", ID: id, Type: "t", ClaimToken: token, Attempt: 1, Body: []byte("{}")}
 	}
@@ -89,7 +90,7 @@ func TestEnqueueRefusedByTheBoundClaimsNothing(t *testing.T) {
 	_, rdb := startRedis(t)
 	ctx := context.Background()
 	q := New(rdb, fast(MaxLen(1))...)
-	require.True(t, q.ClaimFor(dedupe.NewRedis(rdb), time.Second))
+	require.True(t, q.ClaimFor(dedupe.NewRedis(rdb), time.Second, time.Hour))
 	require.NoError(t, q.Enqueue(ctx, &driver.Event{Provider: "p", ID: "e1", ClaimToken: "t1", Attempt: 1}))
 	err := q.Enqueue(ctx, &driver.Event{Provider: "p", ID: "e2", ClaimToken: "t2", Attempt: 1})
 	require.ErrorIs(t, err, driver.ErrQueueFull)
@@ -128,9 +129,13 @@ func TestReceiverWithClaimingQueue(t *testing.T) {
 	assert.Len(t, w.calls(enqueueClaimScript.Hash()), 1, "claimed and added in one script")
 	assert.Empty(t, w.calls(enqueueScript.Hash()))
 	require.Eventually(t, func() bool { return runs.Load() == 1 }, 10*time.Second, 5*time.Millisecond)
+	assert.Len(t, w.calls(confirmAheadScript.Hash()), 1, "the reader confirmed the claim")
+	assert.Zero(t, storeCalls(w), "the attempt's Confirm was answered without a call")
 	assert.Equal(t, http.StatusOK, deliver("evt_1"), "a duplicate while the event runs (its claim confirmed)")
 	close(release)
 	require.NoError(t, rc.Drain(context.Background()))
+	require.Eventually(t, func() bool { return storeCalls(w) == 1 }, 5*time.Second, 5*time.Millisecond,
+		"one store call in all: the Complete, sent with the acknowledgement")
 	assert.Equal(t, http.StatusOK, deliver("evt_1"), "a duplicate once done")
 	assert.EqualValues(t, 1, runs.Load(), "handled once")
 	assert.EqualValues(t, 0, rdb.XLen(context.Background(), DefaultStream).Val(), "the duplicates added no entry")
@@ -161,4 +166,24 @@ func TestReceiverClaimingQueueAnswersPending(t *testing.T) {
 	assert.Equal(t, http.StatusServiceUnavailable, rw.Code)
 	assert.Equal(t, receiver.ReasonPending, reason.Load())
 	assert.EqualValues(t, 0, rdb.XLen(context.Background(), DefaultStream).Val())
+}
+
+// storeCalls counts the script calls w saw that are not the queue's: those
+// of the dedupe store (Claim, Confirm, Complete, Release).
+func storeCalls(w *wire) int {
+	queue := map[string]bool{}
+	for _, sc := range []interface{ Hash() string }{enqueueScript, enqueueClaimScript, confirmAheadScript, ackScript, retryScript, moveScript} {
+		queue[sc.Hash()] = true
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for _, p := range w.pipelines {
+		for _, args := range p {
+			if len(args) > 1 && fmt.Sprint(args[0]) == "evalsha" && !queue[fmt.Sprint(args[1])] {
+				n++
+			}
+		}
+	}
+	return n
 }

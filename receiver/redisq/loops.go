@@ -13,6 +13,7 @@ import (
 	"github.com/hookwise/hookwise/internal/redisbatch"
 	"github.com/hookwise/hookwise/internal/redisscript"
 	"github.com/hookwise/hookwise/internal/textcut"
+	"github.com/hookwise/hookwise/receiver/driver"
 )
 
 // createGroup creates the consumer group, and the stream with it, reading
@@ -181,8 +182,8 @@ func (q *Queue) readLoop(ctx context.Context) {
 			}
 		}
 		q.release(n - len(msgs))
-		for _, m := range msgs {
-			q.dispatch(m)
+		for _, en := range q.confirmAhead(ctx, msgs) {
+			q.dispatch(en)
 		}
 		if ctx.Err() != nil {
 			return
@@ -235,7 +236,9 @@ func (q *Queue) claim(ctx context.Context, n int, cursor *string) (int, error) {
 	*cursor = next
 	for _, m := range msgs {
 		q.log.Info("redisq: reclaimed entry", "entry", m.ID)
-		q.dispatch(m)
+	}
+	for _, en := range q.confirmAhead(ctx, msgs) {
+		q.dispatch(en)
 	}
 	return len(msgs), nil
 }
@@ -312,15 +315,15 @@ func (q *Queue) heartbeatLoop(ctx context.Context) {
 // dispatch hands m to a worker, once one is free; the caller holds a slot
 // for it. An entry this queue is already processing (reclaimed after a
 // missed heartbeat) is not started twice.
-func (q *Queue) dispatch(m redis.XMessage) {
+func (q *Queue) dispatch(en readEntry) {
 	q.flightMu.Lock()
-	if _, busy := q.inFlight[m.ID]; busy {
+	if _, busy := q.inFlight[en.m.ID]; busy {
 		q.flightMu.Unlock()
 		q.release(1)
 		return
 	}
-	q.inFlight[m.ID] = struct{}{}
-	q.ready = append(q.ready, m)
+	q.inFlight[en.m.ID] = struct{}{}
+	q.ready = append(q.ready, en)
 	spawn := q.workers < q.cfg.workers
 	if spawn {
 		q.workers++
@@ -329,6 +332,55 @@ func (q *Queue) dispatch(m redis.XMessage) {
 	if spawn {
 		q.work.Go(q.worker)
 	}
+}
+
+// readEntry is a stream entry read for a worker.
+type readEntry struct {
+	m    redis.XMessage
+	e    *driver.Event // decoded by the reader (nil: the worker decodes it)
+	err  error         // decode's error
+	held bool          // the reader confirmed e's dedupe claim for its token
+}
+
+// confirmAhead returns msgs as entries. When the queue claims keys
+// (ClaimFor), it decodes them and confirms, in one script call shared with
+// the other pipelines, the dedupe claims of those with an ID and a claim
+// token, so that their attempts need no Confirm call. A failed call confirms
+// nothing: each attempt then confirms its own claim, as it would anyway.
+func (q *Queue) confirmAhead(ctx context.Context, msgs []redis.XMessage) []readEntry {
+	ens := make([]readEntry, len(msgs))
+	var keys []string
+	var args []any
+	var at []int // ens index of each key
+	for i, m := range msgs {
+		ens[i].m = m
+		if q.claimKey == nil || len(m.Values) == 0 {
+			continue
+		}
+		e, err := decode(m.Values)
+		ens[i].e, ens[i].err = e, err
+		if err == nil && e.ID != "" && e.ClaimToken != "" {
+			keys = append(keys, q.claimKey(e.DedupeKey()))
+			args = append(args, e.ClaimToken, q.lease)
+			at = append(at, i)
+		}
+	}
+	if len(keys) == 0 {
+		return ens
+	}
+	cctx, cancel := context.WithTimeout(ctx, q.cfg.callTimeout)
+	defer cancel()
+	res, err := confirmAheadScript.Run(cctx, q.batch.Do, q.rdb.Process, keys, args...).Int64Slice()
+	if err != nil || len(res) != len(keys) {
+		if ctx.Err() == nil {
+			q.log.Debug("redisq: claims not confirmed ahead; each attempt confirms its own", "error", err)
+		}
+		return ens
+	}
+	for j, i := range at {
+		ens[i].held = res[j] == 1
+	}
+	return ens
 }
 
 // worker handles ready entries one after the other until none is left, so
@@ -344,16 +396,16 @@ func (q *Queue) worker() {
 			q.flightMu.Unlock()
 			return
 		}
-		m := q.ready[0]
-		q.ready[0] = redis.XMessage{}
+		en := q.ready[0]
+		q.ready[0] = readEntry{}
 		q.ready = q.ready[1:]
 		q.flightMu.Unlock()
 
-		if q.handle(m) {
+		if q.handle(en) {
 			continue // the finisher releases the entry
 		}
 		q.flightMu.Lock()
-		delete(q.inFlight, m.ID)
+		delete(q.inFlight, en.m.ID)
 		q.flightMu.Unlock()
 		q.release(1)
 	}
@@ -362,11 +414,15 @@ func (q *Queue) worker() {
 // handle runs one attempt of the entry m, then has it acknowledged, or its
 // retry scheduled, as the processor asks. It reports whether it handed the
 // entry over to the finisher, which then releases it.
-func (q *Queue) handle(m redis.XMessage) bool {
+func (q *Queue) handle(en readEntry) bool {
+	m := en.m
 	if len(m.Values) == 0 { // deleted while pending: nothing to handle
 		return q.finish(q.newDone(m.ID, nil, nil))
 	}
-	e, err := decode(m.Values)
+	e, err := en.e, en.err
+	if e == nil && err == nil {
+		e, err = decode(m.Values)
+	}
 	if err != nil {
 		// It can never be handled: give it to the processor to dead-letter
 		// with what can be read of it, then acknowledge it.
@@ -377,6 +433,9 @@ func (q *Queue) handle(m redis.XMessage) bool {
 	// The dedupe store on the same client defers its Complete of this
 	// attempt's claim to the entry's acknowledgement (see redisbatch.Later).
 	later := redisbatch.NewLater(q.batch, e.ClaimToken)
+	if en.held {
+		later.SetConfirmed()
+	}
 	res := q.proc.Process(redisbatch.WithLater(q.procCtx, later), e)
 	if !res.Retry {
 		return q.finish(q.newDone(m.ID, later, nil))
@@ -393,7 +452,7 @@ func (q *Queue) handle(m redis.XMessage) bool {
 		return false
 	}
 	delay := max(res.Delay, 0)
-	ms := int64((delay + time.Millisecond - 1) / time.Millisecond)
+	ms := ceilMs(delay)
 	next := e.Attempt + 1
 	if res.KeepAttempt { // deferred, not failed: the attempt is not used up
 		next = e.Attempt

@@ -189,7 +189,8 @@ func dedupeScript(args int) faultproxy.Matcher {
 
 func TestPipelineFault(t *testing.T) {
 	scenarios := []struct {
-		name string
+		name      string
+		queueOnly bool // only when the queue claims (and confirms ahead)
 		// arm sets the fault up before the first delivery.
 		arm func(p *pipeline)
 		// check asserts that the fault fired as meant.
@@ -242,6 +243,16 @@ func TestPipelineFault(t *testing.T) {
 			},
 		},
 		{
+			// The reader's confirmation of the claims of the entries it read
+			// is applied, its reply cut: the attempts do not know, confirm
+			// their own claims (held by their tokens already) and run once.
+			name:      "claims confirmed ahead, connection cut before the reply",
+			queueOnly: true,
+			arm: func(p *pipeline) {
+				p.proxy.CutAfterApply(faultproxy.Script(confirmAheadScript.Hash()), 1)
+			},
+		},
+		{
 			// The reply to a worker's acknowledgement is cut: the entry stays
 			// pending, is reclaimed after the visibility timeout, and must not
 			// be handled again (its key is done).
@@ -253,6 +264,9 @@ func TestPipelineFault(t *testing.T) {
 	}
 	for _, mode := range claimModes {
 		for _, sc := range scenarios {
+			if sc.queueOnly && !mode.queueClaims {
+				continue
+			}
 			t.Run(mode.name+"/"+sc.name, func(t *testing.T) {
 				p := newPipeline(t, mode.queueClaims)
 				sc.arm(p)

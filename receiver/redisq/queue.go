@@ -73,13 +73,14 @@ type Queue struct {
 	// keys of any slot, so the deferred dedupe calls of a batch merge.
 	mergeLater bool
 	// claimKey, set by ClaimFor, names the dedupe store's Redis key of a
-	// dedupe key: Enqueue claims it (for admission, in milliseconds).
-	claimKey  func(string) string
-	admission int64
+	// dedupe key: Enqueue claims it (for admission, in milliseconds), and
+	// the reader confirms it (for lease) before a worker takes the entry.
+	claimKey         func(string) string
+	admission, lease int64
 
 	flightMu sync.Mutex
 	inFlight map[string]struct{} // entries being processed or ready
-	ready    []redis.XMessage    // entries read, waiting for a worker
+	ready    []readEntry         // entries read, waiting for a worker
 	workers  int                 // worker goroutines running
 }
 
@@ -182,15 +183,23 @@ var errPending = fmt.Errorf("redisq: %w", driver.ErrPending)
 // (*redis.Client), so that one script may touch the stream and a dedupe key
 // of any hash slot. On Redis Cluster, the receiver claims keys itself, in a
 // round trip of its own. It must be called before Start.
-func (q *Queue) ClaimFor(store any, admission time.Duration) bool {
+//
+// Once it agreed, the reader also confirms the claims of the entries it
+// reads for the lease, in one script per read, before the workers take them;
+// the store then answers an attempt's Confirm of its own claim without a
+// call (see dedupe.Redis).
+func (q *Queue) ClaimFor(store any, admission, lease time.Duration) bool {
 	st, ok := redisclaim.Of(store)
-	if !ok || !q.mergeLater || st.Client != any(q.rdb) || admission <= 0 {
+	if !ok || !q.mergeLater || st.Client != any(q.rdb) || admission <= 0 || lease <= 0 {
 		return false
 	}
 	q.claimKey = st.Key
-	q.admission = (admission + time.Millisecond - 1).Milliseconds() // rounded up
+	q.admission, q.lease = ceilMs(admission), ceilMs(lease)
 	return true
 }
+
+// ceilMs returns d in whole milliseconds, rounded up.
+func ceilMs(d time.Duration) int64 { return (d + time.Millisecond - 1).Milliseconds() }
 
 // Start creates the consumer group if needed and begins handing entries to
 // p: first the entries left pending on this consumer's name by an earlier
@@ -301,8 +310,8 @@ func (q *Queue) Stats(ctx context.Context) (driver.Stats, error) {
 		oldest = idMillis(next[0].ID)
 	}
 	q.flightMu.Lock()
-	for _, m := range q.ready {
-		if ms := idMillis(m.ID); ms >= 0 && (oldest < 0 || ms < oldest) {
+	for _, en := range q.ready {
+		if ms := idMillis(en.m.ID); ms >= 0 && (oldest < 0 || ms < oldest) {
 			oldest = ms
 		}
 	}

@@ -61,7 +61,7 @@ var enqueueClaimScript = redisscript.New(`
 local id = redis.call('GET', KEYS[3])
 if id then
   return id
-end` + redisclaim.ClaimLua(4, 3) + `if claim ~= 1 then
+end` + redisclaim.ClaimLua("4", "3") + `if claim ~= 1 then
   return claim
 end
 local bound = tonumber(ARGV[1])
@@ -71,7 +71,7 @@ end
 id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 5))
 redis.call('SET', KEYS[3], id, 'PX', ARGV[2])
 if admit then
-  ` + redisclaim.AdmitLua(4, 3, 4) + `end
+  ` + redisclaim.AdmitLua("4", "3", "4") + `end
 return id
 `)
 
@@ -81,6 +81,25 @@ const (
 	claimPending   = 2
 	claimDuplicate = 3
 )
+
+// confirmAheadScript confirms the dedupe claims of entries just read, as the
+// dedupe store's Confirm of each would (redisclaim.ConfirmLua), in one call:
+// the reader sends it before it hands the entries to the workers, so that an
+// attempt does not wait for a Confirm of its own. It runs only on a single
+// Redis server (the keys are in slots of their own).
+//
+//	KEYS[i]      an entry's dedupe key (the store's Redis key of it)
+//	ARGV[2i-1]   the entry's claim token
+//	ARGV[2i]     the lease in milliseconds
+//
+// It returns, for each key in order, 1 when the token held it (now confirmed
+// for the lease) and 0 otherwise.
+var confirmAheadScript = redisscript.New(`
+local out = {}
+for i = 1, #KEYS do` + redisclaim.ConfirmLua("i", "2 * i - 1", "2 * i") + `  out[i] = confirmed and 1 or 0
+end
+return out
+`)
 
 // ackScript acknowledges and deletes entries, so that the stream holds only
 // entries not yet done.
