@@ -1,6 +1,8 @@
 package redisq
 
 import (
+	"strconv"
+
 	"github.com/hookwise/hookwise/internal/redisclaim"
 	"github.com/hookwise/hookwise/internal/redisscript"
 )
@@ -28,19 +30,26 @@ import (
 // whose connection broke before the reply, and Redis may have applied the
 // first send: the re-sent script then adds nothing. It returns false when
 // the backlog is full.
-var enqueueScript = redisscript.New(`
+var enqueueScript = redisscript.New(enqueueLua("", "", 3))
+
+// enqueueLua returns the Lua source of an enqueue script whose fields start
+// at ARGV[fields]: after the idempotency key's check it runs claim (which
+// may return early), and after the entry was added, admit.
+func enqueueLua(claim, admit string, fields int) string {
+	return `
 local id = redis.call('GET', KEYS[3])
 if id then
   return id
 end
-local bound = tonumber(ARGV[1])
+` + claim + `local bound = tonumber(ARGV[1])
 if bound > 0 and redis.call('XLEN', KEYS[1]) + redis.call('ZCARD', KEYS[2]) >= bound then
   return false
 end
-id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 3))
+id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, ` + strconv.Itoa(fields) + `))
 redis.call('SET', KEYS[3], id, 'PX', ARGV[2])
-return id
-`)
+` + admit + `return id
+`
+}
 
 // enqueueClaimScript is enqueueScript that also claims the event's dedupe
 // key, as the dedupe store's claim script does (redisclaim.ClaimLua), and
@@ -57,23 +66,9 @@ return id
 // It returns the entry ID (a new one, or the one an earlier run of the same
 // call added), false when the backlog is full, or, adding nothing, the
 // claim's outcome: claimPending or claimDuplicate.
-var enqueueClaimScript = redisscript.New(`
-local id = redis.call('GET', KEYS[3])
-if id then
-  return id
-end` + redisclaim.ClaimLua("4", "3") + `if claim ~= 1 then
-  return claim
-end
-local bound = tonumber(ARGV[1])
-if bound > 0 and redis.call('XLEN', KEYS[1]) + redis.call('ZCARD', KEYS[2]) >= bound then
-  return false
-end
-id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 5))
-redis.call('SET', KEYS[3], id, 'PX', ARGV[2])
-if admit then
-  ` + redisclaim.AdmitLua("4", "3", "4") + `end
-return id
-`)
+var enqueueClaimScript = redisscript.New(enqueueLua(
+	redisclaim.ClaimLua("4", "3")+"if claim ~= 1 then\n  return claim\nend\n",
+	"if admit then\n  "+redisclaim.AdmitLua("4", "3", "4")+"end\n", 5))
 
 // The outcomes enqueueClaimScript returns instead of an entry ID: those of
 // dedupe.Pending and dedupe.Duplicate.
