@@ -84,9 +84,13 @@ func (r *Receiver) split(ctx context.Context, e *Event, targets []string, wait t
 		err := r.joinLine(ctx, line, &c)
 		if err == nil {
 			err = r.cfg.queue.Enqueue(context.WithoutCancel(ctx), &c)
-			if err != nil && !errors.Is(err, driver.ErrDuplicate) {
+			if err != nil {
+				// Not queued under this token: out of the line it joined. A
+				// duplicate is a copy an earlier split queued, in line under
+				// its own token.
 				r.leaveLine(ctx, line, &c)
-			} else {
+			}
+			if errors.Is(err, driver.ErrDuplicate) {
 				err = nil
 			}
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookwise/hookwise/receiver"
+	"github.com/hookwise/hookwise/receiver/driver"
 )
 
 // keyed returns a request of an event with ordering key k (header X-Key).
@@ -344,4 +345,74 @@ func TestOrderingAbandonedEventsLeaveTheirLines(t *testing.T) {
 	dls, err := rc.DeadLetters().List(context.Background(), 0)
 	require.NoError(t, err)
 	assert.Len(t, dls, 3)
+}
+
+// lineLog is an order store that records the tokens each line holds.
+type lineLog struct {
+	*receiver.MemoryOrder
+	mu   sync.Mutex
+	held map[string]map[string]bool // line → tokens joined and not left
+}
+
+func (s *lineLog) Join(ctx context.Context, key, token string, hold time.Duration) error {
+	s.mu.Lock()
+	if s.held == nil {
+		s.held = map[string]map[string]bool{}
+	}
+	if s.held[key] == nil {
+		s.held[key] = map[string]bool{}
+	}
+	s.held[key][token] = true
+	s.mu.Unlock()
+	return s.MemoryOrder.Join(ctx, key, token, hold)
+}
+
+func (s *lineLog) Leave(ctx context.Context, key, token string) error {
+	s.mu.Lock()
+	delete(s.held[key], token)
+	s.mu.Unlock()
+	return s.MemoryOrder.Leave(ctx, key, token)
+}
+
+func (s *lineLog) left() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, tokens := range s.held {
+		n += len(tokens)
+	}
+	return n
+}
+
+// copyDupQueue finds every fan-out copy stored already (queued by an
+// earlier split, as after a crash mid-split), and queues events as
+// delivered.
+type copyDupQueue struct{ *receiver.MemoryQueue }
+
+func (q copyDupQueue) Enqueue(ctx context.Context, e *receiver.Event) error {
+	if e.Target != "" {
+		return driver.ErrDuplicate
+	}
+	return q.MemoryQueue.Enqueue(ctx, e)
+}
+
+// A fan-out copy the queue finds stored already leaves the line it joined
+// under its new token: nothing is left in any line to hold back the key's
+// later copies until the hold lapses.
+func TestOrderingSplitDuplicateLeavesItsLine(t *testing.T) {
+	store := &lineLog{MemoryOrder: receiver.NewMemoryOrder(0)}
+	mux := receiver.NewMux()
+	noop := receiver.HandlerFunc(func(context.Context, *receiver.Event) error { return nil })
+	mux.Fanout("t.*", map[string]receiver.Handler{"billing": noop, "crm": noop})
+	rc := newReceiver(t, mux, receiver.WithQueue(copyDupQueue{receiver.NewMemoryQueue(4, 16)}),
+		receiver.WithOrdering(receiver.Ordering{Key: headerKey, Store: store, Hold: time.Hour, Poll: receiver.MinDeferral}))
+	for i := 1; i <= 3; i++ {
+		require.Equal(t, http.StatusOK, serve(rc, keyed("e"+strconv.Itoa(i), "t.x", "A")).Code)
+	}
+	drain(t, rc)
+	store.mu.Lock()
+	lines := len(store.held)
+	store.mu.Unlock()
+	assert.Equal(t, 3, lines, "the line of the events as delivered, and one per target")
+	assert.Zero(t, store.left(), "tokens left in a line")
 }
