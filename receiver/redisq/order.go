@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/hookwise/hookwise/internal/redisbatch"
 	"github.com/hookwise/hookwise/internal/redisscript"
 	"github.com/hookwise/hookwise/receiver/driver"
 )
@@ -91,6 +92,7 @@ func OrderMaxLine(n int64) OrderOption {
 // their last renewal, so a line nobody comes back to vanishes.
 type OrderStore struct {
 	rdb     redis.UniversalClient
+	batch   *redisbatch.Batcher // the client's shared one: Leave may be deferred to a queue's acknowledgement
 	prefix  string
 	timeout time.Duration
 	maxLine int64
@@ -109,7 +111,7 @@ func NewOrderStore(client redis.UniversalClient, opts ...OrderOption) *OrderStor
 	for _, o := range opts {
 		o(&c)
 	}
-	return &OrderStore{rdb: client, prefix: c.prefix, timeout: c.timeout, maxLine: c.maxLine}
+	return &OrderStore{rdb: client, batch: redisbatch.Shared(client, c.timeout), prefix: c.prefix, timeout: c.timeout, maxLine: c.maxLine}
 }
 
 // Join appends token to key's line, to be dropped unless renewed within
@@ -142,7 +144,20 @@ func (s *OrderStore) Turn(ctx context.Context, key, token string, hold time.Dura
 
 // Leave removes token from key's line, wherever it is; a token not in it is
 // not an error. A line left empty has no keys.
+//
+// Called within an attempt that a Queue on the same client runs, for the
+// attempt's own claim token (the token the receiver orders an event by),
+// Leave is not sent at once: the queue sends it with the entry's
+// acknowledgement, in one pipeline and before it, as the dedupe store's
+// Complete. A process that dies after the handler returned but before that
+// pipeline leaves the entry pending with its token still first in its
+// line, so the entry taken over runs again before the key's later events,
+// not after them.
 func (s *OrderStore) Leave(ctx context.Context, key, token string) error {
+	line, expiry := s.keys(key)
+	if redisbatch.Defer(ctx, s.batch, token, redisscript.Call{Script: orderLeaveScript, Keys: []string{line, expiry}, Args: []any{token}}) {
+		return nil
+	}
 	_, err := s.run(ctx, "leave", orderLeaveScript, key, token)
 	return err
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hookwise/hookwise/internal/redisbatch"
+	"github.com/hookwise/hookwise/internal/redisscript"
 	"github.com/hookwise/hookwise/internal/redistest"
 	"github.com/hookwise/hookwise/receiver/driver"
 	"github.com/hookwise/hookwise/receiver/drivertest"
@@ -318,4 +320,45 @@ func ExampleNewOrderStore() {
 	// receiver.WithOrdering(receiver.Ordering{Key: …, Store: order}),
 	// with the same prefix on every replica.
 	_ = order
+}
+
+// Leave within an attempt of a Queue on the same client, for the attempt's
+// own token, goes with the entry's acknowledgement: the token stays first
+// in its line until then. Another token's Leave, or one outside an
+// attempt, is sent at once.
+func TestOrderStoreLeaveDeferredToTheAck(t *testing.T) {
+	rdb := orderRedis(t, 1)[0]
+	ctx := context.Background()
+	s := NewOrderStore(rdb)
+	for _, tok := range []string{"t1", "t2", "t3"} {
+		require.NoError(t, s.Join(ctx, "k", tok, time.Minute))
+	}
+	later := redisbatch.NewLater(redisbatch.Shared(rdb, time.Second), "t1")
+	actx := redisbatch.WithLater(ctx, later)
+	require.NoError(t, s.Leave(actx, "k", "t1"))
+	first, err := s.Turn(ctx, "k", "t1", time.Minute)
+	require.NoError(t, err)
+	assert.True(t, first, "t1 still first in its line until its acknowledgement")
+	ok, err := s.Turn(ctx, "k", "t2", time.Minute)
+	require.NoError(t, err)
+	assert.False(t, ok, "t2 waits")
+
+	require.NoError(t, s.Leave(actx, "k", "t3"), "another token's Leave")
+	calls := later.Seal()
+	require.Len(t, calls, 1, "only the attempt's own Leave deferred")
+	b := redisbatch.Shared(rdb, time.Second)
+	for _, c := range redisscript.RunAll(ctx, b.Do, rdb.Process, calls) {
+		require.NoError(t, c.Err())
+	}
+	ok, err = s.Turn(ctx, "k", "t2", time.Minute)
+	require.NoError(t, err)
+	assert.True(t, ok, "t2's turn once the deferred Leave was sent (t3 left at once)")
+	n, err := rdb.ZCard(ctx, DefaultOrderPrefix+"{k}:line").Result()
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, n, "t2 alone left in the line")
+
+	require.NoError(t, s.Leave(actx, "k", "t2"), "sealed: sent at once")
+	n, err = rdb.ZCard(ctx, DefaultOrderPrefix+"{k}:line").Result()
+	require.NoError(t, err)
+	assert.Zero(t, n)
 }
