@@ -27,6 +27,7 @@ import (
 type OrderStore struct {
 	pool    *pgxpool.Pool
 	timeout time.Duration
+	table   string // its lines' table, which a Queue's finishing statement can leave
 
 	joinSQL, turnSQL, leaveSQL string
 }
@@ -49,7 +50,7 @@ func NewOrderStore(pool *pgxpool.Pool, opts ...Option) *OrderStore {
 	checkSchemaName(cfg.schema)
 	t := quote(cfg.schema) + ".order_lines"
 	return &OrderStore{
-		pool: pool, timeout: cfg.callTimeout,
+		pool: pool, timeout: cfg.callTimeout, table: t,
 		// A Join holds an advisory lock on its key until it commits, so
 		// that the Joins of one key commit in the order of their seq: an
 		// identity value is taken when the row is inserted, and without the
@@ -123,9 +124,21 @@ func (s *OrderStore) Turn(ctx context.Context, key, token string, hold time.Dura
 }
 
 // Leave removes token from key's line; a token not in it is not an error.
+//
+// Called within an attempt that a Queue of the same schema runs, for the
+// attempt's own claim token (the token the receiver orders an event by),
+// Leave is not sent at once: the statement that records the attempt's
+// outcome deletes the entry, in the same commit. A process that dies after
+// the handler returned but before that statement leaves the event running
+// with its token still first in its line, so the event run again (after its
+// lease lapses) runs before the key's later events, not after them.
 func (s *OrderStore) Leave(ctx context.Context, key, token string) error {
 	if err := checkText(key, token); err != nil {
 		return err
+	}
+	if a, _ := ctx.Value(attemptKey{}).(*attempt); a != nil && token != "" && a.event.ClaimToken == token && a.q.sql.lines == s.table {
+		a.leave.Store(&key)
+		return nil
 	}
 	cctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()

@@ -99,6 +99,7 @@ var (
 type queueSQL struct {
 	enqueue, enqueueClaim, notify, claim, finish, heartbeat, rescue, reclaim, backlog, stats, channel, complete string
 	dedupe, events                                                                                              string
+	lines                                                                                                       string // the ordering lines' table (OrderStore)
 }
 
 // sqlDedupeKey is the SQL of the dedupe key of the events row alias t, as
@@ -110,7 +111,7 @@ func sqlDedupeKey(t string) string {
 
 func newQueueSQL(cfg config) queueSQL {
 	s := quote(cfg.schema)
-	e, d := s+".events", s+".dedupe"
+	e, d, lines := s+".events", s+".dedupe", s+".order_lines"
 	cols := `endpoint, provider, event_id, type, version, received_at, received_ns, header, body, payload, meta, attempt, claim_token, target`
 	vals := `$1::text, $2::text, $3::text, $4::text, $5::text, $6::timestamptz, $7::integer, $8::bytea, $9::bytea, $10::bytea, $11::bytea, $12::integer, $13::text, $14::text`
 	returning := `u.seq, u.provider, u.event_id, u.type, u.version, u.received_at, u.received_ns,
@@ -143,7 +144,7 @@ SELECT ` + returning + `, k.key IS NOT NULL FROM u
 SELECT ` + returning + `, $6::bigint IS NULL FROM u`
 	}
 	return queueSQL{
-		dedupe: d, events: e,
+		dedupe: d, events: e, lines: lines,
 		channel: cfg.schema + ".events",
 		enqueue: `INSERT INTO ` + e + ` (` + cols + `) VALUES (` + vals + `) ON CONFLICT (claim_token) DO NOTHING`,
 		// One statement claims the event's dedupe key for the delivery's
@@ -172,7 +173,9 @@ SELECT EXISTS (SELECT 1 FROM claim),
 		// id; and the dedupe completions the receiver asked for during those
 		// attempts (Complete, deferred to here), as dedupe.Store.Complete
 		// does them, so that an event's row and its key become done in one
-		// commit.
+		// commit; and the ordering lines the attempts left (Leave, deferred
+		// to here), so that an event leaves its line only once its outcome
+		// is recorded.
 		finish: `WITH f AS (
   UPDATE ` + e + ` AS e SET
     state       = t.state,
@@ -189,6 +192,10 @@ SELECT EXISTS (SELECT 1 FROM claim),
   FROM unnest($6::bytea[], $7::text[], $8::bigint[]) AS t(key, token, ret)
   ON CONFLICT (key) DO UPDATE SET token = EXCLUDED.token, state = 3, expires_at = EXCLUDED.expires_at
   WHERE d.expires_at <= now() OR (d.state <> 3 AND d.token = EXCLUDED.token)
+)
+, l AS (
+  DELETE FROM ` + lines + ` AS o USING unnest($10::text[], $11::text[]) AS t(key, token)
+  WHERE o.key = t.key AND o.token = t.token
 )
 SELECT count(*) FROM f`,
 		// The attempt's completion inside a transactional handler's
@@ -642,8 +649,9 @@ type attempt struct {
 	q         *Queue
 	seq, lock int64
 	event     *driver.Event
-	held      atomic.Bool  // the claim confirmed the dedupe claim: the receiver's Confirm is answered true once
-	complete  atomic.Int64 // the retention (µs) of a dedupe completion deferred to the finishing statement; 0: none
+	held      atomic.Bool            // the claim confirmed the dedupe claim: the receiver's Confirm is answered true once
+	complete  atomic.Int64           // the retention (µs) of a dedupe completion deferred to the finishing statement; 0: none
+	leave     atomic.Pointer[string] // the ordering line the event leaves in the finishing statement (OrderStore.Leave deferred)
 }
 
 // attemptOf returns the attempt ctx belongs to, if it is one of this
@@ -694,7 +702,8 @@ type finishReq struct {
 	keep      bool   // "queued" with the attempt count unchanged (a deferral)
 	key       []byte // the dedupe key to mark done, when retention > 0
 	token     string
-	retention int64 // microseconds
+	retention int64   // microseconds
+	line      *string // the ordering line to leave, for token
 	done      chan struct{}
 }
 
@@ -708,8 +717,9 @@ type finishReq struct {
 func (q *Queue) finish(a *attempt, state string, err error, delay time.Duration, keep bool) {
 	r := &finishReq{seq: a.seq, lock: a.lock, state: state, delay: micros(delay), keep: keep, done: make(chan struct{})}
 	if ret := a.complete.Load(); ret > 0 {
-		r.key, r.token, r.retention = []byte(a.event.DedupeKey()), a.event.ClaimToken, ret
+		r.key, r.retention = []byte(a.event.DedupeKey()), ret
 	}
+	r.token, r.line = a.event.ClaimToken, a.leave.Load()
 	if err != nil {
 		s := errorText(err)
 		r.err = &s
@@ -748,9 +758,13 @@ func (q *Queue) finisher(ctx context.Context) {
 		states, errs, delays := make([]string, len(batch)), make([]*string, len(batch)), make([]int64, len(batch))
 		keeps := make([]bool, len(batch))
 		keys, tokens, rets := [][]byte{}, []string{}, []int64{}
+		lines, lineTokens := []string{}, []string{}
 		seen := map[string]bool{}
 		for i, r := range batch {
 			seqs[i], locks[i], states[i], errs[i], delays[i], keeps[i] = r.seq, r.lock, r.state, r.err, r.delay, r.keep
+			if r.line != nil {
+				lines, lineTokens = append(lines, *r.line), append(lineTokens, r.token)
+			}
 			// One completion per key a statement (ON CONFLICT … DO UPDATE
 			// may not touch a row twice); a second one of the same key in a
 			// batch would be another copy's, which the first settles.
@@ -762,7 +776,7 @@ func (q *Queue) finisher(ctx context.Context) {
 		sortCompletions(keys, tokens, rets)
 		for failures := 1; ; failures++ {
 			cctx, cancel := context.WithTimeout(ctx, q.cfg.callTimeout)
-			_, err := q.pool.Exec(cctx, q.sql.finish, seqs, locks, states, errs, delays, keys, tokens, rets, keeps)
+			_, err := q.pool.Exec(cctx, q.sql.finish, seqs, locks, states, errs, delays, keys, tokens, rets, keeps, lines, lineTokens)
 			cancel()
 			if err == nil {
 				break
