@@ -362,6 +362,45 @@ func (p *netPipeline) ackedCount() int {
 	return n
 }
 
+// The last attempt's commit applied, its reply cut: the handler fails
+// with its attempts spent, and the receiver dead-letters the event,
+// whose effect committed (its row is done). Replaying that dead letter, as
+// an operator would, runs the event again: its effect commits twice.
+func TestNetFaultCommitCutOnLastAttempt(t *testing.T) {
+	p := newNetPipeline(t, func(schema string) receiver.Handler { return netHandler(schema, 0, false) }, receiver.MaxAttempts(1))
+	p.proxy.CutAfterApply(nfCommit, 1)
+	ids := []string{"evt_1", "evt_2", "evt_3"}
+	for _, id := range ids {
+		p.deliver(id)
+	}
+	acked, handled, twice, lost := p.settle(ids)
+	assert.Equal(t, len(ids), acked, "acknowledged")
+	assert.Equal(t, len(ids), handled, "handled")
+	assert.Zero(t, twice, "handled twice")
+	assert.Zero(t, lost, "lost")
+	for _, r := range p.proxy.Stats().Rules {
+		assert.Positive(t, r.Fired, "fault %s fired", r.Kind)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	dls, err := p.in.DeadLetters().List(ctx, 0)
+	require.NoError(t, err)
+	var dead []string
+	for _, d := range dls {
+		dead = append(dead, d.Event.ID)
+	}
+	effects := effectCounts(t, p.direct, p.schema)
+	t.Logf("dead letters %v (their effect rows: %v); log messages:%s", dead, effects, p.logs)
+	assert.Empty(t, dead, "dead letters of events whose effect committed")
+
+	// What an operator does with a dead letter.
+	for _, d := range dls {
+		require.NoError(t, p.rcv.Replay(ctx, d))
+	}
+	_, _, twice, _ = p.settle(ids)
+	assert.Zero(t, twice, "handled twice after replaying the dead letters")
+}
+
 // What pgx sees through the proxy, as internal/pgfault documents it: a
 // connection with sslmode=prefer goes on in plaintext; a statement cut
 // after it was applied fails with the connection's end, committed; a reply
