@@ -23,6 +23,7 @@ type DeadLetters struct {
 	max     int
 
 	lockSQL, putSQL, listSQL, deleteSQL string
+	events, heldSQL                     string // the events table, and whether an attempt holds its event
 }
 
 var _ driver.DeadLetterStore = (*DeadLetters)(nil)
@@ -35,10 +36,11 @@ func NewDeadLetters(pool *pgxpool.Pool, opts ...Option) *DeadLetters {
 	}
 	cfg := newConfig(opts)
 	checkSchemaName(cfg.schema)
-	t := quote(cfg.schema) + ".dead_letters"
+	t, events := quote(cfg.schema)+".dead_letters", quote(cfg.schema)+".events"
 	cols := `provider, key, event_id, type, version, received_at, received_ns, header, body, payload, meta, attempt, claim_token, reason, failed_at, failed_ns, target`
 	return &DeadLetters{
-		pool: pool, timeout: cfg.callTimeout, max: cfg.maxDeadLetters,
+		pool: pool, timeout: cfg.callTimeout, max: cfg.maxDeadLetters, events: events,
+		heldSQL: `SELECT 1 FROM ` + events + ` WHERE seq = $1 AND lock_id = $2 AND state = 'running' FOR SHARE`,
 		// A new dead letter is refused when the store holds its bound (a
 		// replacement of one stored is not). Put runs it in a transaction
 		// after an advisory lock, so that concurrent puts cannot overshoot
@@ -78,6 +80,13 @@ func quoteLiteral(s string) string {
 // moving to the end of the order) an earlier dead letter of the same key.
 // When the store holds MaxDeadLetters and d is new, it returns an error
 // matching driver.ErrDeadLettersFull.
+//
+// Called within an attempt that a Queue of the same schema runs, for the
+// attempt's own event, it stores d only while the attempt still holds the
+// event, in the same transaction: when the event is done (a commit whose
+// reply was lost) or another instance took it over, it stores nothing and
+// returns an error matching ErrLeaseLost, and the event is not
+// dead-lettered.
 func (s *DeadLetters) Put(ctx context.Context, d driver.DeadLetter) error {
 	if d.Event == nil {
 		return errors.New("postgres: dead letter without event")
@@ -96,14 +105,28 @@ func (s *DeadLetters) Put(ctx context.Context, d driver.DeadLetter) error {
 	args := []any{e.Provider, d.Key(), e.ID, e.Type, e.Version, received, receivedNs,
 		encodeHeader(e.Header), nilIfNil(e.Body), nilIfNil(e.Payload), encodeMeta(e.Meta), e.Attempt, e.ClaimToken,
 		[]byte(d.Reason), failed, failedNs, s.max, e.Target}
+	a, _ := ctx.Value(attemptKey{}).(*attempt)
+	if a != nil && (a.q.sql.events != s.events || a.event.ClaimToken != e.ClaimToken) {
+		a = nil // not this store's queue, or another event
+	}
 	var tag pgconn.CommandTag
 	var err error
-	if s.max <= 0 {
+	if s.max <= 0 && a == nil {
 		tag, err = s.pool.Exec(ctx, s.putSQL, args...)
 	} else {
 		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, s.lockSQL); err != nil {
-				return err
+			if a != nil {
+				var one int
+				if err := tx.QueryRow(ctx, s.heldSQL, a.seq, a.lock).Scan(&one); errors.Is(err, pgx.ErrNoRows) {
+					return ErrLeaseLost
+				} else if err != nil {
+					return err
+				}
+			}
+			if s.max > 0 {
+				if _, err := tx.Exec(ctx, s.lockSQL); err != nil {
+					return err
+				}
 			}
 			tag, err = tx.Exec(ctx, s.putSQL, args...)
 			return err

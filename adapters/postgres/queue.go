@@ -100,6 +100,7 @@ type queueSQL struct {
 	enqueue, enqueueClaim, notify, claim, finish, heartbeat, rescue, reclaim, backlog, stats, channel, complete string
 	dedupe, events                                                                                              string
 	lines                                                                                                       string // the ordering lines' table (OrderStore)
+	done                                                                                                        string // whether an event is done
 }
 
 // sqlDedupeKey is the SQL of the dedupe key of the events row alias t, as
@@ -145,6 +146,7 @@ SELECT ` + returning + `, $6::bigint IS NULL FROM u`
 	}
 	return queueSQL{
 		dedupe: d, events: e, lines: lines,
+		done:    `SELECT state = 'done' FROM ` + e + ` WHERE seq = $1`,
 		channel: cfg.schema + ".events",
 		enqueue: `INSERT INTO ` + e + ` (` + cols + `) VALUES (` + vals + `) ON CONFLICT (claim_token) DO NOTHING`,
 		// One statement claims the event's dedupe key for the delivery's

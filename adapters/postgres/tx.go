@@ -41,9 +41,14 @@ type TxFunc func(ctx context.Context, tx pgx.Tx, e *driver.Event) error
 // done in the same commit; a later attempt of the same event, run by an
 // instance that took over a lapsed lease, finds it done and rolls back).
 // When the commit's outcome is unknown (the connection broke during
-// COMMIT), the handler returns an error and the receiver schedules a retry;
-// the retry is recorded only if the event is still running, that is, only
-// if the commit did not happen.
+// COMMIT), the handler asks whether the event is done: if so the commit
+// happened and it returns nil; otherwise (or if it cannot tell) it returns
+// the error and the receiver schedules a retry, which is recorded only if
+// the event is still running, that is, only if the commit did not happen.
+// On the last attempt such an error dead-letters the event, and the dead
+// letter too is written only while the attempt still holds the event
+// (DeadLetters.Put), so an event whose commit happened is never
+// dead-lettered, nor replayed into a second run.
 //
 // It does not cover anything fn does outside tx: HTTP calls, messages sent,
 // e-mails, writes to another database or through another connection. Those
@@ -63,14 +68,34 @@ func TxHandler(fn TxFunc) receiver.Handler {
 		if a == nil {
 			return receiver.Permanent(ErrNotQueued)
 		}
+		committing := false
 		err := pgx.BeginFunc(ctx, a.q.pool, func(tx pgx.Tx) error {
 			if err := fn(ctx, tx, e); err != nil {
 				return err
 			}
-			return completeTx(ctx, tx, a)
+			if err := completeTx(ctx, tx, a); err != nil {
+				return err
+			}
+			committing = true
+			return nil
 		})
+		if err != nil && committing && a.done(ctx) {
+			// COMMIT failed with its outcome unknown (the connection broke
+			// during it) but it was applied: the event is done, handled.
+			return nil
+		}
 		return err
 	})
+}
+
+// done reports whether a's event is done, asking on a connection of its
+// own within the call timeout; false when that cannot be told.
+func (a *attempt) done(ctx context.Context) bool {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.q.cfg.callTimeout)
+	defer cancel()
+	var done bool
+	err := a.q.pool.QueryRow(cctx, a.q.sql.done, a.seq).Scan(&done)
+	return err == nil && done
 }
 
 // CompleteTx marks the event being handled done inside tx, for handlers that
