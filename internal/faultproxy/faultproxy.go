@@ -58,14 +58,13 @@
 package faultproxy
 
 import (
-	"bufio"
-	"context"
-	"errors"
 	"io"
-	"net"
+	"maps"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hookwise/hookwise/internal/faultcore"
 )
 
 // Options tunes a Proxy. Zero values take the defaults.
@@ -88,23 +87,9 @@ type Options struct {
 // Proxy is a fault-injecting TCP proxy in front of one Redis server. Its
 // methods are safe for concurrent use.
 type Proxy struct {
-	target  string
-	opts    Options
-	ln      net.Listener
-	ctx     context.Context // cancelled by Close: ends dials
-	cancel  context.CancelFunc
-	closing chan struct{}
-	wg      sync.WaitGroup
-
-	mu          sync.Mutex
-	closed      bool
-	conns       map[*pconn]struct{}
-	rules       []*Rule // every rule, for Stats
-	active      []*Rule // rules that may still match
-	commands    map[string]int
-	connections int
-	cuts        int
-	resume      chan struct{} // non-nil while paused; closed by Resume
+	core     *faultcore.Proxy[[]string]
+	opts     Options
+	commands map[string]int // guarded by the core's lock (Classify, Stats)
 }
 
 // Start listens on 127.0.0.1:0 and proxies every accepted connection to
@@ -121,29 +106,12 @@ func StartWith(target string, o Options) (*Proxy, error) {
 	if o.MaxDepth <= 0 {
 		o.MaxDepth = DefaultMaxDepth
 	}
-	if o.DialTimeout <= 0 {
-		o.DialTimeout = 5 * time.Second
-	}
-	if o.CutLinger <= 0 {
-		o.CutLinger = 2 * time.Second
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	core, err := faultcore.Listen[[]string](target, faultcore.Config{Name: "faultproxy", DialTimeout: o.DialTimeout, CutLinger: o.CutLinger})
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	p := &Proxy{
-		target:   target,
-		opts:     o,
-		ln:       ln,
-		ctx:      ctx,
-		cancel:   cancel,
-		closing:  make(chan struct{}),
-		conns:    make(map[*pconn]struct{}),
-		commands: make(map[string]int),
-	}
-	p.wg.Add(1)
-	go p.acceptLoop()
+	p := &Proxy{core: core, opts: o, commands: make(map[string]int)}
+	core.Serve(p.serveConn)
 	return p, nil
 }
 
@@ -157,38 +125,15 @@ func New(tb testing.TB, target string) *Proxy {
 // NewWith is New with options.
 func NewWith(tb testing.TB, target string, o Options) *Proxy {
 	tb.Helper()
-	p, err := StartWith(target, o)
-	if err != nil {
-		tb.Fatalf("faultproxy: %v", err)
-	}
-	tb.Cleanup(func() { _ = p.Close() })
-	return p
+	return faultcore.StartTest(tb, "faultproxy", func() (*Proxy, error) { return StartWith(target, o) })
 }
 
 // Addr is the proxy's listening address, 127.0.0.1:port.
-func (p *Proxy) Addr() string { return p.ln.Addr().String() }
+func (p *Proxy) Addr() string { return p.core.Addr() }
 
 // Close stops listening, closes every connection and waits until all the
 // proxy's goroutines have ended. Closing a closed proxy does nothing.
-func (p *Proxy) Close() error {
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		return nil
-	}
-	p.closed = true
-	close(p.closing)
-	conns := p.connList()
-	p.mu.Unlock()
-
-	err := p.ln.Close()
-	p.cancel()
-	for _, c := range conns {
-		c.close()
-	}
-	p.wg.Wait()
-	return err
-}
+func (p *Proxy) Close() error { return p.core.Close() }
 
 // CutAfterApply arms a rule for the next n commands (n >= 1) that match:
 // each is forwarded to Redis and, once Redis has replied (the command is
@@ -196,14 +141,14 @@ func (p *Proxy) Close() error {
 // to earlier commands on the connection are delivered first; later commands
 // the client sends on it are not forwarded.
 func (p *Proxy) CutAfterApply(match Matcher, n int) *Rule {
-	return p.addRule(KindCutAfterApply, match, 0, n)
+	return p.core.AddRule(KindCutAfterApply, match, 0, n)
 }
 
 // HoldReply arms a rule for the next n commands (n >= 1) that match: each
 // one's reply (and so every later reply on its connection) is delivered d
 // after Redis sent it. Later commands are still forwarded meanwhile.
 func (p *Proxy) HoldReply(match Matcher, d time.Duration, n int) *Rule {
-	return p.addRule(KindHoldReply, match, d, n)
+	return p.core.AddRule(KindHoldReply, match, d, n)
 }
 
 // DropReply arms a rule for the next n commands (n >= 1) that match: each
@@ -211,22 +156,7 @@ func (p *Proxy) HoldReply(match Matcher, d time.Duration, n int) *Rule {
 // and every later one, until the client closes it (go-redis does on its read
 // timeout). Later commands are still forwarded to Redis and applied.
 func (p *Proxy) DropReply(match Matcher, n int) *Rule {
-	return p.addRule(KindDropReply, match, 0, n)
-}
-
-func (p *Proxy) addRule(k Kind, match Matcher, d time.Duration, n int) *Rule {
-	if match == nil {
-		panic("faultproxy: nil Matcher")
-	}
-	if n < 1 {
-		panic("faultproxy: a rule must fire at least once (n >= 1)")
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	r := &Rule{id: len(p.rules) + 1, kind: k, match: match, hold: d, remaining: n, n: n, done: make(chan struct{})}
-	p.rules = append(p.rules, r)
-	p.active = append(p.active, r)
-	return r
+	return p.core.AddRule(KindDropReply, match, 0, n)
 }
 
 // Pause stops forwarding in both directions until Resume: commands and
@@ -234,180 +164,41 @@ func (p *Proxy) addRule(k Kind, match Matcher, d time.Duration, n int) *Rule {
 // seen by the other side, and new connections are accepted but not
 // dialled. With Pause, a Redis restart (or crash) stays invisible to
 // clients until CutAll or Resume.
-func (p *Proxy) Pause() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.resume == nil {
-		p.resume = make(chan struct{})
-	}
-}
+func (p *Proxy) Pause() { p.core.Pause() }
 
 // Resume forwards again what Pause held.
-func (p *Proxy) Resume() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.resume != nil {
-		close(p.resume)
-		p.resume = nil
-	}
-}
+func (p *Proxy) Resume() { p.core.Resume() }
 
 // CutAll closes every current connection, both sides, at once (replies in
 // flight are lost), and returns how many it closed. New connections are
 // accepted as usual.
-func (p *Proxy) CutAll() int {
-	p.mu.Lock()
-	conns := p.connList()
-	p.cuts += len(conns)
-	p.mu.Unlock()
-	for _, c := range conns {
-		c.close()
-	}
-	return len(conns)
-}
+func (p *Proxy) CutAll() int { return p.core.CutAll() }
 
 // Stats returns a snapshot of the proxy's counts.
 func (p *Proxy) Stats() Stats {
-	p.mu.Lock()
-	s := Stats{Commands: make(map[string]int, len(p.commands)), Connections: p.connections, Cuts: p.cuts}
-	for k, v := range p.commands {
-		s.Commands[k] = v
-	}
-	rules := append([]*Rule(nil), p.rules...)
-	p.mu.Unlock()
-	for _, r := range rules {
-		s.Rules = append(s.Rules, r.stats())
-	}
-	return s
-}
-
-// connList returns the current connections; p.mu must be held.
-func (p *Proxy) connList() []*pconn {
-	out := make([]*pconn, 0, len(p.conns))
-	for c := range p.conns {
-		out = append(out, c)
-	}
-	return out
-}
-
-func (p *Proxy) acceptLoop() {
-	defer p.wg.Done()
-	for {
-		nc, err := p.ln.Accept()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			select {
-			case <-p.closing:
-				return
-			case <-time.After(10 * time.Millisecond):
-				continue
-			}
-		}
-		p.mu.Lock()
-		if p.closed {
-			p.mu.Unlock()
-			_ = nc.Close()
-			return
-		}
-		p.connections++
-		p.wg.Add(1)
-		p.mu.Unlock()
-		go p.serve(nc)
-	}
-}
-
-// waitResumed waits while the proxy is paused; false when done or the
-// proxy closed first.
-func (p *Proxy) waitResumed(done <-chan struct{}) bool {
-	p.mu.Lock()
-	ch := p.resume
-	p.mu.Unlock()
-	if ch == nil {
-		return true
-	}
-	select {
-	case <-ch:
-		return true
-	case <-done:
-		return false
-	case <-p.closing:
-		return false
-	}
+	var commands map[string]int
+	cs := p.core.Stats(func() { commands = maps.Clone(p.commands) })
+	return Stats{Commands: commands, Rules: cs.Rules, Connections: cs.Connections, Cuts: cs.Cuts}
 }
 
 // classify counts cmd and returns the rule that claims it, if any.
 func (p *Proxy) classify(cmd []string) *Rule {
-	p.mu.Lock()
-	p.commands[cmd[0]]++
-	active := p.active[:0]
-	for _, r := range p.active {
-		if r.armed() {
-			active = append(active, r)
-		}
-	}
-	clear(p.active[len(active):])
-	p.active = active
-	rules := append([]*Rule(nil), active...)
-	p.mu.Unlock()
-	for _, r := range rules {
-		if r.match(cmd) && r.claim() {
-			return r
-		}
-	}
-	return nil
+	return p.core.Classify(cmd, func() { p.commands[cmd[0]]++ })
 }
 
-func (p *Proxy) serve(client net.Conn) {
-	defer p.wg.Done()
-	if !p.waitResumed(nil) {
-		_ = client.Close()
-		return
-	}
-	d := net.Dialer{Timeout: p.opts.DialTimeout}
-	up, err := d.DialContext(p.ctx, "tcp", p.target)
-	if err != nil {
-		_ = client.Close()
-		return
-	}
-	c := &pconn{p: p, client: client, upstream: up, done: make(chan struct{})}
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		_ = client.Close()
-		_ = up.Close()
-		return
-	}
-	p.conns[c] = struct{}{}
-	p.wg.Add(1)
-	p.mu.Unlock()
-	go c.serverToClient()
-	c.clientToServer()
+func (p *Proxy) serveConn(cc *faultcore.Conn[[]string]) (clientToServer, serverToClient func()) {
+	c := &pconn{Conn: cc, p: p}
+	return c.clientToServer, c.serverToClient
 }
 
-// pconn is one proxied connection: a client and its upstream.
+// pconn is one proxied connection: a client and its upstream, and the
+// rules of the commands awaiting their replies.
 type pconn struct {
-	p        *Proxy
-	client   net.Conn
-	upstream net.Conn
-	done     chan struct{}
-	once     sync.Once
+	*faultcore.Conn[[]string]
+	p *Proxy
 
 	mu      sync.Mutex
 	pending []*Rule // one entry per command awaiting its reply; nil: no fault
-}
-
-// close closes both sides, once.
-func (c *pconn) close() {
-	c.once.Do(func() {
-		_ = c.client.Close()
-		_ = c.upstream.Close()
-		close(c.done)
-		c.p.mu.Lock()
-		delete(c.p.conns, c)
-		c.p.mu.Unlock()
-	})
 }
 
 func (c *pconn) push(r *Rule) {
@@ -437,14 +228,12 @@ var noReplyTracking = map[string]bool{
 }
 
 func (c *pconn) clientToServer() {
-	defer c.close()
-	br := bufio.NewReaderSize(c.client, 64<<10)
-	bw := bufio.NewWriterSize(c.upstream, 64<<10)
-	rr := newRespReader(br, c.p.opts.MaxFrameBytes, c.p.opts.MaxDepth)
+	l := faultcore.NewLink(c.Client(), c.Upstream())
+	rr := newRespReader(l.R, c.p.opts.MaxFrameBytes, c.p.opts.MaxDepth)
 	for {
 		args, raw, err := rr.readCommand()
 		if err != nil {
-			c.p.waitResumed(c.done) // a paused proxy holds connection ends too
+			c.WaitResumed() // a paused proxy holds connection ends too
 			return
 		}
 		var rule *Rule
@@ -454,103 +243,46 @@ func (c *pconn) clientToServer() {
 				c.push(rule)
 			}
 		}
-		if !c.p.waitResumed(c.done) {
+		if !c.WaitResumed() {
 			return
 		}
-		if _, err := bw.Write(raw); err != nil {
+		if err := l.Forward(raw); err != nil {
 			return
 		}
-		cut := rule != nil && rule.kind == KindCutAfterApply
-		if br.Buffered() == 0 || cut {
-			if err := bw.Flush(); err != nil {
+		if rule != nil && rule.Kind() == KindCutAfterApply {
+			if err := l.W.Flush(); err != nil {
 				return
 			}
-		}
-		if cut {
 			// Forward nothing more: the connection ends when the reply
 			// arrives. Keep reading so that the client's later bytes do not
 			// turn the close into a reset.
-			_, _ = io.Copy(io.Discard, br)
+			_, _ = io.Copy(io.Discard, l.R)
 			return
 		}
 	}
 }
 
 func (c *pconn) serverToClient() {
-	defer c.p.wg.Done()
-	defer c.close()
-	br := bufio.NewReaderSize(c.upstream, 64<<10)
-	bw := bufio.NewWriterSize(c.client, 64<<10)
-	rr := newRespReader(br, c.p.opts.MaxFrameBytes, c.p.opts.MaxDepth)
+	l := faultcore.NewLink(c.Upstream(), c.Client())
+	rr := newRespReader(l.R, c.p.opts.MaxFrameBytes, c.p.opts.MaxDepth)
 	for {
 		f, err := rr.readReply()
 		if err != nil {
-			c.p.waitResumed(c.done) // a paused proxy holds connection ends too
+			c.WaitResumed() // a paused proxy holds connection ends too
 			return
 		}
 		var rule *Rule
 		if f.kind != '>' {
 			rule = c.pop()
 		}
-		if !c.p.waitResumed(c.done) {
+		if !c.WaitResumed() {
 			return
 		}
-		if rule != nil {
-			if err := bw.Flush(); err != nil {
-				return
-			}
-			switch rule.kind {
-			case KindCutAfterApply:
-				c.cut(rule)
-				return
-			case KindDropReply:
-				rule.fire()
-				<-c.done
-				return
-			case KindHoldReply:
-				rule.fire()
-				t := time.NewTimer(rule.hold)
-				select {
-				case <-t.C:
-				case <-c.done:
-					t.Stop()
-					return
-				}
-				if !c.p.waitResumed(c.done) {
-					return
-				}
-			}
-		}
-		if _, err := bw.Write(f.raw); err != nil {
+		if rule != nil && !c.AtReply(rule, l.W, nil) {
 			return
 		}
-		if br.Buffered() == 0 {
-			if err := bw.Flush(); err != nil {
-				return
-			}
+		if err := l.Forward(f.raw); err != nil {
+			return
 		}
-	}
-}
-
-// cut ends the connection after the replies already flushed: it closes the
-// upstream, sends the client a FIN, and closes the client when the client
-// closes its side or after CutLinger.
-func (c *pconn) cut(rule *Rule) {
-	rule.fire()
-	c.p.mu.Lock()
-	c.p.cuts++
-	c.p.mu.Unlock()
-	_ = c.upstream.Close()
-	if tc, ok := c.client.(*net.TCPConn); ok {
-		_ = tc.CloseWrite()
-	} else {
-		c.close()
-		return
-	}
-	t := time.NewTimer(c.p.opts.CutLinger)
-	defer t.Stop()
-	select {
-	case <-c.done:
-	case <-t.C:
 	}
 }

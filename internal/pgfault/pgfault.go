@@ -59,15 +59,12 @@
 package pgfault
 
 import (
-	"bufio"
-	"context"
-	"errors"
 	"io"
-	"net"
-	"sync"
-	"sync/atomic"
+	"maps"
 	"testing"
 	"time"
+
+	"github.com/hookwise/hookwise/internal/faultcore"
 )
 
 // Options tunes a Proxy. Zero values take the defaults.
@@ -87,24 +84,12 @@ type Options struct {
 // Proxy is a fault-injecting TCP proxy in front of one PostgreSQL server.
 // Its methods are safe for concurrent use.
 type Proxy struct {
-	target  string
-	opts    Options
-	ln      net.Listener
-	ctx     context.Context // cancelled by Close: ends dials
-	cancel  context.CancelFunc
-	closing chan struct{}
-	wg      sync.WaitGroup
+	core *faultcore.Proxy[string]
+	opts Options
 
-	mu          sync.Mutex
-	closed      bool
-	conns       map[*pconn]struct{}
-	rules       []*Rule // every rule, for Stats
-	active      []*Rule // rules that may still match
-	statements  int
-	verbs       map[string]int
-	connections int
-	cuts        int
-	resume      chan struct{} // non-nil while paused; closed by Resume
+	// Guarded by the core's lock (Classify, Stats).
+	statements int
+	verbs      map[string]int
 }
 
 // Start listens on 127.0.0.1:0 and proxies every accepted connection to
@@ -118,29 +103,12 @@ func StartWith(target string, o Options) (*Proxy, error) {
 	if o.MaxMessageBytes <= 0 {
 		o.MaxMessageBytes = DefaultMaxMessageBytes
 	}
-	if o.DialTimeout <= 0 {
-		o.DialTimeout = 5 * time.Second
-	}
-	if o.CutLinger <= 0 {
-		o.CutLinger = 2 * time.Second
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	core, err := faultcore.Listen[string](target, faultcore.Config{Name: "pgfault", DialTimeout: o.DialTimeout, CutLinger: o.CutLinger})
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	p := &Proxy{
-		target:  target,
-		opts:    o,
-		ln:      ln,
-		ctx:     ctx,
-		cancel:  cancel,
-		closing: make(chan struct{}),
-		conns:   make(map[*pconn]struct{}),
-		verbs:   make(map[string]int),
-	}
-	p.wg.Add(1)
-	go p.acceptLoop()
+	p := &Proxy{core: core, opts: o, verbs: make(map[string]int)}
+	core.Serve(p.serveConn)
 	return p, nil
 }
 
@@ -154,41 +122,18 @@ func New(tb testing.TB, target string) *Proxy {
 // NewWith is New with options.
 func NewWith(tb testing.TB, target string, o Options) *Proxy {
 	tb.Helper()
-	p, err := StartWith(target, o)
-	if err != nil {
-		tb.Fatalf("pgfault: %v", err)
-	}
-	tb.Cleanup(func() { _ = p.Close() })
-	return p
+	return faultcore.StartTest(tb, "pgfault", func() (*Proxy, error) { return StartWith(target, o) })
 }
 
 // Addr is the proxy's listening address, 127.0.0.1:port.
-func (p *Proxy) Addr() string { return p.ln.Addr().String() }
+func (p *Proxy) Addr() string { return p.core.Addr() }
 
 // Port is the proxy's listening port, for connection URLs.
-func (p *Proxy) Port() int { return p.ln.Addr().(*net.TCPAddr).Port }
+func (p *Proxy) Port() int { return p.core.Port() }
 
 // Close stops listening, closes every connection and waits until all the
 // proxy's goroutines have ended. Closing a closed proxy does nothing.
-func (p *Proxy) Close() error {
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		return nil
-	}
-	p.closed = true
-	close(p.closing)
-	conns := p.connList()
-	p.mu.Unlock()
-
-	err := p.ln.Close()
-	p.cancel()
-	for _, c := range conns {
-		c.close()
-	}
-	p.wg.Wait()
-	return err
-}
+func (p *Proxy) Close() error { return p.core.Close() }
 
 // CutAfterApply arms a rule for the next n statements (n >= 1) that match:
 // each runs, and once the server has answered it and the ReadyForQuery
@@ -197,7 +142,7 @@ func (p *Proxy) Close() error {
 // the server sent before the statement's reply are delivered first. An
 // Execute followed by no Sync is cut as soon as its reply ends.
 func (p *Proxy) CutAfterApply(match Matcher, n int) *Rule {
-	return p.addRule(KindCutAfterApply, match, 0, n)
+	return p.core.AddRule(KindCutAfterApply, match, 0, n)
 }
 
 // HoldReply arms a rule for the next n statements (n >= 1) that match:
@@ -205,7 +150,7 @@ func (p *Proxy) CutAfterApply(match Matcher, n int) *Rule {
 // delivered d after the server sent its first message. The client's later
 // messages are still forwarded meanwhile.
 func (p *Proxy) HoldReply(match Matcher, d time.Duration, n int) *Rule {
-	return p.addRule(KindHoldReply, match, d, n)
+	return p.core.AddRule(KindHoldReply, match, d, n)
 }
 
 // DropReply arms a rule for the next n statements (n >= 1) that match:
@@ -214,22 +159,7 @@ func (p *Proxy) HoldReply(match Matcher, d time.Duration, n int) *Rule {
 // closes it (pgx does when its context ends). The client's later messages
 // are still forwarded to the server.
 func (p *Proxy) DropReply(match Matcher, n int) *Rule {
-	return p.addRule(KindDropReply, match, 0, n)
-}
-
-func (p *Proxy) addRule(k Kind, match Matcher, d time.Duration, n int) *Rule {
-	if match == nil {
-		panic("pgfault: nil Matcher")
-	}
-	if n < 1 {
-		panic("pgfault: a rule must fire at least once (n >= 1)")
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	r := &Rule{id: len(p.rules) + 1, kind: k, match: match, hold: d, remaining: n, n: n, done: make(chan struct{})}
-	p.rules = append(p.rules, r)
-	p.active = append(p.active, r)
-	return r
+	return p.core.AddRule(KindDropReply, match, 0, n)
 }
 
 // Pause stops forwarding in both directions until Resume: messages read
@@ -237,211 +167,72 @@ func (p *Proxy) addRule(k Kind, match Matcher, d time.Duration, n int) *Rule {
 // other side, and new connections are accepted but not dialled. With
 // Pause, a server restart (or crash) stays invisible to clients until
 // CutAll or Resume.
-func (p *Proxy) Pause() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.resume == nil {
-		p.resume = make(chan struct{})
-	}
-}
+func (p *Proxy) Pause() { p.core.Pause() }
 
 // Resume forwards again what Pause held.
-func (p *Proxy) Resume() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.resume != nil {
-		close(p.resume)
-		p.resume = nil
-	}
-}
+func (p *Proxy) Resume() { p.core.Resume() }
 
 // CutAll closes every current connection, both sides, at once (replies in
 // flight are lost), and returns how many it closed. New connections are
 // accepted as usual.
-func (p *Proxy) CutAll() int {
-	p.mu.Lock()
-	conns := p.connList()
-	p.cuts += len(conns)
-	p.mu.Unlock()
-	for _, c := range conns {
-		c.close()
-	}
-	return len(conns)
-}
+func (p *Proxy) CutAll() int { return p.core.CutAll() }
 
 // Stats returns a snapshot of the proxy's counts.
 func (p *Proxy) Stats() Stats {
-	p.mu.Lock()
-	s := Stats{Statements: p.statements, Verbs: make(map[string]int, len(p.verbs)), Connections: p.connections, Cuts: p.cuts}
-	for k, v := range p.verbs {
-		s.Verbs[k] = v
-	}
-	rules := append([]*Rule(nil), p.rules...)
-	p.mu.Unlock()
-	for _, r := range rules {
-		s.Rules = append(s.Rules, r.stats())
-	}
+	var s Stats
+	cs := p.core.Stats(func() { s.Statements, s.Verbs = p.statements, maps.Clone(p.verbs) })
+	s.Rules, s.Connections, s.Cuts = cs.Rules, cs.Connections, cs.Cuts
 	return s
-}
-
-// connList returns the current connections; p.mu must be held.
-func (p *Proxy) connList() []*pconn {
-	out := make([]*pconn, 0, len(p.conns))
-	for c := range p.conns {
-		out = append(out, c)
-	}
-	return out
-}
-
-func (p *Proxy) acceptLoop() {
-	defer p.wg.Done()
-	for {
-		nc, err := p.ln.Accept()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			select {
-			case <-p.closing:
-				return
-			case <-time.After(10 * time.Millisecond):
-				continue
-			}
-		}
-		p.mu.Lock()
-		if p.closed {
-			p.mu.Unlock()
-			_ = nc.Close()
-			return
-		}
-		p.connections++
-		p.wg.Add(1)
-		p.mu.Unlock()
-		go p.serve(nc)
-	}
-}
-
-// waitResumed waits while the proxy is paused; false when done or the
-// proxy closed first.
-func (p *Proxy) waitResumed(done <-chan struct{}) bool {
-	p.mu.Lock()
-	ch := p.resume
-	p.mu.Unlock()
-	if ch == nil {
-		return true
-	}
-	select {
-	case <-ch:
-		return true
-	case <-done:
-		return false
-	case <-p.closing:
-		return false
-	}
 }
 
 // classify counts a statement and returns the rule that claims it, if any.
 func (p *Proxy) classify(query string) *Rule {
-	p.mu.Lock()
-	p.statements++
-	p.verbs[Verb(query)]++
-	active := p.active[:0]
-	for _, r := range p.active {
-		if r.armed() {
-			active = append(active, r)
-		}
-	}
-	clear(p.active[len(active):])
-	p.active = active
-	rules := append([]*Rule(nil), active...)
-	p.mu.Unlock()
-	for _, r := range rules {
-		if r.match(query) && r.claim() {
-			return r
-		}
-	}
-	return nil
-}
-
-func (p *Proxy) serve(client net.Conn) {
-	defer p.wg.Done()
-	if !p.waitResumed(nil) {
-		_ = client.Close()
-		return
-	}
-	d := net.Dialer{Timeout: p.opts.DialTimeout}
-	up, err := d.DialContext(p.ctx, "tcp", p.target)
-	if err != nil {
-		_ = client.Close()
-		return
-	}
-	c := &pconn{p: p, client: client, upstream: up, done: make(chan struct{}), sess: newSession()}
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		_ = client.Close()
-		_ = up.Close()
-		return
-	}
-	p.conns[c] = struct{}{}
-	p.wg.Add(1)
-	p.mu.Unlock()
-	go c.serverToClient()
-	c.clientToServer()
-}
-
-// pconn is one proxied connection: a client and its upstream.
-type pconn struct {
-	p        *Proxy
-	client   net.Conn
-	upstream net.Conn
-	done     chan struct{}
-	once     sync.Once
-	sess     *session
-	cut      atomic.Bool // a CutAfterApply rule is closing the connection
-}
-
-// close closes both sides, once.
-func (c *pconn) close() {
-	c.once.Do(func() {
-		_ = c.client.Close()
-		_ = c.upstream.Close()
-		close(c.done)
-		c.p.mu.Lock()
-		delete(c.p.conns, c)
-		c.p.mu.Unlock()
+	return p.core.Classify(query, func() {
+		p.statements++
+		p.verbs[Verb(query)]++
 	})
 }
 
+func (p *Proxy) serveConn(cc *faultcore.Conn[string]) (clientToServer, serverToClient func()) {
+	c := &pconn{Conn: cc, p: p, sess: newSession()}
+	return c.clientToServer, c.serverToClient
+}
+
+// pconn is one proxied connection: a client and its upstream, and the
+// session that follows its statements.
+type pconn struct {
+	*faultcore.Conn[string]
+	p    *Proxy
+	sess *session
+}
+
 func (c *pconn) clientToServer() {
-	defer c.close()
-	br := bufio.NewReaderSize(c.client, 64<<10)
-	bw := bufio.NewWriterSize(c.upstream, 64<<10)
-	fr := newFrameReader(br, c.p.opts.MaxMessageBytes)
+	l := faultcore.NewLink(c.Client(), c.Upstream())
+	fr := newFrameReader(l.R, c.p.opts.MaxMessageBytes)
 	for started := false; !started; {
 		f, err := fr.readStartup()
 		if err != nil {
-			c.p.waitResumed(c.done) // a paused proxy holds connection ends too
+			c.WaitResumed() // a paused proxy holds connection ends too
 			return
 		}
-		if !c.p.waitResumed(c.done) {
+		if !c.WaitResumed() {
 			return
 		}
 		switch code := startupCode(f); {
 		case code == sslRequestCode || code == gssEncRequestCode:
 			// No encryption: the client goes on in plaintext on this
 			// connection, or opens another.
-			if _, err := c.client.Write([]byte{'N'}); err != nil {
+			if _, err := c.Client().Write([]byte{'N'}); err != nil {
 				return
 			}
 			continue
 		case code == cancelRequestCode:
 			// A connection of its own, which the server closes once it
 			// has read the request.
-			if _, err := c.upstream.Write(f.raw); err != nil {
+			if _, err := c.Upstream().Write(f.raw); err != nil {
 				return
 			}
-			_, _ = io.Copy(io.Discard, br)
+			_, _ = io.Copy(io.Discard, l.R)
 			return
 		case isProtocol3(code):
 			c.sess.startup()
@@ -449,36 +240,27 @@ func (c *pconn) clientToServer() {
 		default:
 			return // a protocol version this proxy does not speak
 		}
-		if _, err := bw.Write(f.raw); err != nil {
+		if err := l.Forward(f.raw); err != nil {
 			return
-		}
-		if br.Buffered() == 0 {
-			if err := bw.Flush(); err != nil {
-				return
-			}
 		}
 	}
 	for {
 		f, err := fr.readMessage()
 		if err != nil {
-			c.p.waitResumed(c.done)
+			c.WaitResumed()
 			return
 		}
 		if err := c.sess.fromClient(f, c.p.classify); err != nil {
 			return
 		}
-		if !c.p.waitResumed(c.done) {
+		if !c.WaitResumed() {
 			return
 		}
-		_, err = bw.Write(f.raw)
-		if err == nil && br.Buffered() == 0 {
-			err = bw.Flush()
-		}
-		if err != nil {
-			if c.cut.Load() {
+		if err := l.Forward(f.raw); err != nil {
+			if c.Cutting() {
 				// Keep reading so that the client's later bytes do not turn
 				// the cut's close into a reset.
-				_, _ = io.Copy(io.Discard, br)
+				_, _ = io.Copy(io.Discard, l.R)
 			}
 			return
 		}
@@ -486,20 +268,17 @@ func (c *pconn) clientToServer() {
 }
 
 func (c *pconn) serverToClient() {
-	defer c.p.wg.Done()
-	defer c.close()
-	br := bufio.NewReaderSize(c.upstream, 64<<10)
-	bw := bufio.NewWriterSize(c.client, 64<<10)
-	fr := newFrameReader(br, c.p.opts.MaxMessageBytes)
+	l := faultcore.NewLink(c.Upstream(), c.Client())
+	fr := newFrameReader(l.R, c.p.opts.MaxMessageBytes)
 	var cutting *entry // the statement a CutAfterApply rule claimed, once its reply began
 	for {
 		f, err := fr.readMessage()
 		if err != nil {
-			c.p.waitResumed(c.done) // a paused proxy holds connection ends too
+			c.WaitResumed() // a paused proxy holds connection ends too
 			return
 		}
 		r := c.sess.fromServer(f)
-		if !c.p.waitResumed(c.done) {
+		if !c.WaitResumed() {
 			return
 		}
 		if cutting != nil {
@@ -507,74 +286,29 @@ func (c *pconn) serverToClient() {
 			// the statement's Sync group was answered (committed, outside a
 			// transaction block).
 			if r.ready || (r.stmt == cutting && r.end && !r.syncPending) {
-				c.cutNow(cutting.rule)
+				c.Cut(cutting.rule)
 				return
 			}
 			continue
 		}
 		if r.stmt != nil && r.first && r.stmt.rule != nil {
 			rule := r.stmt.rule
-			if err := bw.Flush(); err != nil {
-				return
-			}
-			switch rule.kind {
-			case KindCutAfterApply:
+			if rule.Kind() == KindCutAfterApply && !r.ready && !(r.end && !r.syncPending) {
+				// The cut waits for the end of the statement's Sync group.
+				if err := l.W.Flush(); err != nil {
+					return
+				}
 				cutting = r.stmt
-				if r.ready || (r.end && !r.syncPending) {
-					c.cutNow(rule)
-					return
-				}
 				continue
-			case KindDropReply:
-				rule.fire()
-				_, _ = io.Copy(io.Discard, br) // until the connection ends
-				<-c.done
+			}
+			// Cut now, held, or dropped (the server's messages read and
+			// discarded until the connection ends).
+			if !c.AtReply(rule, l.W, l.R) {
 				return
-			case KindHoldReply:
-				rule.fire()
-				t := time.NewTimer(rule.hold)
-				select {
-				case <-t.C:
-				case <-c.done:
-					t.Stop()
-					return
-				}
-				if !c.p.waitResumed(c.done) {
-					return
-				}
 			}
 		}
-		if _, err := bw.Write(f.raw); err != nil {
+		if err := l.Forward(f.raw); err != nil {
 			return
 		}
-		if br.Buffered() == 0 {
-			if err := bw.Flush(); err != nil {
-				return
-			}
-		}
-	}
-}
-
-// cutNow ends the connection after the messages already flushed: it closes
-// the upstream, sends the client a FIN, and closes the client when the
-// client closes its side or after CutLinger.
-func (c *pconn) cutNow(rule *Rule) {
-	c.cut.Store(true)
-	rule.fire()
-	c.p.mu.Lock()
-	c.p.cuts++
-	c.p.mu.Unlock()
-	_ = c.upstream.Close()
-	if tc, ok := c.client.(*net.TCPConn); ok {
-		_ = tc.CloseWrite()
-	} else {
-		c.close()
-		return
-	}
-	t := time.NewTimer(c.p.opts.CutLinger)
-	defer t.Stop()
-	select {
-	case <-c.done:
-	case <-t.C:
 	}
 }

@@ -450,11 +450,8 @@ func TestDropReply(t *testing.T) {
 	assert.Equal(t, 1, r.Fired())
 	assert.Zero(t, e.p.Stats().Cuts)
 	require.NoError(t, w.c.Close())
-	assert.Eventually(t, func() bool {
-		e.p.mu.Lock()
-		defer e.p.mu.Unlock()
-		return len(e.p.conns) == 0
-	}, patience, 10*time.Millisecond, "the client's close ends the connection")
+	assert.Eventually(t, func() bool { return e.p.core.Live() == 0 }, patience, 10*time.Millisecond,
+		"the client's close ends the connection")
 }
 
 func TestCutAll(t *testing.T) {

@@ -225,7 +225,7 @@ type sessionScript struct {
 func newScript(t *testing.T, matches func(q string) bool) *sessionScript {
 	s := newSession()
 	s.startup()
-	sc := &sessionScript{t: t, s: s, rule: &Rule{kind: KindCutAfterApply, done: make(chan struct{})}, matches: matches}
+	sc := &sessionScript{t: t, s: s, rule: &Rule{}, matches: matches}
 	sc.server(beParamStatus("server_version", "17"), reply{syncPending: true})
 	sc.server(beReady(), reply{ready: true})
 	return sc
@@ -383,7 +383,7 @@ func FuzzFrames(f *testing.F) {
 	f.Add([]byte{'Q', 0, 0, 0, 3}, []byte{'D', 0xff, 0xff, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, fe, be []byte) {
 		s := newSession()
-		rule := &Rule{kind: KindHoldReply, done: make(chan struct{})}
+		rule := &Rule{}
 		n := 0
 		classify := func(string) *Rule {
 			n++
