@@ -52,6 +52,12 @@
 // fan-out copies of one event (Event.Target) are kept apart from each other
 // and from the event, concurrent use, and the store's bound (RefusesBeyond or EvictsOldest).
 //
+// A queue that claims dedupe keys itself (driver.ClaimingQueue) runs
+// RunClaimingQueue too, with the dedupe store it claims in: its Enqueue must
+// claim as the store's Claim would, refuse a second delivery (ErrPending
+// while admitted, ErrDuplicate once confirmed or done) without storing it,
+// and claim each fan-out copy apart.
+//
 // Subtests run at once, each with a queue or store of its own from the
 // constructor: stores on one shared server must keep them apart (a key
 // prefix or stream name derived from t.Name(), for example). They mostly

@@ -8,6 +8,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hookwise/hookwise/dedupe"
 	"github.com/hookwise/hookwise/internal/redistest"
 	"github.com/hookwise/hookwise/receiver/driver"
 	"github.com/hookwise/hookwise/receiver/drivertest"
@@ -50,6 +51,16 @@ func TestQueueConformance(t *testing.T) {
 	drivertest.RunQueue(t, func(t *testing.T) driver.Queue {
 		return redisq.New(rdb, append(quick(t), redisq.MaxLen(drivertest.DefaultLoad))...)
 	}, drivertest.Durable(), drivertest.QueueBound(drivertest.DefaultLoad), drivertest.IdempotentEnqueue())
+}
+
+func TestClaimingQueueConformance(t *testing.T) {
+	t.Parallel()
+	rdb := conformanceClient(t)
+	drivertest.RunClaimingQueue(t, func(t *testing.T) driver.ClaimingQueue {
+		return redisq.New(rdb, quick(t)...)
+	}, func(t *testing.T) dedupe.Store {
+		return dedupe.NewRedis(rdb, dedupe.WithRedisPrefix("conformance:"+t.Name()+":"))
+	})
 }
 
 func TestPartitionedConformance(t *testing.T) {
