@@ -1,14 +1,9 @@
 package postgres_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
@@ -17,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookwise/hookwise/adapters/postgres"
+	"github.com/hookwise/hookwise/internal/faulttest"
 	"github.com/hookwise/hookwise/receiver"
 	"github.com/hookwise/hookwise/receiver/driver"
 )
@@ -63,59 +59,12 @@ func childMain() int {
 	schema := os.Getenv("PG_SCHEMA")
 	in := postgres.New(pool, postgres.Schema(schema), postgres.PollInterval(50*time.Millisecond),
 		postgres.Visibility(time.Second), postgres.Workers(8))
-	r, err := receiver.New(testProvider{}, effectsHandler(schema), in.Options("pgtest")...)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	fmt.Println("ADDR", ln.Addr().String())
-	_ = http.Serve(ln, r)
-	return 0
+	return faulttest.ServeChild(receiver.New(testProvider{}, effectsHandler(schema), in.Options("pgtest")...))
 }
 
-// child is a receiver process.
-type child struct {
-	cmd  *exec.Cmd
-	addr string
-}
-
-func startChild(t *testing.T, schema string) *child {
+// startChild starts a receiver process on the database of server(t) and
+// schema, and waits for its address.
+func startChild(t *testing.T, schema string) *faulttest.Child {
 	t.Helper()
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), childEnv+"=1", "PG_URL="+server(t).URL(""), "PG_SCHEMA="+schema)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	c := &child{cmd: cmd}
-	t.Cleanup(c.kill)
-	lines := make(chan string, 1)
-	go func() {
-		s := bufio.NewScanner(out)
-		for s.Scan() {
-			if a, ok := strings.CutPrefix(s.Text(), "ADDR "); ok {
-				lines <- a
-			}
-		}
-	}()
-	select {
-	case c.addr = <-lines:
-	case <-time.After(20 * time.Second):
-		t.Fatal("child receiver did not start")
-	}
-	return c
-}
-
-// kill sends SIGKILL and reaps the process.
-func (c *child) kill() {
-	if c.cmd.ProcessState != nil {
-		return
-	}
-	_ = c.cmd.Process.Kill()
-	_ = c.cmd.Wait()
+	return faulttest.StartChild(t, childEnv+"=1", "PG_URL="+server(t).URL(""), "PG_SCHEMA="+schema)
 }

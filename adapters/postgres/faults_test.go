@@ -147,7 +147,7 @@ func TestKill9LosesNothingAndCommitsEffectsOnce(t *testing.T) {
 	createEffects(t, pool, schema)
 	first := startChild(t, schema)
 	var addr atomic.Pointer[string]
-	addr.Store(&first.addr)
+	addr.Store(&first.Addr)
 	l := newLoad(func() string { return "http://" + *addr.Load() + "/" })
 	const n = 1200
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -157,13 +157,13 @@ func TestKill9LosesNothingAndCommitsEffectsOnce(t *testing.T) {
 	for l.acked.Load() < n/3 {
 		time.Sleep(5 * time.Millisecond)
 	}
-	first.kill()
+	first.Kill()
 	killedAt := l.acked.Load()
 	var unfinished int
 	require.NoError(t, pool.QueryRow(context.Background(), `SELECT count(*) FROM `+pgx.Identifier{schema, "events"}.Sanitize()+
 		` WHERE state IN ('queued', 'running')`).Scan(&unfinished))
 	second := startChild(t, schema)
-	addr.Store(&second.addr)
+	addr.Store(&second.Addr)
 	require.NoError(t, <-done)
 	waitSettled(t, pool, schema, 30*time.Second)
 	lost, twice := tally(t, l, effectCounts(t, pool, schema))

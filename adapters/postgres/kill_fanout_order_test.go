@@ -1,17 +1,12 @@
 package postgres_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
-	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,6 +18,7 @@ import (
 
 	"github.com/hookwise/hookwise/adapters/postgres"
 	"github.com/hookwise/hookwise/flow"
+	"github.com/hookwise/hookwise/internal/faulttest"
 	"github.com/hookwise/hookwise/receiver"
 	"github.com/hookwise/hookwise/receiver/driver"
 )
@@ -44,13 +40,6 @@ const fanoutOrderType = "order.changed"
 // held), short enough that a line entry left behind by the kill (a Join
 // whose enqueue never happened) holds its key back only briefly.
 const fanoutOrderHold = 5 * time.Second
-
-// orderedPayload is the body of a fanout-order delivery: its ordering key
-// and its place in its key's sending order.
-type orderedPayload struct {
-	Key string `json:"key"`
-	Seq int    `json:"seq"`
-}
 
 // createFanoutEffects creates the table the fanout-order child's targets
 // record their runs in, one row per committed run, id in commit order per
@@ -86,7 +75,7 @@ func fanoutOrderChildMain() int {
 		postgres.Visibility(time.Second), postgres.Workers(8))
 	insert := `INSERT INTO ` + pgx.Identifier{schema, "fanout_effects"}.Sanitize() + ` (event_id, target, key, seq) VALUES ($1, $2, $3, $4)`
 	record := postgres.TxHandler(func(ctx context.Context, tx pgx.Tx, e *driver.Event) error {
-		var p orderedPayload
+		var p faulttest.OrderedPayload
 		if err := json.Unmarshal(e.Body, &p); err != nil {
 			return receiver.Permanent(err)
 		}
@@ -102,112 +91,7 @@ func fanoutOrderChildMain() int {
 	opts := append(in.Options("pgtest"),
 		receiver.WithOrdering(receiver.Ordering{Key: flow.FieldKey("key"), Store: in.OrderStore(), Hold: fanoutOrderHold}),
 		receiver.Backoff(50*time.Millisecond, 200*time.Millisecond)) // waits for a key's turn of 200 ms at most
-	r, err := receiver.New(testProvider{}, mux, opts...)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	fmt.Println("ADDR", ln.Addr().String())
-	_ = http.Serve(ln, r)
-	return 0
-}
-
-// orderedLoad sends, for each of its keys, events one after the other (the
-// next only once the previous is acknowledged), the keys concurrently, to
-// whatever URL target returns at the time, each delivery retried until
-// acknowledged.
-type orderedLoad struct {
-	target func() string
-	client *http.Client
-
-	sent, acked, refused atomic.Int64
-	mu                   sync.Mutex
-	ackedSeqs            map[string][]int // key → seqs in the order acknowledged
-	statuses             map[int]int
-}
-
-func newOrderedLoad(target func() string) *orderedLoad {
-	return &orderedLoad{
-		target:    target,
-		client:    &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
-		ackedSeqs: map[string][]int{},
-		statuses:  map[int]int{},
-	}
-}
-
-// orderedID is the event ID of seq of key.
-func orderedID(key string, seq int) string { return "fo_" + key + "_" + strconv.Itoa(seq) }
-
-// run sends perKey events for each of keys, pausing after each
-// acknowledgement, and returns the first error.
-func (l *orderedLoad) run(ctx context.Context, keys []string, perKey int, pause time.Duration) error {
-	errs := make(chan error, len(keys))
-	var wg sync.WaitGroup
-	for _, k := range keys {
-		wg.Go(func() {
-			for seq := range perKey {
-				if err := l.deliverUntilAcked(ctx, k, seq); err != nil {
-					errs <- err
-					return
-				}
-				time.Sleep(pause)
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	return <-errs
-}
-
-func (l *orderedLoad) deliverUntilAcked(ctx context.Context, key string, seq int) error {
-	id := orderedID(key, seq)
-	body, _ := json.Marshal(orderedPayload{Key: key, Seq: seq})
-	for {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		l.sent.Add(1)
-		status := l.deliver(id, body)
-		l.mu.Lock()
-		l.statuses[status]++
-		l.mu.Unlock()
-		if status >= 200 && status < 300 {
-			l.mu.Lock()
-			l.ackedSeqs[key] = append(l.ackedSeqs[key], seq)
-			l.mu.Unlock()
-			l.acked.Add(1)
-			return nil
-		}
-		if status != 0 && status != http.StatusServiceUnavailable {
-			return errors.New("unexpected status " + strconv.Itoa(status))
-		}
-		l.refused.Add(1)
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// deliver sends one signed delivery and returns its status, or 0 when the
-// request failed.
-func (l *orderedLoad) deliver(id string, body []byte) int {
-	req, err := http.NewRequest(http.MethodPost, l.target(), bytes.NewReader(body))
-	if err != nil {
-		return 0
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Event-Id", id)
-	req.Header.Set("X-Event-Type", fanoutOrderType)
-	req.Header.Set("X-Signature", hex.EncodeToString(sign(body)))
-	resp, err := l.client.Do(req)
-	if err != nil {
-		return 0
-	}
-	resp.Body.Close()
-	return resp.StatusCode
+	return faulttest.ServeChild(receiver.New(testProvider{}, mux, opts...))
 }
 
 // fanoutEffect is one row of fanout_effects.
@@ -248,8 +132,13 @@ func TestKill9FanoutKeepsOrderAndCommitsEachCopyOnce(t *testing.T) {
 	start := time.Now()
 	first := startChild(t, schema)
 	var addr atomic.Pointer[string]
-	addr.Store(&first.addr)
-	l := newOrderedLoad(func() string { return "http://" + *addr.Load() + "/" })
+	addr.Store(&first.Addr)
+	l := faulttest.NewOrderedLoad(func() string { return "http://" + *addr.Load() + "/" },
+		func(h http.Header, id string, body []byte) {
+			h.Set("X-Event-Id", id)
+			h.Set("X-Event-Type", fanoutOrderType)
+			h.Set("X-Signature", hex.EncodeToString(sign(body)))
+		})
 
 	// 20 keys of 15 events, each key's next event sent 150 ms after the
 	// previous one's acknowledgement: the handlers keep up with the load
@@ -257,21 +146,18 @@ func TestKill9FanoutKeepsOrderAndCommitsEachCopyOnce(t *testing.T) {
 	// copies committed, running and waiting their turn.
 	const nKeys, perKey, pause = 20, 15, 150 * time.Millisecond
 	const total = nKeys * perKey
-	keys := make([]string, nKeys)
-	for i := range keys {
-		keys[i] = fmt.Sprintf("k%02d", i)
-	}
+	keys := faulttest.Keys(nKeys)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- l.run(ctx, keys, perKey, pause) }()
-	for l.acked.Load() < total/3 {
+	go func() { done <- l.Run(ctx, keys, perKey, pause) }()
+	for l.Acked.Load() < total/3 {
 		require.NoError(t, ctx.Err(), "a third of the events acknowledged")
 		time.Sleep(5 * time.Millisecond)
 	}
-	first.kill()
+	first.Kill()
 	killedAt := time.Since(start)
-	ackedAtKill := l.acked.Load()
+	ackedAtKill := l.Acked.Load()
 	var queued, running, copies int
 	require.NoError(t, pool.QueryRow(context.Background(), `SELECT count(*) FILTER (WHERE state = 'queued'),
   count(*) FILTER (WHERE state = 'running'), count(*) FILTER (WHERE target <> '') FROM `+
@@ -279,7 +165,7 @@ func TestKill9FanoutKeepsOrderAndCommitsEachCopyOnce(t *testing.T) {
 	committedAtKill := len(fanoutEffects(t, pool, schema))
 
 	second := startChild(t, schema)
-	addr.Store(&second.addr)
+	addr.Store(&second.Addr)
 	require.NoError(t, <-done)
 	loadDone := time.Since(start)
 	waitSettled(t, pool, schema, 30*time.Second)
@@ -302,19 +188,18 @@ func TestKill9FanoutKeepsOrderAndCommitsEachCopyOnce(t *testing.T) {
 		}
 		last[ln] = f.at
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	lost, twice, outOfOrder := map[string]int{}, map[string]int{}, 0
 	for _, k := range keys {
-		for _, seq := range l.ackedSeqs[k] {
+		ackedSeqs := l.AckedSeqs(k)
+		for _, seq := range ackedSeqs {
 			for _, target := range fanoutOrderTargets {
-				if runs[copyOf{orderedID(k, seq), target}] == 0 {
+				if runs[copyOf{faulttest.OrderedID(k, seq), target}] == 0 {
 					lost[target]++
 				}
 			}
 		}
 		for _, target := range fanoutOrderTargets {
-			if !assert.Equal(t, l.ackedSeqs[k], order[line{k, target}], "key %s, target %s: committed order", k, target) {
+			if !assert.Equal(t, ackedSeqs, order[line{k, target}], "key %s, target %s: committed order", k, target) {
 				outOfOrder++
 			}
 		}
@@ -333,7 +218,7 @@ func TestKill9FanoutKeepsOrderAndCommitsEachCopyOnce(t *testing.T) {
 		pgx.Identifier{schema, "events"}.Sanitize()+` WHERE target <> ''`).Scan(&rows))
 
 	t.Logf("sent %d requests (refused %d, statuses %v), acknowledged %d events of %d; copies stored %d, committed runs %d",
-		l.sent.Load(), l.refused.Load(), l.statuses, l.acked.Load(), total, rows, len(effects))
+		l.Sent.Load(), l.Refused.Load(), l.Statuses(), l.Acked.Load(), total, rows, len(effects))
 	t.Logf("killed at %v after %d acknowledged: events queued %d, running %d, copies stored %d, runs committed %d",
 		killedAt.Round(time.Millisecond), ackedAtKill, queued, running, copies, committedAtKill)
 	t.Logf("per target: lost %v, committed twice %v; lines out of order %d; dead letters %d; live line entries left %d",
@@ -344,7 +229,7 @@ func TestKill9FanoutKeepsOrderAndCommitsEachCopyOnce(t *testing.T) {
 	assert.Positive(t, committedAtKill, "runs committed before the kill")
 	assert.Positive(t, queued+running, "events left queued or running by the killed process")
 
-	assert.EqualValues(t, total, l.acked.Load(), "events acknowledged")
+	assert.EqualValues(t, total, l.Acked.Load(), "events acknowledged")
 	for _, target := range fanoutOrderTargets {
 		assert.Zero(t, lost[target], "acknowledged events lost for target %s", target)
 		assert.Zero(t, twice[target], "events committed twice for target %s", target)

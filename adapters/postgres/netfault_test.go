@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookwise/hookwise/adapters/postgres"
+	"github.com/hookwise/hookwise/internal/faulttest"
 	"github.com/hookwise/hookwise/internal/pgfault"
 	"github.com/hookwise/hookwise/internal/pgtest"
 	"github.com/hookwise/hookwise/receiver"
@@ -101,9 +101,7 @@ type netPipeline struct {
 	in     *postgres.Inbox
 	rcv    *receiver.Receiver
 
-	sent    atomic.Int64 // HTTP requests, retries included
-	refused atomic.Int64 // non-2xx answers (or no answer)
-	acked   sync.Map     // id → true
+	*faulttest.Sender // deliveries, retries included, and their answers
 }
 
 // netHandler is the effects handler (see effectsHandler) taking delay
@@ -147,27 +145,13 @@ func newNetPipeline(t *testing.T, h func(schema string) receiver.Handler, opts .
 	hs := httptest.NewServer(r)
 	p.url = hs.URL
 	p.client = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	p.Sender = faulttest.NewSender(t, 200, 20*time.Millisecond, func(id string) int { return deliver(p.client, p.url, id) })
 	t.Cleanup(func() {
 		hs.Close()
 		_ = r.Shutdown(bounded())
 		p.client.CloseIdleConnections()
 	})
 	return p
-}
-
-// deliver sends event id until it is acknowledged, retrying every non-2xx
-// answer after a short pause, within a bound of tries.
-func (p *netPipeline) deliver(id string) {
-	for try := 0; try < 200; try++ {
-		p.sent.Add(1)
-		if status := deliver(p.client, p.url, id); status/100 == 2 {
-			p.acked.Store(id, true)
-			return
-		}
-		p.refused.Add(1)
-		time.Sleep(20 * time.Millisecond)
-	}
-	p.t.Errorf("%s never acknowledged", id)
 }
 
 // settle waits until every acknowledged event was handled, then past the
@@ -180,7 +164,7 @@ func (p *netPipeline) settle(ids []string) (acked, handled, twice, lost int) {
 		effects := effectCounts(p.t, p.direct, p.schema)
 		missing := 0
 		for _, id := range ids {
-			if _, ok := p.acked.Load(id); ok && effects[id] == 0 {
+			if p.Acked(id) && effects[id] == 0 {
 				missing++
 			}
 		}
@@ -195,24 +179,7 @@ func (p *netPipeline) settle(ids []string) (acked, handled, twice, lost int) {
 	}
 	time.Sleep(1500 * time.Millisecond) // the visibility timeout (1 s) and a poll
 	waitSettled(p.t, p.direct, p.schema, 10*time.Second)
-	effects := effectCounts(p.t, p.direct, p.schema)
-	for _, id := range ids {
-		_, ok := p.acked.Load(id)
-		if ok {
-			acked++
-		}
-		switch n := effects[id]; {
-		case n > 1:
-			twice++
-			handled++
-		case n == 1:
-			handled++
-		case ok:
-			lost++
-		}
-	}
-	p.t.Logf("counts: events %d, deliveries sent %d (non-2xx answers retried: %d), acknowledged %d, handled %d, handled twice %d, lost %d",
-		len(ids), p.sent.Load(), p.refused.Load(), acked, handled, twice, lost)
+	acked, handled, twice, lost = p.Tally(ids, effectCounts(p.t, p.direct, p.schema))
 	dead := count(p.t, p.direct, `SELECT count(*) FROM `+events(p.schema)+` WHERE state = 'dead'`)
 	assert.Zero(p.t, dead, "events dead-lettered")
 	return acked, handled, twice, lost
@@ -294,7 +261,7 @@ func TestNetFault(t *testing.T) {
 			sc.arm(p)
 			ids := []string{"evt_1", "evt_2", "evt_3"}
 			for _, id := range ids {
-				p.deliver(id)
+				p.Deliver(id)
 			}
 			acked, handled, twice, lost := p.settle(ids)
 			assert.Equal(t, len(ids), acked, "acknowledged")
@@ -325,7 +292,7 @@ func TestNetFaultCutAllMidLoad(t *testing.T) {
 	outages.Go(func() {
 		for _, at := range []int{n / 4, n / 2, 3 * n / 4} {
 			deadline := time.Now().Add(30 * time.Second)
-			for p.ackedCount() < at && time.Now().Before(deadline) {
+			for p.AckedCount() < at && time.Now().Before(deadline) {
 				time.Sleep(2 * time.Millisecond)
 			}
 			cuts = append(cuts, p.proxy.CutAll())
@@ -338,7 +305,7 @@ func TestNetFaultCutAllMidLoad(t *testing.T) {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			p.deliver(id)
+			p.Deliver(id)
 		})
 	}
 	wg.Wait()
@@ -356,12 +323,6 @@ func TestNetFaultCutAllMidLoad(t *testing.T) {
 	assert.Zero(t, lost, "lost")
 }
 
-func (p *netPipeline) ackedCount() int {
-	n := 0
-	p.acked.Range(func(any, any) bool { n++; return true })
-	return n
-}
-
 // The last attempt's commit applied, its reply cut: the handler fails
 // with its attempts spent, and the receiver dead-letters the event,
 // whose effect committed (its row is done). Replaying that dead letter, as
@@ -371,7 +332,7 @@ func TestNetFaultCommitCutOnLastAttempt(t *testing.T) {
 	p.proxy.CutAfterApply(nfCommit, 1)
 	ids := []string{"evt_1", "evt_2", "evt_3"}
 	for _, id := range ids {
-		p.deliver(id)
+		p.Deliver(id)
 	}
 	acked, handled, twice, lost := p.settle(ids)
 	assert.Equal(t, len(ids), acked, "acknowledged")

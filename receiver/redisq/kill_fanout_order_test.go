@@ -1,20 +1,14 @@
 package redisq
 
 import (
-	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"strconv"
-	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -25,6 +19,7 @@ import (
 
 	"github.com/hookwise/hookwise/dedupe"
 	"github.com/hookwise/hookwise/flow"
+	"github.com/hookwise/hookwise/internal/faulttest"
 	"github.com/hookwise/hookwise/internal/redistest"
 	"github.com/hookwise/hookwise/receiver"
 )
@@ -58,13 +53,6 @@ const fanoutType = "order.changed"
 // briefly.
 const fanoutHold = 5 * time.Second
 
-// fanoutPayload is the body of a delivery: its ordering key and its place
-// in its key's sending order.
-type fanoutPayload struct {
-	Key string `json:"key"`
-	Seq int    `json:"seq"`
-}
-
 // fanoutProvider takes the event ID from X-Id; every event has fanoutType.
 type fanoutProvider struct{}
 
@@ -88,7 +76,7 @@ func fanoutRunsKey(id, target string) string  { return "kill:runs:" + id + ":" +
 func fanoutOrderChild(consumer string) int {
 	rdb := redis.NewClient(&redis.Options{Addr: os.Getenv(fanoutRedisEnv), ContextTimeoutEnabled: true})
 	record := receiver.HandlerFunc(func(ctx context.Context, e *receiver.Event) error {
-		var p fanoutPayload
+		var p faulttest.OrderedPayload
 		if err := json.Unmarshal(e.Body, &p); err != nil {
 			return receiver.Permanent(err)
 		}
@@ -106,160 +94,20 @@ func fanoutOrderChild(consumer string) int {
 	}
 	mux.Fanout(fanoutType, targets)
 	q := New(rdb, Consumer(consumer), VisibilityTimeout(time.Second), PollInterval(20*time.Millisecond), Workers(8))
-	r, err := receiver.New(fanoutProvider{}, mux,
+	return faulttest.ServeChild(receiver.New(fanoutProvider{}, mux,
 		receiver.WithStore(dedupe.NewRedis(rdb)),
 		receiver.WithQueue(q),
 		receiver.WithDeadLetters(NewDeadLetters(rdb)),
 		receiver.WithAdmissionLease(time.Second), // a delivery cut by the kill is admitted again after 1 s
 		receiver.WithOrdering(receiver.Ordering{Key: flow.FieldKey("key"), Store: NewOrderStore(rdb), Hold: fanoutHold}),
-		receiver.Backoff(50*time.Millisecond, 200*time.Millisecond)) // waits for a key's turn of 200 ms at most
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	fmt.Println("ADDR", ln.Addr().String())
-	_ = http.Serve(ln, r)
-	return 0
-}
-
-// fanoutChild is a receiver process.
-type fanoutChild struct {
-	cmd  *exec.Cmd
-	addr string
+		receiver.Backoff(50*time.Millisecond, 200*time.Millisecond))) // waits for a key's turn of 200 ms at most
 }
 
 // startFanoutChild starts a receiver process on the Redis at addr under
 // consumer name, and waits for its address.
-func startFanoutChild(t *testing.T, redisAddr, consumer string) *fanoutChild {
+func startFanoutChild(t *testing.T, redisAddr, consumer string) *faulttest.Child {
 	t.Helper()
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), fanoutChildEnv+"="+consumer, fanoutRedisEnv+"="+redisAddr)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	c := &fanoutChild{cmd: cmd}
-	t.Cleanup(c.kill)
-	addrs := make(chan string, 1)
-	go func() {
-		s := bufio.NewScanner(out)
-		for s.Scan() {
-			if a, ok := strings.CutPrefix(s.Text(), "ADDR "); ok {
-				addrs <- a
-			}
-		}
-	}()
-	select {
-	case c.addr = <-addrs:
-	case <-time.After(20 * time.Second):
-		t.Fatal("child receiver did not start")
-	}
-	return c
-}
-
-// kill sends SIGKILL and reaps the process.
-func (c *fanoutChild) kill() {
-	if c.cmd.ProcessState != nil {
-		return
-	}
-	_ = c.cmd.Process.Kill()
-	_ = c.cmd.Wait()
-}
-
-// fanoutLoad sends, for each of its keys, events one after the other (the
-// next only once the previous is acknowledged, after a pause), the keys
-// concurrently, to whatever URL target returns at the time, each delivery
-// retried until acknowledged.
-type fanoutLoad struct {
-	target func() string
-	client *http.Client
-
-	sent, acked, refused atomic.Int64
-	mu                   sync.Mutex
-	ackedSeqs            map[string][]int // key → seqs in the order acknowledged
-	statuses             map[int]int
-}
-
-func newFanoutLoad(target func() string) *fanoutLoad {
-	return &fanoutLoad{
-		target:    target,
-		client:    &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
-		ackedSeqs: map[string][]int{},
-		statuses:  map[int]int{},
-	}
-}
-
-// fanoutID is the event ID of seq of key.
-func fanoutID(key string, seq int) string { return "fo_" + key + "_" + strconv.Itoa(seq) }
-
-// run sends perKey events for each of keys, pausing after each
-// acknowledgement, and returns the first error.
-func (l *fanoutLoad) run(ctx context.Context, keys []string, perKey int, pause time.Duration) error {
-	errs := make(chan error, len(keys))
-	var wg sync.WaitGroup
-	for _, k := range keys {
-		wg.Go(func() {
-			for seq := range perKey {
-				if err := l.deliverUntilAcked(ctx, k, seq); err != nil {
-					errs <- err
-					return
-				}
-				time.Sleep(pause)
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	return <-errs
-}
-
-func (l *fanoutLoad) deliverUntilAcked(ctx context.Context, key string, seq int) error {
-	id := fanoutID(key, seq)
-	body, _ := json.Marshal(fanoutPayload{Key: key, Seq: seq})
-	for {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		l.sent.Add(1)
-		status := l.deliver(id, string(body))
-		l.mu.Lock()
-		l.statuses[status]++
-		l.mu.Unlock()
-		if status >= 200 && status < 300 {
-			l.mu.Lock()
-			l.ackedSeqs[key] = append(l.ackedSeqs[key], seq)
-			l.mu.Unlock()
-			l.acked.Add(1)
-			return nil
-		}
-		if status != 0 && status != http.StatusServiceUnavailable {
-			return errors.New("unexpected status " + strconv.Itoa(status))
-		}
-		l.refused.Add(1)
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// deliver sends one delivery and returns its status, or 0 when the request
-// failed.
-func (l *fanoutLoad) deliver(id, body string) int {
-	req, err := http.NewRequest(http.MethodPost, l.target(), strings.NewReader(body))
-	if err != nil {
-		return 0
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Id", id)
-	resp, err := l.client.Do(req)
-	if err != nil {
-		return 0
-	}
-	resp.Body.Close()
-	return resp.StatusCode
+	return faulttest.StartChild(t, fanoutChildEnv+"="+consumer, fanoutRedisEnv+"="+redisAddr)
 }
 
 // fanoutCopy names one fan-out copy of an event.
@@ -307,7 +155,7 @@ func heldBy(t *testing.T, rdb *redis.Client, consumer string) heldAtKill {
 		}
 		e, err := decode(msgs[0].Values)
 		require.NoError(t, err)
-		var body fanoutPayload
+		var body faulttest.OrderedPayload
 		require.NoError(t, json.Unmarshal(e.Body, &body))
 		if e.Target == "" {
 			h.originals++
@@ -389,8 +237,9 @@ func TestKill9FanoutKeepsOrderPerTarget(t *testing.T) {
 	start := time.Now()
 	first := startFanoutChild(t, srv.Addr, "kill-1")
 	var addr atomic.Pointer[string]
-	addr.Store(&first.addr)
-	l := newFanoutLoad(func() string { return "http://" + *addr.Load() + "/" })
+	addr.Store(&first.Addr)
+	l := faulttest.NewOrderedLoad(func() string { return "http://" + *addr.Load() + "/" },
+		func(h http.Header, id string, _ []byte) { h.Set("X-Id", id) })
 
 	// 20 keys of 15 events, each key's next event sent 150 ms after the
 	// previous one's acknowledgement: the handlers keep up with the load
@@ -398,19 +247,16 @@ func TestKill9FanoutKeepsOrderPerTarget(t *testing.T) {
 	// copies run, running and waiting their turn.
 	const nKeys, perKey, pause = 20, 15, 150 * time.Millisecond
 	const total = nKeys * perKey
-	keys := make([]string, nKeys)
-	for i := range keys {
-		keys[i] = fmt.Sprintf("k%02d", i)
-	}
+	keys := faulttest.Keys(nKeys)
 	done := make(chan error, 1)
-	go func() { done <- l.run(ctx, keys, perKey, pause) }()
-	for l.acked.Load() < total/3 {
+	go func() { done <- l.Run(ctx, keys, perKey, pause) }()
+	for l.Acked.Load() < total/3 {
 		require.NoError(t, ctx.Err(), "a third of the events acknowledged")
 		time.Sleep(5 * time.Millisecond)
 	}
-	first.kill()
+	first.Kill()
 	killedAt := time.Since(start)
-	ackedAtKill := l.acked.Load()
+	ackedAtKill := l.Acked.Load()
 	time.Sleep(100 * time.Millisecond) // Redis has run every command the dead process sent
 	atKill := heldBy(t, rdb, "kill-1")
 	runKeys, err := rdb.Keys(ctx, "kill:runs:*").Result()
@@ -418,7 +264,7 @@ func TestKill9FanoutKeepsOrderPerTarget(t *testing.T) {
 	runsAtKill := len(runKeys)
 
 	second := startFanoutChild(t, srv.Addr, "kill-2")
-	addr.Store(&second.addr)
+	addr.Store(&second.Addr)
 	require.NoError(t, <-done)
 	loadDone := time.Since(start)
 	stats := New(rdb) // not started: reads the shared stream's depth
@@ -428,15 +274,14 @@ func TestKill9FanoutKeepsOrderPerTarget(t *testing.T) {
 	}, 30*time.Second, 20*time.Millisecond, "stream and delayed set empty")
 	settled := time.Since(start)
 
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	lost := map[string]int{}
 	var handled, outOfOrder int
 	var twice, rerunInOrder, rerunOutOfOrder []fanoutCopy
 	for _, k := range keys {
-		for _, seq := range l.ackedSeqs[k] {
+		ackedSeqs := l.AckedSeqs(k)
+		for _, seq := range ackedSeqs {
 			for _, target := range fanoutTargets {
-				c := fanoutCopy{fanoutID(k, seq), target}
+				c := fanoutCopy{faulttest.OrderedID(k, seq), target}
 				n, err := rdb.Get(ctx, fanoutRunsKey(c.id, c.target)).Int()
 				if errors.Is(err, redis.Nil) {
 					n, err = 0, nil
@@ -461,14 +306,14 @@ func TestKill9FanoutKeepsOrderPerTarget(t *testing.T) {
 				require.NoError(t, err)
 			}
 			firsts, inOrder, outOf := lineRuns(ran)
-			if !assert.Equal(t, l.ackedSeqs[k], firsts, "key %s, target %s: first runs in the acknowledged order (ran %v)", k, target, ran) {
+			if !assert.Equal(t, ackedSeqs, firsts, "key %s, target %s: first runs in the acknowledged order (ran %v)", k, target, ran) {
 				outOfOrder++
 			}
 			for _, seq := range inOrder {
-				rerunInOrder = append(rerunInOrder, fanoutCopy{fanoutID(k, seq), target})
+				rerunInOrder = append(rerunInOrder, fanoutCopy{faulttest.OrderedID(k, seq), target})
 			}
 			for _, seq := range outOf {
-				rerunOutOfOrder = append(rerunOutOfOrder, fanoutCopy{fanoutID(k, seq), target})
+				rerunOutOfOrder = append(rerunOutOfOrder, fanoutCopy{faulttest.OrderedID(k, seq), target})
 			}
 		}
 	}
@@ -476,7 +321,7 @@ func TestKill9FanoutKeepsOrderPerTarget(t *testing.T) {
 	require.NoError(t, err)
 
 	t.Logf("sent %d requests (refused %d, statuses %v), acknowledged %d events of %d; copies handled %d of %d, twice %d %v",
-		l.sent.Load(), l.refused.Load(), l.statuses, l.acked.Load(), total, handled, len(fanoutTargets)*total, len(twice), twice)
+		l.Sent.Load(), l.Refused.Load(), l.Statuses(), l.Acked.Load(), total, handled, len(fanoutTargets)*total, len(twice), twice)
 	t.Logf("killed at %v after %d acknowledged, %d copies run; held by the killed process: %d copies (run already %d, of which finished and out of their line %d), %d events as delivered (split and out of their line %d)",
 		killedAt.Round(time.Millisecond), ackedAtKill, runsAtKill, len(atKill.copies), len(atKill.ran), len(atKill.left), atKill.originals, len(atKill.split))
 	t.Logf("per target: lost %v; lines whose first runs are out of order %d; copies run again right after their first run %d %v, after later copies of their line %d %v",
@@ -484,7 +329,7 @@ func TestKill9FanoutKeepsOrderPerTarget(t *testing.T) {
 	t.Logf("dead letters %d; load done at %v, settled at %v (ordering hold %v)",
 		len(dead), loadDone.Round(time.Millisecond), settled.Round(time.Millisecond), fanoutHold)
 
-	assert.EqualValues(t, total, l.acked.Load(), "events acknowledged")
+	assert.EqualValues(t, total, l.Acked.Load(), "events acknowledged")
 	for _, target := range fanoutTargets {
 		assert.Zero(t, lost[target], "acknowledged events lost for target %s", target)
 	}

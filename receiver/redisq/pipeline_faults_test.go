@@ -17,6 +17,7 @@ import (
 
 	"github.com/hookwise/hookwise/dedupe"
 	"github.com/hookwise/hookwise/internal/faultproxy"
+	"github.com/hookwise/hookwise/internal/faulttest"
 	"github.com/hookwise/hookwise/internal/redistest"
 	"github.com/hookwise/hookwise/receiver"
 )
@@ -57,9 +58,8 @@ type pipeline struct {
 
 	mu      sync.Mutex
 	handled map[string]int
-	sent    atomic.Int64 // HTTP requests, retries included
-	refused atomic.Int64 // non-2xx answers
-	acked   sync.Map     // id → true
+
+	*faulttest.Sender // deliveries, retries included, and their answers
 }
 
 const pfCallTimeout = 300 * time.Millisecond
@@ -81,6 +81,7 @@ func newPipeline(t *testing.T, queueClaims bool) *pipeline {
 	t.Helper()
 	srv := redistest.Start(t)
 	p := &pipeline{t: t, srv: srv, proxy: faultproxy.New(t, srv.Addr), handled: map[string]int{}}
+	p.Sender = faulttest.NewSender(t, 100, 50*time.Millisecond, func(id string) int { return pfSend(p.url, id) })
 	p.rdb = redis.NewClient(&redis.Options{Addr: p.proxy.Addr(), ContextTimeoutEnabled: true,
 		DialTimeout: 200 * time.Millisecond, MinRetryBackoff: 5 * time.Millisecond, MaxRetryBackoff: 50 * time.Millisecond})
 	p.direct = newClient(t, srv.Addr)
@@ -119,25 +120,17 @@ func newPipeline(t *testing.T, queueClaims bool) *pipeline {
 	return p
 }
 
-// deliver sends event id until it is acknowledged (retrying every non-2xx
-// answer after a short pause), within a bound of tries.
-func (p *pipeline) deliver(id string) {
-	for try := 0; try < 100; try++ {
-		req, _ := http.NewRequest(http.MethodPost, p.url, strings.NewReader(`{}`))
-		req.Header.Set("X-Id", id)
-		p.sent.Add(1)
-		resp, err := http.DefaultClient.Do(req)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode/100 == 2 {
-				p.acked.Store(id, true)
-				return
-			}
-		}
-		p.refused.Add(1)
-		time.Sleep(50 * time.Millisecond)
+// pfSend delivers event id to url once and returns the answer's status, or
+// 0 when there was none.
+func pfSend(url, id string) int {
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(`{}`))
+	req.Header.Set("X-Id", id)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0
 	}
-	p.t.Errorf("%s never acknowledged", id)
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 // settle waits until every acknowledged event was handled, then a little
@@ -148,7 +141,7 @@ func (p *pipeline) settle(ids []string) (acked, handled, twice, lost int) {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		for _, id := range ids {
-			if _, ok := p.acked.Load(id); ok && p.handled[id] == 0 {
+			if p.Acked(id) && p.handled[id] == 0 {
 				return false
 			}
 		}
@@ -158,24 +151,7 @@ func (p *pipeline) settle(ids []string) (acked, handled, twice, lost int) {
 	time.Sleep(2500 * time.Millisecond) // past the visibility timeout: a lost acknowledgement would show
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for _, id := range ids {
-		_, ok := p.acked.Load(id)
-		if ok {
-			acked++
-		}
-		switch n := p.handled[id]; {
-		case n > 1:
-			twice++
-			handled++
-		case n == 1:
-			handled++
-		case ok:
-			lost++
-		}
-	}
-	p.t.Logf("counts: events %d, deliveries sent %d (non-2xx answers retried: %d), acknowledged %d, handled %d, handled twice %d, lost %d",
-		len(ids), p.sent.Load(), p.refused.Load(), acked, handled, twice, lost)
-	return acked, handled, twice, lost
+	return p.Tally(ids, p.handled)
 }
 
 // dedupeScript matches the dedupe store's scripts; args is the count of
@@ -272,7 +248,7 @@ func TestPipelineFault(t *testing.T) {
 				sc.arm(p)
 				ids := []string{"evt_1", "evt_2", "evt_3"}
 				for _, id := range ids {
-					p.deliver(id)
+					p.Deliver(id)
 				}
 				acked, handled, twice, lost := p.settle(ids)
 				assert.Equal(t, len(ids), acked, "acknowledged")
@@ -314,7 +290,7 @@ func TestPipelineFaultRedisRestartMidLoad(t *testing.T) {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			p.deliver(id)
+			p.Deliver(id)
 		})
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -325,5 +301,5 @@ func TestPipelineFaultRedisRestartMidLoad(t *testing.T) {
 	assert.Equal(t, n, handled, "handled")
 	assert.Zero(t, twice, "handled twice")
 	assert.Zero(t, lost, "lost")
-	assert.Positive(t, p.refused.Load(), "some deliveries were refused while Redis was down")
+	assert.Positive(t, p.Refused.Load(), "some deliveries were refused while Redis was down")
 }
