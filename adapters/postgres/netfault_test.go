@@ -188,13 +188,17 @@ func (p *netPipeline) settle(ids []string) (acked, handled, twice, lost int) {
 // queuedClaim matches a worker's claim statement while an event of the
 // pipeline's schema is queued, so that the claim it matches takes one.
 // (The queue's only claimer is its fetch loop, which runs one claim at a
-// time.)
+// time.) It holds the statement a moment before it looks: a claim sent by
+// the poll while an enqueue's commit is in flight would otherwise find
+// nothing queued yet, then take the event, unmatched, and the fault would
+// never fire.
 func (p *netPipeline) queuedClaim() pgfault.Matcher {
 	q := `SELECT count(*) FROM ` + events(p.schema) + ` WHERE state = 'queued'`
 	return func(query string) bool {
 		if !nfClaim(query) {
 			return false
 		}
+		time.Sleep(50 * time.Millisecond)
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		var n int
