@@ -136,26 +136,39 @@ func FuzzDecode(f *testing.F) {
 			fieldVersion: version, fieldProvider: provider, fieldID: id, fieldType: "t", fieldPayloadVer: "",
 			fieldReceivedAt: receivedAt, fieldHeader: header, fieldBody: body, fieldAttempt: attempt,
 		}
-		_ = partialEvent(in)
-		e, err := decode(in)
-		if err != nil {
-			if !errors.Is(err, ErrMalformedEntry) {
-				t.Fatalf("decode error %v does not match ErrMalformedEntry", err)
-			}
+		e, again := reencode(t, in)
+		if e == nil {
 			return
-		}
-		args, err := encode(e)
-		if err != nil {
-			t.Fatalf("encode(decode(x)) = %v", err)
-		}
-		again, err := decode(entry(t, args))
-		if err != nil {
-			t.Fatalf("decode(encode(decode(x))) = %v", err)
 		}
 		if !reflect.DeepEqual(normalize(again), normalize(e)) {
 			t.Fatalf("second round trip = %+v, want %+v", again, e)
 		}
 	})
+}
+
+// reencode decodes the fields in (reading partialEvent of them first, as an
+// abandoned entry would be), and returns nil when they are malformed
+// (failing unless the error matches ErrMalformedEntry); otherwise it encodes
+// the event again and returns it with what decoding that gives.
+func reencode(t *testing.T, in map[string]any) (e, again *receiver.Event) {
+	t.Helper()
+	_ = partialEvent(in)
+	e, err := decode(in)
+	if err != nil {
+		if !errors.Is(err, ErrMalformedEntry) {
+			t.Fatalf("decode error %v does not match ErrMalformedEntry", err)
+		}
+		return nil, nil
+	}
+	args, err := encode(e)
+	if err != nil {
+		t.Fatalf("encode(decode(x)) = %v", err)
+	}
+	again, err = decode(entry(t, args))
+	if err != nil {
+		t.Fatalf("decode(encode(decode(x))) = %v", err)
+	}
+	return e, again
 }
 
 // normalize makes events comparable across a round trip: an empty header

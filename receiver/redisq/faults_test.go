@@ -18,6 +18,17 @@ import (
 // a client through the proxy (go-redis's default retries on, a short read
 // timeout so a dropped reply is noticed quickly) and one straight to Redis
 // for checks.
+// lostReplies are the ways a command's reply is lost after Redis applied
+// it, each armed for the next command m matches: go-redis re-sends the
+// command on a new connection.
+var lostReplies = map[string]func(p *faultproxy.Proxy, m faultproxy.Matcher) *faultproxy.Rule{
+	"cut after apply": func(p *faultproxy.Proxy, m faultproxy.Matcher) *faultproxy.Rule { return p.CutAfterApply(m, 1) },
+	"reply dropped":   func(p *faultproxy.Proxy, m faultproxy.Matcher) *faultproxy.Rule { return p.DropReply(m, 1) },
+	"reply held past the read timeout": func(p *faultproxy.Proxy, m faultproxy.Matcher) *faultproxy.Rule {
+		return p.HoldReply(m, time.Second, 1)
+	},
+}
+
 func proxied(t *testing.T) (*faultproxy.Proxy, *redis.Client, *redis.Client) {
 	t.Helper()
 	srv := redistest.Start(t)
@@ -33,14 +44,7 @@ func proxied(t *testing.T) (*faultproxy.Proxy, *redis.Client, *redis.Client) {
 // The stream must hold the event once: the re-sent script finds the
 // idempotency key its first run wrote.
 func TestEnqueueRetriedAfterLostReplyAddsOnce(t *testing.T) {
-	faults := map[string]func(p *faultproxy.Proxy, m faultproxy.Matcher) *faultproxy.Rule{
-		"cut after apply": func(p *faultproxy.Proxy, m faultproxy.Matcher) *faultproxy.Rule { return p.CutAfterApply(m, 1) },
-		"reply dropped":   func(p *faultproxy.Proxy, m faultproxy.Matcher) *faultproxy.Rule { return p.DropReply(m, 1) },
-		"reply held past the read timeout": func(p *faultproxy.Proxy, m faultproxy.Matcher) *faultproxy.Rule {
-			return p.HoldReply(m, time.Second, 1)
-		},
-	}
-	for name, fault := range faults {
+	for name, fault := range lostReplies {
 		t.Run(name, func(t *testing.T) {
 			p, c, direct := proxied(t)
 			q := New(c, fast(CallTimeout(5*time.Second))...)

@@ -19,14 +19,7 @@ import (
 // the read timeout); go-redis re-sends it on a new connection. The line
 // must hold the token once, in the place it first took.
 func TestOrderJoinRetriedAfterLostReplyJoinsOnce(t *testing.T) {
-	faults := map[string]func(p *faultproxy.Proxy, m faultproxy.Matcher) *faultproxy.Rule{
-		"cut after apply": func(p *faultproxy.Proxy, m faultproxy.Matcher) *faultproxy.Rule { return p.CutAfterApply(m, 1) },
-		"reply dropped":   func(p *faultproxy.Proxy, m faultproxy.Matcher) *faultproxy.Rule { return p.DropReply(m, 1) },
-		"reply held past the read timeout": func(p *faultproxy.Proxy, m faultproxy.Matcher) *faultproxy.Rule {
-			return p.HoldReply(m, time.Second, 1)
-		},
-	}
-	for name, fault := range faults {
+	for name, fault := range lostReplies {
 		t.Run(name, func(t *testing.T) {
 			p, c, direct := proxied(t)
 			ctx := orderCtx(t)
