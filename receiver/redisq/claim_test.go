@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -186,4 +187,25 @@ func storeCalls(w *wire) int {
 		}
 	}
 	return n
+}
+
+// An ID of any length makes a dedupe key of one length in Redis (the
+// store's hash of it): a sender choosing huge IDs cannot make huge keys.
+func TestEnqueueClaimKeyBoundedWhateverTheID(t *testing.T) {
+	_, rdb := startRedis(t)
+	ctx := context.Background()
+	q := New(rdb, fast()...)
+	require.True(t, q.ClaimFor(dedupe.NewRedis(rdb), time.Minute, time.Hour))
+	var lengths []int
+	for _, n := range []int{1, 64, 64 << 10} {
+		e := &driver.Event{Provider: "p", ID: strings.Repeat("i", n), Type: "t", ClaimToken: "tok" + strconv.Itoa(n), Attempt: 1}
+		require.NoError(t, q.Enqueue(ctx, e))
+		keys, err := rdb.Keys(ctx, dedupe.DefaultRedisPrefix+"*").Result()
+		require.NoError(t, err)
+		require.Len(t, keys, len(lengths)+1, "one dedupe key per event")
+		lengths = append(lengths, len(q.claimKey(e.DedupeKey())))
+		assert.Equal(t, "a:"+e.ClaimToken, rdb.Get(ctx, q.claimKey(e.DedupeKey())).Val())
+	}
+	assert.Equal(t, []int{lengths[0], lengths[0], lengths[0]}, lengths, "key lengths for IDs of 1 B, 64 B and 64 KiB")
+	assert.Equal(t, len(dedupe.DefaultRedisPrefix)+32, lengths[0])
 }

@@ -2,6 +2,7 @@ package redisq
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hookwise/hookwise/dedupe"
 	"github.com/hookwise/hookwise/internal/faultproxy"
 	"github.com/hookwise/hookwise/internal/redistest"
 	"github.com/hookwise/hookwise/receiver"
@@ -45,19 +47,31 @@ func proxied(t *testing.T) (*faultproxy.Proxy, *redis.Client, *redis.Client) {
 // idempotency key its first run wrote.
 func TestEnqueueRetriedAfterLostReplyAddsOnce(t *testing.T) {
 	for name, fault := range lostReplies {
-		t.Run(name, func(t *testing.T) {
-			p, c, direct := proxied(t)
-			q := New(c, fast(CallTimeout(5*time.Second))...)
-			rule := fault(p, faultproxy.Script(enqueueScript.Hash()))
-			e := &receiver.Event{Provider: "p", ID: "evt_1", Type: "t", Body: []byte(`{}`), Attempt: 1, ClaimToken: "tok-1"}
-			require.NoError(t, q.Enqueue(context.Background(), e))
-			assert.EqualValues(t, 1, rule.Fired(), "the fault fired")
-			assert.GreaterOrEqual(t, p.Stats().Commands["EVALSHA"], 2, "go-redis re-sent the script")
-			n, err := direct.XLen(context.Background(), q.stream).Result()
-			require.NoError(t, err)
-			assert.EqualValues(t, 1, n, "entries in the stream")
-			require.NoError(t, q.Shutdown(context.Background()))
-		})
+		for _, claims := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/queue claims %v", name, claims), func(t *testing.T) {
+				p, c, direct := proxied(t)
+				q := New(c, fast(CallTimeout(5*time.Second))...)
+				script := enqueueScript
+				if claims {
+					// The claiming script: its re-send must find the key
+					// admitted by its own token (not answer Pending).
+					require.True(t, q.ClaimFor(dedupe.NewRedis(c), time.Minute, time.Hour))
+					script = enqueueClaimScript
+				}
+				rule := fault(p, faultproxy.Script(script.Hash()))
+				e := &receiver.Event{Provider: "p", ID: "evt_1", Type: "t", Body: []byte(`{}`), Attempt: 1, ClaimToken: "tok-1"}
+				require.NoError(t, q.Enqueue(context.Background(), e))
+				assert.EqualValues(t, 1, rule.Fired(), "the fault fired")
+				assert.GreaterOrEqual(t, p.Stats().Commands["EVALSHA"], 2, "go-redis re-sent the script")
+				n, err := direct.XLen(context.Background(), q.stream).Result()
+				require.NoError(t, err)
+				assert.EqualValues(t, 1, n, "entries in the stream")
+				if claims {
+					assert.Equal(t, "a:tok-1", direct.Get(context.Background(), q.claimKey(e.DedupeKey())).Val(), "admitted once, by the delivery's token")
+				}
+				require.NoError(t, q.Shutdown(context.Background()))
+			})
+		}
 	}
 }
 
