@@ -96,13 +96,7 @@ func (q *Queue) finishLoop() {
 			wait = 50 * time.Millisecond
 			continue
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-q.procCtx.Done():
-		}
-		t.Stop()
-		wait = min(2*wait, time.Second)
+		wait = backoffUpTo(q.procCtx, wait, time.Second)
 	}
 }
 
@@ -121,13 +115,7 @@ func (q *Queue) stopFinisher() {
 func (q *Queue) finishNow(d done) {
 	wait := 50 * time.Millisecond
 	for b := q.flush([]done{d}); len(b) > 0; b = q.flush(b) {
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-q.procCtx.Done():
-		}
-		t.Stop()
-		wait = min(2*wait, time.Second)
+		wait = backoffUpTo(q.procCtx, wait, time.Second)
 	}
 }
 

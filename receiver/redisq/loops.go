@@ -102,13 +102,19 @@ func (q *Queue) release(n int) {
 
 // backoff waits d, or less if ctx ends, and returns the next wait.
 func backoff(ctx context.Context, d time.Duration) time.Duration {
+	return backoffUpTo(ctx, d, 2*time.Second)
+}
+
+// backoffUpTo waits d, or less if ctx ends, and returns the next wait: twice
+// d, at most ceiling.
+func backoffUpTo(ctx context.Context, d, ceiling time.Duration) time.Duration {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
 	case <-ctx.Done():
 	}
-	return min(2*d, 2*time.Second)
+	return min(2*d, ceiling)
 }
 
 // readLoop fetches entries for free workers: first those pending on this
