@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hookwise/hookwise/receiver"
 )
@@ -61,6 +62,17 @@ type config struct {
 	logger         *slog.Logger
 	instance       string
 	claimOnEnqueue bool
+}
+
+// newPoolConfig is newConfig for a constructor on pool: it panics for a nil
+// pool or an invalid Schema.
+func newPoolConfig(pool *pgxpool.Pool, opts []Option) config {
+	if pool == nil {
+		panic("postgres: nil pool")
+	}
+	cfg := newConfig(opts)
+	checkSchemaName(cfg.schema)
+	return cfg
 }
 
 func newConfig(opts []Option) config {

@@ -31,11 +31,7 @@ var _ driver.DeadLetterStore = (*DeadLetters)(nil)
 // NewDeadLetters returns a dead-letter store on pool, which the caller
 // owns. Of the options, Schema, CallTimeout and MaxDeadLetters apply.
 func NewDeadLetters(pool *pgxpool.Pool, opts ...Option) *DeadLetters {
-	if pool == nil {
-		panic("postgres: nil pool")
-	}
-	cfg := newConfig(opts)
-	checkSchemaName(cfg.schema)
+	cfg := newPoolConfig(pool, opts)
 	t, events := quote(cfg.schema)+".dead_letters", quote(cfg.schema)+".events"
 	cols := `provider, key, event_id, type, version, received_at, received_ns, header, body, payload, meta, attempt, claim_token, reason, failed_at, failed_ns, target`
 	return &DeadLetters{

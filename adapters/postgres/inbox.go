@@ -24,11 +24,7 @@ type Inbox struct {
 // for a nil pool or an invalid Schema. The tables must exist: call Migrate
 // first (or apply Migrations with your own tool).
 func New(pool *pgxpool.Pool, opts ...Option) *Inbox {
-	if pool == nil {
-		panic("postgres: nil pool")
-	}
-	cfg := newConfig(opts)
-	checkSchemaName(cfg.schema)
+	cfg := newPoolConfig(pool, opts)
 	s := quote(cfg.schema)
 	return &Inbox{
 		pool: pool, cfg: cfg, opts: opts,

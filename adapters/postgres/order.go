@@ -43,11 +43,7 @@ const orderLockKey = 0x6f726472
 // the options, Schema and CallTimeout apply. It panics for a nil pool or an
 // invalid Schema. The tables must exist (Migrate, version 2 or later).
 func NewOrderStore(pool *pgxpool.Pool, opts ...Option) *OrderStore {
-	if pool == nil {
-		panic("postgres: nil pool")
-	}
-	cfg := newConfig(opts)
-	checkSchemaName(cfg.schema)
+	cfg := newPoolConfig(pool, opts)
 	t := quote(cfg.schema) + ".order_lines"
 	return &OrderStore{
 		pool: pool, timeout: cfg.callTimeout, table: t,

@@ -234,11 +234,7 @@ WHERE state = 'running' AND endpoint = $1 AND locked_by = $2`,
 // Shutdown. Nothing is sent to PostgreSQL until Enqueue or Start. It panics
 // for a nil pool or an invalid Schema.
 func NewQueue(pool *pgxpool.Pool, opts ...Option) *Queue {
-	if pool == nil {
-		panic("postgres: nil pool")
-	}
-	cfg := newConfig(opts)
-	checkSchemaName(cfg.schema)
+	cfg := newPoolConfig(pool, opts)
 	q := &Queue{
 		pool: pool, cfg: cfg, sql: newQueueSQL(cfg),
 		wake: make(chan struct{}, 1), freed: make(chan struct{}, 1),

@@ -30,11 +30,7 @@ var _ dedupe.Store = (*Store)(nil)
 // NewStore returns a Store on pool, which the caller owns. Of the options,
 // Schema and CallTimeout apply.
 func NewStore(pool *pgxpool.Pool, opts ...Option) *Store {
-	if pool == nil {
-		panic("postgres: nil pool")
-	}
-	cfg := newConfig(opts)
-	checkSchemaName(cfg.schema)
+	cfg := newPoolConfig(pool, opts)
 	t := quote(cfg.schema) + ".dedupe"
 	return &Store{
 		pool: pool, timeout: cfg.callTimeout,
