@@ -59,6 +59,7 @@ func TestEnqueueClaimsTheKey(t *testing.T) {
 
 	require.NoError(t, q.Enqueue(ctx, ev("e1", "tok1")), "the same call again (as go-redis re-sends it)")
 	assert.EqualValues(t, 1, length(), "added once")
+	assert.Zero(t, rdb.Exists(ctx, q.enqueued+"tok1").Val(), "the claim is the idempotency key: no key of its own")
 
 	err := q.Enqueue(ctx, ev("e1", "tok2"))
 	assert.ErrorIs(t, err, driver.ErrPending, "another delivery admitted the key")
@@ -68,6 +69,8 @@ func TestEnqueueClaimsTheKey(t *testing.T) {
 	held, err := store.Confirm(ctx, "p:e1", "tok1", time.Minute)
 	require.NoError(t, err)
 	require.True(t, held)
+	require.NoError(t, q.Enqueue(ctx, ev("e1", "tok1")), "the same call re-sent after its entry's reader confirmed it")
+	assert.EqualValues(t, 1, length(), "still added once")
 	assert.ErrorIs(t, q.Enqueue(ctx, ev("e1", "tok3")), driver.ErrDuplicate, "confirmed by another delivery")
 	require.NoError(t, store.Complete(ctx, "p:e1", "tok1", time.Minute))
 	assert.ErrorIs(t, q.Enqueue(ctx, ev("e1", "tok4")), driver.ErrDuplicate, "done")

@@ -34,8 +34,11 @@
 // one round trip. A key confirmed by another delivery or done makes Enqueue
 // return driver.ErrDuplicate (the receiver answers 2xx) and one admitted by
 // another delivery an error matching driver.ErrPending (503); neither adds
-// anything. On Redis Cluster the dedupe key and the stream are in different
-// slots, so the receiver claims the key in a round trip of its own first.
+// anything. The claim is then also the call's idempotency key (no ":enq:"
+// key is written): a re-sent script finds the key held by its own token and
+// adds nothing. On Redis Cluster the dedupe key and the stream are in
+// different slots, so the receiver claims the key in a round trip of its own
+// first.
 //
 // Every event is handed to the processor at least once, and normally exactly
 // once: each stream entry goes to one consumer of the group, and is deleted
@@ -61,7 +64,7 @@
 //
 //	hookwise:{events}:stream             the stream: entries not yet done
 //	hookwise:{events}:stream:delayed     sorted set of scheduled retries, scored by due time (ms)
-//	hookwise:{events}:stream:enq:<token> the entry ID added for a claim token (Enqueue), for 10 s or more
+//	hookwise:{events}:stream:enq:<token> the entry ID added for a claim token (Enqueue, unless the queue claims), for 10 s or more
 //	hookwise:{events}:stream:dead        hash of dead letters by "provider:key" (DeadLetters; key as DeadLetter.Key)
 //	hookwise:{events}:stream:dead:order  sorted set of dead letters by failure time
 //

@@ -44,7 +44,8 @@ func proxied(t *testing.T) (*faultproxy.Proxy, *redis.Client, *redis.Client) {
 // The enqueue script is applied but its reply never arrives (cut, dropped,
 // or held past the read timeout); go-redis re-sends it on a new connection.
 // The stream must hold the event once: the re-sent script finds the
-// idempotency key its first run wrote.
+// idempotency key its first run wrote (the plain script) or the claim its
+// first run took (the claiming one).
 func TestEnqueueRetriedAfterLostReplyAddsOnce(t *testing.T) {
 	for name, fault := range lostReplies {
 		for _, claims := range []bool{false, true} {
@@ -68,6 +69,7 @@ func TestEnqueueRetriedAfterLostReplyAddsOnce(t *testing.T) {
 				assert.EqualValues(t, 1, n, "entries in the stream")
 				if claims {
 					assert.Equal(t, "a:tok-1", direct.Get(context.Background(), q.claimKey(e.DedupeKey())).Val(), "admitted once, by the delivery's token")
+					assert.Zero(t, direct.Exists(context.Background(), q.enqueued+"tok-1").Val(), "no idempotency key: the claim is one")
 				}
 				require.NoError(t, q.Shutdown(context.Background()))
 			})

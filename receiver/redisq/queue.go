@@ -130,7 +130,9 @@ func New(client redis.UniversalClient, opts ...Option) *Queue {
 // event with an ID, and adds the entry only if the claim was taken: it
 // returns driver.ErrDuplicate when another delivery's claim of the key is
 // confirmed or the key is done, and an error matching driver.ErrPending when
-// another delivery admitted it.
+// another delivery admitted it. The claim, taken in the step that adds the
+// entry, is then the call's idempotency key: a re-sent call finds the key
+// held by its own token and adds nothing.
 func (q *Queue) Enqueue(ctx context.Context, e *driver.Event) error {
 	if q.closing.Load() {
 		return driver.ErrClosed
@@ -151,11 +153,12 @@ func (q *Queue) Enqueue(ctx context.Context, e *driver.Event) error {
 	defer cancel()
 	script := enqueueScript
 	keys := []string{q.stream, q.delayed, q.enqueued + token}
-	args := append(make([]any, 0, 4+len(fields)), q.cfg.maxLen, q.idemTTL.Milliseconds())
+	args := append(make([]any, 0, 3+len(fields)), q.cfg.maxLen, q.idemTTL.Milliseconds())
 	if q.claimKey != nil && e.ID != "" && e.ClaimToken != "" {
 		script = enqueueClaimScript
-		keys = append(keys, q.claimKey(e.DedupeKey()))
-		args = append(args, token, q.admission)
+		keys[2] = q.claimKey(e.DedupeKey())
+		args[1] = token
+		args = append(args, q.admission)
 	}
 	res, err := script.Run(cctx, q.batch.Do, q.rdb.Process, keys, append(args, fields...)...).Result()
 	switch n, isInt := res.(int64); {
@@ -166,6 +169,8 @@ func (q *Queue) Enqueue(ctx context.Context, e *driver.Event) error {
 			return ctx.Err()
 		}
 		return unavailable(err)
+	case isInt && n == claimHeld:
+		return nil
 	case isInt && n == claimDuplicate:
 		return driver.ErrDuplicate
 	case isInt:

@@ -1,8 +1,6 @@
 package redisq
 
 import (
-	"strconv"
-
 	"github.com/hookwise/hookwise/internal/redisclaim"
 	"github.com/hookwise/hookwise/internal/redisscript"
 )
@@ -30,49 +28,59 @@ import (
 // whose connection broke before the reply, and Redis may have applied the
 // first send: the re-sent script then adds nothing. It returns false when
 // the backlog is full.
-var enqueueScript = redisscript.New(enqueueLua("", "", 3))
-
-// enqueueLua returns the Lua source of an enqueue script whose fields start
-// at ARGV[fields]: after the idempotency key's check it runs claim (which
-// may return early), and after the entry was added, admit.
-func enqueueLua(claim, admit string, fields int) string {
-	return `
+var enqueueScript = redisscript.New(`
 local id = redis.call('GET', KEYS[3])
 if id then
   return id
 end
-` + claim + `local bound = tonumber(ARGV[1])
+` + boundLua + `id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 3))
+redis.call('SET', KEYS[3], id, 'PX', ARGV[2])
+return id
+`)
+
+// boundLua returns false from a script when the backlog (stream entries
+// plus scheduled retries, KEYS[1] and KEYS[2]) is at ARGV[1] (0: no bound).
+const boundLua = `local bound = tonumber(ARGV[1])
 if bound > 0 and redis.call('XLEN', KEYS[1]) + redis.call('ZCARD', KEYS[2]) >= bound then
   return false
 end
-id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, ` + strconv.Itoa(fields) + `))
-redis.call('SET', KEYS[3], id, 'PX', ARGV[2])
-` + admit + `return id
 `
-}
 
 // enqueueClaimScript is enqueueScript that also claims the event's dedupe
 // key, as the dedupe store's claim script does (redisclaim.ClaimLua), and
 // adds the entry only when the claim was taken; it runs only on a single
 // Redis server (the dedupe key is in a slot of its own).
 //
-//	KEYS[1…3] as enqueueScript's
-//	KEYS[4]   the dedupe key (the store's Redis key of the event's key)
-//	ARGV[1…2] as enqueueScript's
-//	ARGV[3]   the delivery's claim token
-//	ARGV[4]   the admission lease in milliseconds
-//	ARGV[5…]  field, value, …
+//	KEYS[1…2] as enqueueScript's
+//	KEYS[3]   the dedupe key (the store's Redis key of the event's key)
+//	ARGV[1]   as enqueueScript's
+//	ARGV[2]   the delivery's claim token (new for each delivery)
+//	ARGV[3]   the admission lease in milliseconds
+//	ARGV[4…]  field, value, …
 //
-// It returns the entry ID (a new one, or the one an earlier run of the same
-// call added), false when the backlog is full, or, adding nothing, the
-// claim's outcome: claimPending or claimDuplicate.
-var enqueueClaimScript = redisscript.New(enqueueLua(
-	redisclaim.ClaimLua("4", "3")+"if claim ~= 1 then\n  return claim\nend\n",
-	"if admit then\n  "+redisclaim.AdmitLua("4", "3", "4")+"end\n", 5))
+// It needs no idempotency key of its own: the claim is one. The script
+// admits the key for the token in the step that adds the entry, and nothing
+// else admits a new delivery's token, so a key the token already holds
+// (admitted, or confirmed since by the entry's reader) means that an earlier
+// run of the same call, which go-redis re-sent after a broken connection,
+// added the entry: the script then adds nothing and returns claimHeld.
+//
+// It returns the new entry's ID, false when the backlog is full, or, adding
+// nothing, claimHeld, claimPending or claimDuplicate.
+var enqueueClaimScript = redisscript.New(redisclaim.ClaimLua("3", "2") + `if claim ~= 1 then
+  return claim
+elseif not admit then
+  return 1
+end
+` + boundLua + `local id = redis.call('XADD', KEYS[1], '*', unpack(ARGV, 4))
+` + redisclaim.AdmitLua("3", "2", "3") + `return id
+`)
 
-// The outcomes enqueueClaimScript returns instead of an entry ID: those of
-// dedupe.Pending and dedupe.Duplicate.
+// The outcomes enqueueClaimScript returns instead of a new entry ID:
+// claimHeld when an earlier run of the same call added the entry, and those
+// of dedupe.Pending and dedupe.Duplicate.
 const (
+	claimHeld      = 1
 	claimPending   = 2
 	claimDuplicate = 3
 )
