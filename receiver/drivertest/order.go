@@ -151,43 +151,49 @@ var orderCases = []struct {
 	}},
 	{name: "HoldLapses", f: func(e *oenv) {
 		// The first entry is never renewed: once its hold passed, the
-		// next token's turn comes.
-		const hold = 300 * time.Millisecond
+		// next token's turn comes. The hold is long against a stall of a
+		// loaded machine (race detector, parallel packages) between the
+		// Join and the first check, which must come within it.
+		const hold = time.Second
 		k := e.key()
 		e.join(k, "lost", hold)
 		e.join(k, "b", longHold)
 		e.join(k, "c", longHold)
 		assert.Equal(e.t, []bool{false, false}, e.turns(k, "b", "c"), "within the first entry's hold")
-		time.Sleep(hold + 200*time.Millisecond)
+		time.Sleep(hold + 300*time.Millisecond)
 		assert.Equal(e.t, []bool{true, false}, e.turns(k, "b", "c"), "after the first entry's hold passed")
 		assert.True(e.t, e.turn(k, "lost", longHold), "a token dropped from the line may run")
 	}},
 	{name: "TurnRenews", f: func(e *oenv) {
 		// Turn renews the caller's entry, first or waiting: an event that
-		// keeps asking stays in line however long it waits.
-		const hold = 400 * time.Millisecond
+		// keeps asking stays in line however long it waits. It renews
+		// every eighth of the hold, so that only a stall of most of a hold
+		// (a loaded machine) could let an entry lapse.
+		const hold = time.Second
 		k := e.key()
 		e.join(k, "first", hold)
 		e.join(k, "waiting", hold)
 		e.join(k, "last", longHold)
-		deadline := time.Now().Add(3 * hold)
+		deadline := time.Now().Add(2 * hold)
 		for time.Now().Before(deadline) {
 			assert.True(e.t, e.turn(k, "first", hold), "the first token, renewing")
 			assert.False(e.t, e.turn(k, "waiting", hold), "a waiting token, renewing")
-			time.Sleep(hold / 4)
+			time.Sleep(hold / 8)
 		}
 		assert.False(e.t, e.turn(k, "last", longHold), "the last token, while the others renew")
 		e.leave(k, "first")
 		assert.Equal(e.t, []bool{true, false}, e.turns(k, "waiting", "last"), "after the first left")
 	}},
 	{name: "JoinRenews", f: func(e *oenv) {
-		const hold = 400 * time.Millisecond
+		// Checked past the first Join's hold and well within the second's
+		// (a stall of up to 0.7 s between them still passes).
+		const hold = 2 * time.Second
 		k := e.key()
 		e.join(k, "a", hold)
 		e.join(k, "b", longHold)
 		time.Sleep(hold / 2)
 		e.join(k, "a", hold)
-		time.Sleep(hold/2 + 100*time.Millisecond)
+		time.Sleep(hold/2 + 300*time.Millisecond)
 		assert.False(e.t, e.turn(k, "b", longHold), "a renewed by a second Join is still first")
 	}},
 	{name: "OneAtATimeInOrder", f: func(e *oenv) {
