@@ -101,6 +101,32 @@ func TestEnqueueRefusedByTheBoundClaimsNothing(t *testing.T) {
 	assert.Zero(t, rdb.Exists(ctx, q.claimKey("p:e2")).Val(), "no claim left behind")
 }
 
+// An enqueue that Redis refuses (the bound's check or the XADD failing)
+// leaves no admission behind, so the sender's retry is claimed, not
+// answered pending for the lease.
+func TestEnqueueRefusedByRedisLeavesNoClaim(t *testing.T) {
+	_, rdb := startRedis(t)
+	ctx := context.Background()
+	for _, bound := range []int64{0, 10} {
+		t.Run(fmt.Sprintf("bound=%d", bound), func(t *testing.T) {
+			stream, id := fmt.Sprintf("broken-%d", bound), fmt.Sprintf("e%d", bound)
+			q := New(rdb, fast(Stream(stream), MaxLen(bound))...)
+			require.True(t, q.ClaimFor(dedupe.NewRedis(rdb), time.Minute, time.Hour))
+			require.NoError(t, rdb.Set(ctx, stream, "not a stream", 0).Err(), "XLEN and XADD answer WRONGTYPE")
+			err := q.Enqueue(ctx, &driver.Event{Provider: "p", ID: id, ClaimToken: "t1", Attempt: 1})
+			require.Error(t, err)
+			assert.ErrorIs(t, err, ErrUnavailable)
+			assert.Contains(t, err.Error(), "WRONGTYPE", "Redis's error, passed on")
+			assert.Zero(t, rdb.Exists(ctx, q.claimKey("p:"+id)).Val(), "no claim left behind")
+
+			require.NoError(t, rdb.Del(ctx, stream).Err())
+			require.NoError(t, q.Enqueue(ctx, &driver.Event{Provider: "p", ID: id, ClaimToken: "t2", Attempt: 1}), "the retry is claimed")
+			assert.Equal(t, "a:t2", rdb.Get(ctx, q.claimKey("p:"+id)).Val())
+			assert.EqualValues(t, 1, rdb.XLen(ctx, stream).Val())
+		})
+	}
+}
+
 // A receiver with a Redis store and queue on one client sends one script
 // per delivery on the request path (the claiming enqueue), answers a
 // duplicate 2xx and a concurrent delivery 503, and runs the event once.
