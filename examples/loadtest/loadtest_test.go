@@ -272,3 +272,33 @@ func TestExternalURL(t *testing.T) {
 		t.Errorf("wrong secret: status %v", r.Status)
 	}
 }
+
+// TestCatchUp leaves a backlog on purpose: 8 workers whose handlers sleep
+// 5 ms finish at most 1,600 events per second, while 4 connections are
+// acknowledged faster. Catch-up/s times only the drain after sending
+// stopped, so it must come near that capacity and never above it (counting
+// the events handled while sending too, it would be above it); bare handles
+// each event inline and leaves nothing to catch up.
+func TestCatchUp(t *testing.T) {
+	rep := runJSON(t, "-modes", "bare,memory-sleep", "-sleep", "5ms", "-sleep-workers", "8", "-n", "3000", "-duration", "2s")
+	require.Len(t, rep.Results, 2)
+	bare, slow := rep.Results[0], rep.Results[1]
+	checkCounted(t, bare)
+	checkCounted(t, slow)
+	assert.Nil(t, bare.CatchUpPS, "bare leaves no backlog")
+	require.NotNil(t, slow.CatchUpPS, "no catch-up rate though the workers fall behind")
+	const capacity = 8 / 0.005
+	assert.LessOrEqual(t, *slow.CatchUpPS, 1.01*capacity, "faster than 8 workers sleeping 5 ms can be")
+	assert.GreaterOrEqual(t, *slow.CatchUpPS, 0.5*capacity, "the drain alone runs near the workers' capacity")
+	require.NotNil(t, slow.CatchUpVsBare)
+	assert.InDelta(t, *slow.CatchUpPS / *bare.HandledPS, *slow.CatchUpVsBare, 0.01)
+}
+
+// TestCatchUpNeedsABacklog: below minCatchUpBacklog events left, or with a
+// backlog not drained, a round reports no catch-up rate.
+func TestCatchUpNeedsABacklog(t *testing.T) {
+	assert.Zero(t, catchUp(minCatchUpBacklog-1, minCatchUpBacklog-1, time.Second, true))
+	assert.InDelta(t, float64(minCatchUpBacklog)/2, catchUp(minCatchUpBacklog, minCatchUpBacklog, 2*time.Second, true), 1e-9)
+	assert.Zero(t, catchUp(5000, 4000, time.Second, false), "not drained")
+	assert.Zero(t, catchUp(5000, 5000, 0, true), "no time measured")
+}

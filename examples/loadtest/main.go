@@ -36,6 +36,10 @@
 //	handled/s    handler completions of the measured events divided by the
 //	             time from the first request to the last completion (so a
 //	             backlog finished after the generator stopped counts against it)
+//	catch-up/s   completions after the generator stopped divided by the time
+//	             from then to the last completion: how fast the workers finish
+//	             a backlog once no request competes for the CPUs; shown only
+//	             when at least 200 acknowledged events were left to handle
 //	srv µs/ev    the server child's CPU time (user+system) from the start of
 //	             the measured phase to the end of the drain, per event handled
 //	gen µs/req   the generator's CPU time per request
@@ -187,6 +191,7 @@ type round struct {
 	status                  map[int]int
 	firstErr                error
 	rps, handledPS          float64
+	catchUp                 float64 // 0: too small a backlog to measure
 	srvCPU, genCPU          float64 // µs per event handled, per request sent
 	p50, p99, p999          float64 // ms
 	drained                 bool
@@ -202,6 +207,11 @@ type result struct {
 	// HandledPS is handler completions of the measured events per second,
 	// from the first request to the last completion. Null if external.
 	HandledPS *float64 `json:"handled_per_s"`
+	// CatchUpPS is handler completions per second after the generator
+	// stopped, from then to the last completion: the rate at which the
+	// workers finish a backlog alone. Null when no round left a backlog of
+	// minCatchUpBacklog events (or for an external target).
+	CatchUpPS *float64 `json:"catch_up_per_s"`
 	// ServerCPUus is the server child's CPU time per event handled (µs),
 	// from the start of the measured phase to the end of the drain.
 	ServerCPUus *float64 `json:"server_cpu_us_per_event"`
@@ -226,6 +236,8 @@ type result struct {
 	// The ratios to bare are the medians over rounds of each round's ratio.
 	RPSvsBare     *float64 `json:"rps_vs_bare,omitempty"`
 	HandledVsBare *float64 `json:"handled_vs_bare,omitempty"`
+	// CatchUpVsBare is catch-up/s over bare's handled/s.
+	CatchUpVsBare *float64 `json:"catch_up_vs_bare,omitempty"`
 	// CPUvsBare is bare's server CPU per event over this mode's: the ratio
 	// of throughputs with the server alone on the CPUs.
 	CPUvsBare *float64 `json:"cpu_vs_bare,omitempty"`
@@ -280,8 +292,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 			if err != nil {
 				return fmt.Errorf("%s: %w", mode, err)
 			}
-			fmt.Fprintf(stderr, "loadtest: %s (round %d): %.0f req/s, %.0f handled/s, server %.1f µs/event, generator %.1f µs/req\n",
-				mode, r+1, res.rps, res.handledPS, res.srvCPU, res.genCPU)
+			catch := "-"
+			if res.catchUp > 0 {
+				catch = strconv.FormatFloat(res.catchUp, 'f', 0, 64)
+			}
+			fmt.Fprintf(stderr, "loadtest: %s (round %d): %.0f req/s, %.0f handled/s, catch-up %s/s, server %.1f µs/event, generator %.1f µs/req\n",
+				mode, r+1, res.rps, res.handledPS, catch, res.srvCPU, res.genCPU)
 			rounds[mode] = append(rounds[mode], res)
 		}
 	}
@@ -357,6 +373,15 @@ func runMode(ctx context.Context, c config, mode, runID string, roundNo int, std
 	g0 := processCPU()
 	lr := send(ctx, conns, rs.reqs[warmup(c):], c.duration)
 	genCPU := processCPU() - g0
+	var sent serverStats // the server's count once sending stopped
+	var sentAt time.Time
+	if srv != nil {
+		var err error
+		if sent, err = srv.command("stats"); err != nil {
+			return nil, err
+		}
+		sentAt = time.Now()
+	}
 	res := &round{
 		requests: lr.requests, errors: lr.errors, acked: int(warmAcked) + lr.acked(), status: lr.status, firstErr: lr.firstErr,
 		rps: float64(lr.requests) / lr.elapsed.Seconds(),
@@ -385,12 +410,29 @@ func runMode(ctx context.Context, c config, mode, runID string, roundNo int, std
 		}
 		res.srvCPU = us(time.Duration(s1.CPU-s0.CPU)) / float64(n)
 	}
+	res.catchUp = catchUp(int64(res.acked)-sent.Handled, s1.Handled-sent.Handled, time.Duration(s1.LastDone-sentAt.UnixNano()), drained)
 	final, err := srv.close()
 	if err != nil {
 		return nil, fmt.Errorf("server shutdown: %w", err)
 	}
 	res.final = &final
 	return res, nil
+}
+
+// minCatchUpBacklog is the fewest events left to handle when sending stops
+// for which a round reports catch-up/s: a smaller backlog is finished within
+// a few reads, too quickly to time.
+const minCatchUpBacklog = 200
+
+// catchUp returns the events handled per second after sending stopped:
+// done events completed in took, out of the left that were acknowledged and
+// not yet handled then. It returns 0 (not measured) when fewer than
+// minCatchUpBacklog were left or the backlog was not drained.
+func catchUp(left, done int64, took time.Duration, drained bool) float64 {
+	if left < minCatchUpBacklog || !drained || done <= 0 || took <= 0 {
+		return 0
+	}
+	return float64(done) / took.Seconds()
 }
 
 // waitHandled polls the server until it has handled want events or d has
@@ -477,8 +519,23 @@ func summarize(mode string, rs []*round) *result {
 	cpu := round1(med(rs, func(r *round) float64 { return r.srvCPU }))
 	lost := int64(res.Acknowledged) - handled - dead - pending
 	res.HandledPS, res.ServerCPUus = &hps, &cpu
+	if v := medianOf(catchUps(rs)); v > 0 {
+		v = math.Round(v)
+		res.CatchUpPS = &v
+	}
 	res.Handled, res.DeadLettered, res.Pending, res.Lost = &handled, &dead, &pending, &lost
 	return res
+}
+
+// catchUps returns the catch-up rates of the rounds that measured one.
+func catchUps(rs []*round) []float64 {
+	var v []float64
+	for _, r := range rs {
+		if r.catchUp > 0 {
+			v = append(v, r.catchUp)
+		}
+	}
+	return v
 }
 
 // compare fills the ratios to bare (medians of the rounds' ratios) and to
@@ -506,6 +563,12 @@ func compare(rs []*result, rounds map[string][]*round) {
 		if _, ok := rounds["bare"]; ok && r.Mode != "bare" && r.Mode != "external" {
 			r.RPSvsBare = ratio(r.Mode, func(m, b *round) float64 { return m.rps / b.rps })
 			r.HandledVsBare = ratio(r.Mode, func(m, b *round) float64 { return m.handledPS / b.handledPS })
+			r.CatchUpVsBare = ratio(r.Mode, func(m, b *round) float64 {
+				if m.catchUp == 0 {
+					return math.NaN() // not measured in this round
+				}
+				return m.catchUp / b.handledPS
+			})
 			r.CPUvsBare = ratio(r.Mode, func(m, b *round) float64 { return b.srvCPU / m.srvCPU })
 			r.P99vsBare = ratio(r.Mode, func(m, b *round) float64 { return m.p99 / b.p99 })
 		}
@@ -522,15 +585,15 @@ func printTable(w io.Writer, rep report) {
 	fmt.Fprintln(w, "figures are medians over rounds; x bare columns are medians of each round's ratio; status..lost are summed over rounds")
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "mode\treq/s\tx bare\thandled/s\tx bare\tsrv µs/ev\tbare/srv\tgen µs/req\tp50 ms\tp99 ms\tp99.9 ms\tp99 x bare\tp99 x no-sleep\tstatus\terrors\tacked\thandled\tdead\tpending\tlost\tdrained\t")
+	fmt.Fprintln(tw, "mode\treq/s\tx bare\thandled/s\tx bare\tcatch-up/s\tx bare\tsrv µs/ev\tbare/srv\tgen µs/req\tp50 ms\tp99 ms\tp99.9 ms\tp99 x bare\tp99 x no-sleep\tstatus\terrors\tacked\thandled\tdead\tpending\tlost\tdrained\t")
 	for _, r := range rep.Results {
 		codes := make([]string, 0, len(r.Status))
 		for code, n := range r.Status {
 			codes = append(codes, code+":"+strconv.Itoa(n))
 		}
 		slices.Sort(codes)
-		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%.1f\t%.2f\t%.2f\t%.2f\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%v\t\n",
-			r.Mode, r.RPS, fx(r.RPSvsBare), ff(r.HandledPS, 0), fx(r.HandledVsBare), ff(r.ServerCPUus, 1), fx(r.CPUvsBare), r.GenCPUus,
+		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f\t%.2f\t%.2f\t%.2f\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%v\t\n",
+			r.Mode, r.RPS, fx(r.RPSvsBare), ff(r.HandledPS, 0), fx(r.HandledVsBare), ff(r.CatchUpPS, 0), fx(r.CatchUpVsBare), ff(r.ServerCPUus, 1), fx(r.CPUvsBare), r.GenCPUus,
 			r.P50ms, r.P99ms, r.P999ms, fx(r.P99vsBare), fx(r.P99vsNoSleep),
 			strings.Join(codes, " "), r.Errors, r.Acknowledged, fn(r.Handled), fn(r.DeadLettered), fn(r.Pending), fn(r.Lost), r.Drained)
 	}
