@@ -292,12 +292,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 			if err != nil {
 				return fmt.Errorf("%s: %w", mode, err)
 			}
-			catch := "-"
-			if res.catchUp > 0 {
-				catch = strconv.FormatFloat(res.catchUp, 'f', 0, 64)
-			}
 			fmt.Fprintf(stderr, "loadtest: %s (round %d): %.0f req/s, %.0f handled/s, catch-up %s/s, server %.1f µs/event, generator %.1f µs/req\n",
-				mode, r+1, res.rps, res.handledPS, catch, res.srvCPU, res.genCPU)
+				mode, r+1, res.rps, res.handledPS, ff(measured(res.catchUp), 0), res.srvCPU, res.genCPU)
 			rounds[mode] = append(rounds[mode], res)
 		}
 	}
@@ -519,10 +515,7 @@ func summarize(mode string, rs []*round) *result {
 	cpu := round1(med(rs, func(r *round) float64 { return r.srvCPU }))
 	lost := int64(res.Acknowledged) - handled - dead - pending
 	res.HandledPS, res.ServerCPUus = &hps, &cpu
-	if v := medianOf(catchUps(rs)); v > 0 {
-		v = math.Round(v)
-		res.CatchUpPS = &v
-	}
+	res.CatchUpPS = measured(math.Round(medianOf(catchUps(rs))))
 	res.Handled, res.DeadLettered, res.Pending, res.Lost = &handled, &dead, &pending, &lost
 	return res
 }
@@ -608,6 +601,14 @@ func printTable(w io.Writer, rep report) {
 			fmt.Fprintf(w, "%s: first error: %s\n", r.Mode, r.FirstError)
 		}
 	}
+}
+
+// measured returns v for ff and fx, or nil for 0, a figure not measured.
+func measured(v float64) *float64 {
+	if v == 0 {
+		return nil
+	}
+	return &v
 }
 
 func fx(v *float64) string {
