@@ -103,13 +103,27 @@ func TestInProcessModes(t *testing.T) {
 
 func TestRedisModes(t *testing.T) {
 	srv := redistest.Start(t)
-	rep := runJSON(t, "-redis-url", "redis://"+srv.Addr+"/0", "-modes", "redis,redis-sleep")
-	if len(rep.Results) != 2 {
-		t.Fatalf("results = %d, want 2", len(rep.Results))
-	}
-	for _, r := range rep.Results {
+	rep := runJSON(t, "-redis-url", "redis://"+srv.Addr+"/0", "-modes", "bare,redis,redis-sleep,redis-floor,redis-floor-sleep")
+	require.Len(t, rep.Results, 5)
+	assert.Nil(t, rep.Results[0].RedisCPUus, "bare uses no Redis")
+	for _, r := range rep.Results[1:] {
 		checkCounted(t, r)
+		// redis-server's CPU time over the measured span, per event: the
+		// enqueue alone takes at least a microsecond.
+		if assert.NotNil(t, r.RedisCPUus, r.Mode) {
+			assert.Greater(t, *r.RedisCPUus, 1.0, r.Mode)
+		}
 	}
+}
+
+func TestParseRedisCPU(t *testing.T) {
+	d, err := parseRedisCPU("# CPU\r\nused_cpu_sys:1.250000\r\nused_cpu_user:2.500000\r\nused_cpu_sys_children:9.000000\r\n")
+	require.NoError(t, err)
+	assert.Equal(t, 3750*time.Millisecond, d)
+	_, err = parseRedisCPU("# CPU\r\nused_cpu_sys:1.25\r\n")
+	assert.Error(t, err, "one of the two fields missing")
+	_, err = parseRedisCPU("used_cpu_sys:x\r\nused_cpu_user:1\r\n")
+	assert.Error(t, err, "not a number")
 }
 
 func TestRoundsAndTable(t *testing.T) {
@@ -138,6 +152,7 @@ func TestFlags(t *testing.T) {
 		{"host name url", []string{"-url", "http://localhost:8080/"}, false},
 		{"https url", []string{"-url", "https://127.0.0.1:8443/"}, false},
 		{"redis mode without redis", []string{"-modes", "redis"}, false},
+		{"floor mode without redis", []string{"-modes", "redis-floor"}, false},
 		{"unknown mode", []string{"-modes", "bare,turbo"}, false},
 		{"tiny body", []string{"-size", "10"}, false},
 		{"blank secret", []string{"-secret", "  "}, false},

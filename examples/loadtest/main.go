@@ -16,6 +16,12 @@
 //	memory-sleep  memory, with handlers that sleep -sleep (100ms) each
 //	redis         Redis dedupe and the Redis Streams queue (needs -redis-url)
 //	redis-sleep   redis, with sleeping handlers
+//	redis-floor   no Hookwise: the bare handler plus one XADD of the body per
+//	              request before the 200, and one consumer that reads batches
+//	              and acknowledges and deletes them (XACK, XDEL): the least a
+//	              receiver that acknowledges only what Redis holds must do
+//	redis-floor-sleep  redis-floor, its consumer taking -sleep-workers
+//	              entries at a time and sleeping -sleep before counting them
 //
 // The generator is a raw HTTP/1.1 client: every request (headers, Stripe
 // signature and body, one distinct event each) is built and signed before a
@@ -42,6 +48,9 @@
 //	             when at least 200 acknowledged events were left to handle
 //	srv µs/ev    the server child's CPU time (user+system) from the start of
 //	             the measured phase to the end of the drain, per event handled
+//	redis µs/ev  redis-server's CPU time (INFO cpu) over the same span, per
+//	             event handled (redis modes; the whole server, so use a Redis
+//	             that nothing else is busy on)
 //	gen µs/req   the generator's CPU time per request
 //
 // and each against bare: the median over rounds of the round's ratio. The
@@ -72,6 +81,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 func main() {
@@ -117,7 +128,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	modes := fs.String("modes", "", "comma-separated modes: bare, memory, memory-sleep, redis, redis-sleep (default bare,memory, plus redis with -redis-url)")
+	modes := fs.String("modes", "", "comma-separated modes: bare, memory, memory-sleep, redis, redis-sleep, redis-floor, redis-floor-sleep (default bare,memory, plus redis with -redis-url)")
 	fs.StringVar(&c.url, "url", "", "drive this external receiver (http://127.0.0.1:PORT/…) instead of in-process modes")
 	fs.StringVar(&c.secret, "secret", "whsec_loadtest", "Stripe endpoint secret to sign with")
 	fs.StringVar(&c.redisURL, "redis-url", "", "Redis for the redis modes (redis://127.0.0.1:6379/0)")
@@ -170,7 +181,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		m = strings.TrimSpace(m)
 		switch m {
 		case "bare", "memory", "memory-sleep":
-		case "redis", "redis-sleep":
+		case "redis", "redis-sleep", "redis-floor", "redis-floor-sleep":
 			if c.redisURL == "" {
 				return c, fmt.Errorf("mode %s needs -redis-url", m)
 			}
@@ -193,6 +204,7 @@ type round struct {
 	rps, handledPS          float64
 	catchUp                 float64 // 0: too small a backlog to measure
 	srvCPU, genCPU          float64 // µs per event handled, per request sent
+	redisCPU                float64 // redis-server's µs per event handled; 0: not measured
 	p50, p99, p999          float64 // ms
 	drained                 bool
 	final                   *serverStats // nil for an external target
@@ -215,6 +227,10 @@ type result struct {
 	// ServerCPUus is the server child's CPU time per event handled (µs),
 	// from the start of the measured phase to the end of the drain.
 	ServerCPUus *float64 `json:"server_cpu_us_per_event"`
+	// RedisCPUus is redis-server's CPU time per event handled (µs), over the
+	// same span (INFO cpu: used_cpu_user + used_cpu_sys, the whole server,
+	// so other clients' commands count too). Null for modes without Redis.
+	RedisCPUus *float64 `json:"redis_cpu_us_per_event"`
 	// GenCPUus is the generator's CPU time per request (µs).
 	GenCPUus float64        `json:"generator_cpu_us_per_req"`
 	P50ms    float64        `json:"p50_ms"`
@@ -294,6 +310,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 			}
 			fmt.Fprintf(stderr, "loadtest: %s (round %d): %.0f req/s, %.0f handled/s, catch-up %s/s, server %.1f µs/event, generator %.1f µs/req\n",
 				mode, r+1, res.rps, res.handledPS, ff(measured(res.catchUp), 0), res.srvCPU, res.genCPU)
+			if res.redisCPU > 0 {
+				fmt.Fprintf(stderr, "loadtest: %s (round %d): redis-server %.1f µs/event\n", mode, r+1, res.redisCPU)
+			}
 			rounds[mode] = append(rounds[mode], res)
 		}
 	}
@@ -339,6 +358,15 @@ func runMode(ctx context.Context, c config, mode, runID string, roundNo int, std
 		defer srv.kill()
 		addr = srv.addr
 	}
+	var rcl *redis.Client // reads redis-server's CPU time in the redis modes
+	if strings.HasPrefix(mode, "redis") {
+		opt, err := redis.ParseURL(c.redisURL)
+		if err != nil {
+			return nil, fmt.Errorf("-redis-url: %w", err)
+		}
+		rcl = redis.NewClient(opt)
+		defer rcl.Close()
+	}
 	if c.genProcs > 0 {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(c.genProcs))
 	}
@@ -362,6 +390,13 @@ func runMode(ctx context.Context, c config, mode, runID string, roundNo int, std
 		}
 		var err error
 		if s0, err = srv.command("begin"); err != nil {
+			return nil, err
+		}
+	}
+	var rc0 time.Duration
+	if rcl != nil {
+		var err error
+		if rc0, err = redisCPU(ctx, rcl); err != nil {
 			return nil, err
 		}
 	}
@@ -405,6 +440,13 @@ func runMode(ctx context.Context, c config, mode, runID string, roundNo int, std
 			res.handledPS = float64(n) / d.Seconds()
 		}
 		res.srvCPU = us(time.Duration(s1.CPU-s0.CPU)) / float64(n)
+		if rcl != nil {
+			rc1, err := redisCPU(ctx, rcl)
+			if err != nil {
+				return nil, err
+			}
+			res.redisCPU = us(rc1-rc0) / float64(n)
+		}
 	}
 	res.catchUp = catchUp(int64(res.acked)-sent.Handled, s1.Handled-sent.Handled, time.Duration(s1.LastDone-sentAt.UnixNano()), drained)
 	final, err := srv.close()
@@ -413,6 +455,38 @@ func runMode(ctx context.Context, c config, mode, runID string, roundNo int, std
 	}
 	res.final = &final
 	return res, nil
+}
+
+// redisCPU returns redis-server's CPU time so far (INFO cpu: user + system).
+func redisCPU(ctx context.Context, rcl *redis.Client) (time.Duration, error) {
+	info, err := rcl.Info(ctx, "cpu").Result()
+	if err != nil {
+		return 0, fmt.Errorf("redis INFO cpu: %w", err)
+	}
+	return parseRedisCPU(info)
+}
+
+// parseRedisCPU sums used_cpu_user and used_cpu_sys (seconds) of an INFO
+// cpu answer.
+func parseRedisCPU(info string) (time.Duration, error) {
+	var total float64
+	found := 0
+	for _, l := range strings.Split(info, "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(l), ":")
+		if !ok || (k != "used_cpu_user" && k != "used_cpu_sys") {
+			continue
+		}
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return 0, fmt.Errorf("redis INFO cpu: %s: %w", k, err)
+		}
+		total += f
+		found++
+	}
+	if found != 2 {
+		return 0, errors.New("redis INFO cpu: no used_cpu_user and used_cpu_sys")
+	}
+	return time.Duration(total * float64(time.Second)), nil
 }
 
 // minCatchUpBacklog is the fewest events left to handle when sending stops
@@ -515,6 +589,7 @@ func summarize(mode string, rs []*round) *result {
 	cpu := round1(med(rs, func(r *round) float64 { return r.srvCPU }))
 	lost := int64(res.Acknowledged) - handled - dead - pending
 	res.HandledPS, res.ServerCPUus = &hps, &cpu
+	res.RedisCPUus = measured(round1(med(rs, func(r *round) float64 { return r.redisCPU })))
 	res.CatchUpPS = measured(math.Round(medianOf(catchUps(rs))))
 	res.Handled, res.DeadLettered, res.Pending, res.Lost = &handled, &dead, &pending, &lost
 	return res
@@ -578,15 +653,15 @@ func printTable(w io.Writer, rep report) {
 	fmt.Fprintln(w, "figures are medians over rounds; x bare columns are medians of each round's ratio; status..lost are summed over rounds")
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "mode\treq/s\tx bare\thandled/s\tx bare\tcatch-up/s\tx bare\tsrv µs/ev\tbare/srv\tgen µs/req\tp50 ms\tp99 ms\tp99.9 ms\tp99 x bare\tp99 x no-sleep\tstatus\terrors\tacked\thandled\tdead\tpending\tlost\tdrained\t")
+	fmt.Fprintln(tw, "mode\treq/s\tx bare\thandled/s\tx bare\tcatch-up/s\tx bare\tsrv µs/ev\tbare/srv\tredis µs/ev\tgen µs/req\tp50 ms\tp99 ms\tp99.9 ms\tp99 x bare\tp99 x no-sleep\tstatus\terrors\tacked\thandled\tdead\tpending\tlost\tdrained\t")
 	for _, r := range rep.Results {
 		codes := make([]string, 0, len(r.Status))
 		for code, n := range r.Status {
 			codes = append(codes, code+":"+strconv.Itoa(n))
 		}
 		slices.Sort(codes)
-		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f\t%.2f\t%.2f\t%.2f\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%v\t\n",
-			r.Mode, r.RPS, fx(r.RPSvsBare), ff(r.HandledPS, 0), fx(r.HandledVsBare), ff(r.CatchUpPS, 0), fx(r.CatchUpVsBare), ff(r.ServerCPUus, 1), fx(r.CPUvsBare), r.GenCPUus,
+		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f\t%.2f\t%.2f\t%.2f\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%v\t\n",
+			r.Mode, r.RPS, fx(r.RPSvsBare), ff(r.HandledPS, 0), fx(r.HandledVsBare), ff(r.CatchUpPS, 0), fx(r.CatchUpVsBare), ff(r.ServerCPUus, 1), fx(r.CPUvsBare), ff(r.RedisCPUus, 1), r.GenCPUus,
 			r.P50ms, r.P99ms, r.P999ms, fx(r.P99vsBare), fx(r.P99vsNoSleep),
 			strings.Join(codes, " "), r.Errors, r.Acknowledged, fn(r.Handled), fn(r.DeadLettered), fn(r.Pending), fn(r.Lost), r.Drained)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hookwise/hookwise/dedupe"
+	"github.com/hookwise/hookwise/internal/redisbatch"
 	"github.com/hookwise/hookwise/providers/stripe"
 	"github.com/hookwise/hookwise/receiver"
 	"github.com/hookwise/hookwise/receiver/redisq"
@@ -268,6 +269,8 @@ func (t *target) start(ctx context.Context, cc childConfig) (http.Handler, error
 		return t.memory(cc, sleep)
 	case "redis", "redis-sleep":
 		return t.redis(ctx, cc, sleep)
+	case "redis-floor", "redis-floor-sleep":
+		return t.redisFloor(ctx, cc, sleep)
 	}
 	return nil, fmt.Errorf("unknown mode %q", cc.Mode)
 }
@@ -275,18 +278,29 @@ func (t *target) start(ctx context.Context, cc childConfig) (http.Handler, error
 // bare is the baseline: read the body as the receiver does (one buffer
 // sized from Content-Length), answer 200, count a completion.
 func (t *target) bare(w http.ResponseWriter, r *http.Request) {
-	if n := r.ContentLength; n >= 0 && n <= receiver.DefaultMaxBodyBytes {
-		buf := make([]byte, n)
-		if _, err := io.ReadFull(r.Body, buf); err != nil {
-			http.Error(w, "bad body", http.StatusBadRequest)
-			return
-		}
-	} else if _, err := io.ReadAll(http.MaxBytesReader(w, r.Body, receiver.DefaultMaxBodyBytes)); err != nil {
-		http.Error(w, "bad body", http.StatusBadRequest)
+	if _, ok := readBody(w, r); !ok {
 		return
 	}
 	w.WriteHeader(http.StatusOK)
 	t.done()
+}
+
+// readBody reads the body as the receiver does (one buffer sized from
+// Content-Length), or answers 400 and returns false.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	var buf []byte
+	var err error
+	if n := r.ContentLength; n >= 0 && n <= receiver.DefaultMaxBodyBytes {
+		buf = make([]byte, n)
+		_, err = io.ReadFull(r.Body, buf)
+	} else {
+		buf, err = io.ReadAll(http.MaxBytesReader(w, r.Body, receiver.DefaultMaxBodyBytes))
+	}
+	if err != nil {
+		http.Error(w, "bad body", http.StatusBadRequest)
+		return nil, false
+	}
+	return buf, true
 }
 
 // line is the quickstart's line per event.
@@ -346,14 +360,11 @@ func (t *target) memory(cc childConfig, sleep time.Duration) (http.Handler, erro
 	return rc, nil
 }
 
-func (t *target) redis(ctx context.Context, cc childConfig, sleep time.Duration) (http.Handler, error) {
+// redisClient connects to -redis-url as the redis modes do.
+func redisClient(ctx context.Context, cc childConfig) (*redis.Client, error) {
 	opt, err := redis.ParseURL(cc.RedisURL)
 	if err != nil {
 		return nil, fmt.Errorf("-redis-url: %w", err)
-	}
-	workers := 8
-	if sleep > 0 {
-		workers = cc.SleepWorkers
 	}
 	opt.PoolSize = cc.Concurrency + 64
 	opt.ContextTimeoutEnabled = true
@@ -364,6 +375,18 @@ func (t *target) redis(ctx context.Context, cc childConfig, sleep time.Duration)
 	if err := client.Ping(pctx).Err(); err != nil {
 		client.Close()
 		return nil, fmt.Errorf("-redis-url: cannot reach redis at %s: %w", opt.Addr, err)
+	}
+	return client, nil
+}
+
+func (t *target) redis(ctx context.Context, cc childConfig, sleep time.Duration) (http.Handler, error) {
+	client, err := redisClient(ctx, cc)
+	if err != nil {
+		return nil, err
+	}
+	workers := 8
+	if sleep > 0 {
+		workers = cc.SleepWorkers
 	}
 	name := "hookwise:{loadtest-" + cc.RunID + "-" + cc.Mode + "}:stream"
 	stream := redisq.Stream(name)
@@ -400,4 +423,98 @@ func (t *target) redis(ctx context.Context, cc childConfig, sleep time.Duration)
 		client.Close()
 	}
 	return rc, nil
+}
+
+// redisFloor is the least any receiver that acknowledges only what Redis
+// holds must do, with nothing of Hookwise in it: the bare handler, plus one
+// XADD of the body per request (in the pipelines the receiver's Redis queue
+// shares, redisbatch.Shared) before the 200, and one consumer that reads
+// entries in batches of up to 256 (XREADGROUP), counts each, and
+// acknowledges and deletes each batch in one pipeline (XACK, XDEL). In
+// redis-floor-sleep it reads -sleep-workers entries at a time and sleeps
+// -sleep before counting them, as that many workers sleeping side by side. No verification, dedupe, backlog bound, retries or
+// handler: its rates bound what the redis mode could reach on the machine.
+func (t *target) redisFloor(ctx context.Context, cc childConfig, sleep time.Duration) (http.Handler, error) {
+	client, err := redisClient(ctx, cc)
+	if err != nil {
+		return nil, err
+	}
+	stream := "hookwise:{loadtest-" + cc.RunID + "-" + cc.Mode + "}:stream"
+	const group = "floor"
+	if err := client.XGroupCreateMkStream(ctx, stream, group, "0").Err(); err != nil {
+		client.Close()
+		return nil, err
+	}
+	b := redisbatch.Shared(client, 5*time.Second)
+	cctx, stop := context.WithCancel(ctx)
+	consumed := make(chan struct{})
+	go func() {
+		defer close(consumed)
+		count := int64(256)
+		if sleep > 0 {
+			count = int64(max(cc.SleepWorkers, 1))
+		}
+		for cctx.Err() == nil {
+			res, err := client.XReadGroup(cctx, &redis.XReadGroupArgs{
+				Group: group, Consumer: "floor", Streams: []string{stream, ">"}, Count: count, Block: 100 * time.Millisecond,
+			}).Result()
+			if err != nil || len(res) == 0 {
+				continue // redis.Nil: nothing within the block; a cancelled read ends the loop
+			}
+			if sleep > 0 && !sleepCtx(cctx, sleep) {
+				return
+			}
+			ids := make([]string, 0, len(res[0].Messages))
+			for _, m := range res[0].Messages {
+				ids = append(ids, m.ID)
+				t.done()
+			}
+			pipe := client.Pipeline()
+			pipe.XAck(cctx, stream, group, ids...)
+			pipe.XDel(cctx, stream, ids...)
+			_, _ = pipe.Exec(cctx)
+		}
+	}()
+	t.shutdown = func(ctx context.Context) error {
+		// Let the consumer finish the backlog within the drain, then stop it.
+		for ctx.Err() == nil {
+			n, err := client.XLen(ctx, stream).Result()
+			if err != nil || n == 0 || sleep > 0 {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		stop()
+		<-consumed
+		return nil
+	}
+	t.pending = func(ctx context.Context) (int64, error) { return client.XLen(ctx, stream).Result() }
+	t.cleanup = func(ctx context.Context) {
+		_ = client.Del(ctx, stream).Err()
+		client.Close()
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, ok := readBody(w, r)
+		if !ok {
+			return
+		}
+		cmd := redis.NewStringCmd(r.Context(), "xadd", stream, "*", "e", body)
+		if err := b.Do(r.Context(), cmd); err != nil || cmd.Err() != nil {
+			http.Error(w, "not queued", http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}), nil
+}
+
+// sleepCtx sleeps d, or less if ctx ends first; it reports whether it slept d.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
