@@ -316,14 +316,8 @@ type line struct {
 func (t *target) handler(sleep time.Duration) receiver.Handler {
 	mux := receiver.NewMux()
 	mux.HandleFunc("*", func(ctx context.Context, e *receiver.Event) error {
-		if sleep > 0 {
-			tm := time.NewTimer(sleep)
-			select {
-			case <-tm.C:
-			case <-ctx.Done():
-				tm.Stop()
-				return ctx.Err()
-			}
+		if sleep > 0 && !sleepCtx(ctx, sleep) {
+			return ctx.Err()
 		}
 		b, _ := json.Marshal(line{Provider: e.Provider, ID: e.ID, Type: e.Type})
 		b = append(b, '\n')
@@ -429,11 +423,12 @@ func (t *target) redis(ctx context.Context, cc childConfig, sleep time.Duration)
 // holds must do, with nothing of Hookwise in it: the bare handler, plus one
 // XADD of the body per request (in the pipelines the receiver's Redis queue
 // shares, redisbatch.Shared) before the 200, and one consumer that reads
-// entries in batches of up to 256 (XREADGROUP), counts each, and
-// acknowledges and deletes each batch in one pipeline (XACK, XDEL). In
-// redis-floor-sleep it reads -sleep-workers entries at a time and sleeps
-// -sleep before counting them, as that many workers sleeping side by side. No verification, dedupe, backlog bound, retries or
-// handler: its rates bound what the redis mode could reach on the machine.
+// entries in batches of up to 256 (XREADGROUP), acknowledges and deletes
+// each batch in one pipeline (XACK, XDEL), and then counts its entries
+// handled. In redis-floor-sleep it reads -sleep-workers entries at a time and
+// sleeps -sleep first, as that many workers sleeping side by side. No
+// verification, dedupe, backlog bound, retries or handler: its rates bound
+// what the redis mode could reach on the machine.
 func (t *target) redisFloor(ctx context.Context, cc childConfig, sleep time.Duration) (http.Handler, error) {
 	client, err := redisClient(ctx, cc)
 	if err != nil {
@@ -458,8 +453,12 @@ func (t *target) redisFloor(ctx context.Context, cc childConfig, sleep time.Dura
 			res, err := client.XReadGroup(cctx, &redis.XReadGroupArgs{
 				Group: group, Consumer: "floor", Streams: []string{stream, ">"}, Count: count, Block: 100 * time.Millisecond,
 			}).Result()
-			if err != nil || len(res) == 0 {
-				continue // redis.Nil: nothing within the block; a cancelled read ends the loop
+			if errors.Is(err, redis.Nil) || (err == nil && len(res) == 0) {
+				continue // nothing within the block
+			}
+			if err != nil {
+				sleepCtx(cctx, 10*time.Millisecond) // a cancelled read ends the loop
+				continue
 			}
 			if sleep > 0 && !sleepCtx(cctx, sleep) {
 				return
@@ -467,12 +466,17 @@ func (t *target) redisFloor(ctx context.Context, cc childConfig, sleep time.Dura
 			ids := make([]string, 0, len(res[0].Messages))
 			for _, m := range res[0].Messages {
 				ids = append(ids, m.ID)
-				t.done()
 			}
+			// Counted once deleted, so an entry is either handled or still
+			// pending (XLEN), never both.
 			pipe := client.Pipeline()
-			pipe.XAck(cctx, stream, group, ids...)
-			pipe.XDel(cctx, stream, ids...)
-			_, _ = pipe.Exec(cctx)
+			pipe.XAck(ctx, stream, group, ids...)
+			pipe.XDel(ctx, stream, ids...)
+			if _, err := pipe.Exec(ctx); err == nil {
+				for range ids {
+					t.done()
+				}
+			}
 		}
 	}()
 	t.shutdown = func(ctx context.Context) error {
