@@ -360,11 +360,10 @@ func runMode(ctx context.Context, c config, mode, runID string, roundNo int, std
 	}
 	var rcl *redis.Client // reads redis-server's CPU time in the redis modes
 	if strings.HasPrefix(mode, "redis") {
-		opt, err := redis.ParseURL(c.redisURL)
-		if err != nil {
-			return nil, fmt.Errorf("-redis-url: %w", err)
+		var err error
+		if rcl, err = redisClient(ctx, c.redisURL, 1); err != nil {
+			return nil, err
 		}
-		rcl = redis.NewClient(opt)
 		defer rcl.Close()
 	}
 	if c.genProcs > 0 {

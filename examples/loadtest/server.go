@@ -354,13 +354,14 @@ func (t *target) memory(cc childConfig, sleep time.Duration) (http.Handler, erro
 	return rc, nil
 }
 
-// redisClient connects to -redis-url as the redis modes do.
-func redisClient(ctx context.Context, cc childConfig) (*redis.Client, error) {
-	opt, err := redis.ParseURL(cc.RedisURL)
+// redisClient connects to -redis-url with room for poolSize connections,
+// and checks that the server answers.
+func redisClient(ctx context.Context, url string, poolSize int) (*redis.Client, error) {
+	opt, err := redis.ParseURL(url)
 	if err != nil {
 		return nil, fmt.Errorf("-redis-url: %w", err)
 	}
-	opt.PoolSize = cc.Concurrency + 64
+	opt.PoolSize = poolSize
 	opt.ContextTimeoutEnabled = true
 	opt.Protocol = 2 // RESP2: no peek for push notifications before each reply
 	client := redis.NewClient(opt)
@@ -373,8 +374,13 @@ func redisClient(ctx context.Context, cc childConfig) (*redis.Client, error) {
 	return client, nil
 }
 
+// streamName is the stream of a redis mode's run.
+func streamName(cc childConfig) string {
+	return "hookwise:{loadtest-" + cc.RunID + "-" + cc.Mode + "}:stream"
+}
+
 func (t *target) redis(ctx context.Context, cc childConfig, sleep time.Duration) (http.Handler, error) {
-	client, err := redisClient(ctx, cc)
+	client, err := redisClient(ctx, cc.RedisURL, cc.Concurrency+64)
 	if err != nil {
 		return nil, err
 	}
@@ -382,7 +388,7 @@ func (t *target) redis(ctx context.Context, cc childConfig, sleep time.Duration)
 	if sleep > 0 {
 		workers = cc.SleepWorkers
 	}
-	name := "hookwise:{loadtest-" + cc.RunID + "-" + cc.Mode + "}:stream"
+	name := streamName(cc)
 	stream := redisq.Stream(name)
 	q := redisq.New(client, stream, redisq.Consumer("loadtest"), redisq.Workers(workers))
 	dl := redisq.NewDeadLetters(client, stream)
@@ -430,11 +436,11 @@ func (t *target) redis(ctx context.Context, cc childConfig, sleep time.Duration)
 // verification, dedupe, backlog bound, retries or handler: its rates bound
 // what the redis mode could reach on the machine.
 func (t *target) redisFloor(ctx context.Context, cc childConfig, sleep time.Duration) (http.Handler, error) {
-	client, err := redisClient(ctx, cc)
+	client, err := redisClient(ctx, cc.RedisURL, cc.Concurrency+64)
 	if err != nil {
 		return nil, err
 	}
-	stream := "hookwise:{loadtest-" + cc.RunID + "-" + cc.Mode + "}:stream"
+	stream := streamName(cc)
 	const group = "floor"
 	if err := client.XGroupCreateMkStream(ctx, stream, group, "0").Err(); err != nil {
 		client.Close()
@@ -479,15 +485,8 @@ func (t *target) redisFloor(ctx context.Context, cc childConfig, sleep time.Dura
 			}
 		}
 	}()
-	t.shutdown = func(ctx context.Context) error {
-		// Let the consumer finish the backlog within the drain, then stop it.
-		for ctx.Err() == nil {
-			n, err := client.XLen(ctx, stream).Result()
-			if err != nil || n == 0 || sleep > 0 {
-				break
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+	t.shutdown = func(context.Context) error {
+		// The generator has waited for the drain already (waitHandled).
 		stop()
 		<-consumed
 		return nil
