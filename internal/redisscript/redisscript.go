@@ -54,16 +54,26 @@ func NewPerKey(src string, n int) *Script {
 func Merge(calls []Call, maxKeys int) []Call {
 	maxKeys = max(maxKeys, 1)
 	out := make([]Call, 0, len(calls))
+	owned := false // whether the last call of out holds slices of its own
 	for _, c := range calls {
 		n := len(out)
 		if n > 0 && c.Script.perKey > 0 && out[n-1].Script == c.Script && len(c.Args) == c.Script.perKey*len(c.Keys) &&
 			len(out[n-1].Keys)+len(c.Keys) <= maxKeys && len(out[n-1].Args) == c.Script.perKey*len(out[n-1].Keys) {
 			last := &out[n-1]
-			last.Keys = append(last.Keys[:len(last.Keys):len(last.Keys)], c.Keys...)
-			last.Args = append(last.Args[:len(last.Args):len(last.Args)], c.Args...)
+			if !owned {
+				// The first merge copies the call's slices, which belong to
+				// the caller; later ones append to the copies, so that a run
+				// of n calls costs O(n), not O(n²).
+				last.Keys = append(make([]string, 0, 2*(len(last.Keys)+len(c.Keys))), last.Keys...)
+				last.Args = append(make([]any, 0, 2*(len(last.Args)+len(c.Args))), last.Args...)
+				owned = true
+			}
+			last.Keys = append(last.Keys, c.Keys...)
+			last.Args = append(last.Args, c.Args...)
 			continue
 		}
 		out = append(out, c)
+		owned = false
 	}
 	return out
 }

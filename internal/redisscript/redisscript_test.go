@@ -3,6 +3,7 @@ package redisscript_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -204,6 +205,26 @@ func TestMerge(t *testing.T) {
 	assert.Equal(t, []string{"g"}, merged[3].Keys)
 	assert.Equal(t, []string{"a"}, calls[0].Keys, "the calls given are not changed")
 	assert.Len(t, redisscript.Merge([]redisscript.Call{other, other}, 10), 2, "calls of a script not per key")
+
+	// A call whose slices have room to spare is not written through.
+	roomy := redisscript.Call{Script: setAll, Keys: append(make([]string, 0, 8), "r"), Args: append(make([]any, 0, 8), "vr")}
+	merged2 := redisscript.Merge([]redisscript.Call{roomy, one("s")}, 10)
+	require.Len(t, merged2, 1)
+	assert.Equal(t, []string{"r", "s"}, merged2[0].Keys)
+	assert.Equal(t, "", roomy.Keys[:2][1], "nothing written past the first call's keys")
+	assert.Nil(t, roomy.Args[:2][1], "nothing written past the first call's arguments")
+
+	// Merging a run costs allocations in the log of its length, not one
+	// copy of everything so far per call.
+	run := make([]redisscript.Call, 512)
+	for i := range run {
+		run[i] = one(strconv.Itoa(i))
+	}
+	var long []redisscript.Call
+	allocs := testing.AllocsPerRun(10, func() { long = redisscript.Merge(run, 512) })
+	require.Len(t, long, 1)
+	assert.Len(t, long[0].Keys, 512)
+	assert.Less(t, allocs, 40.0, "allocations merging 512 calls")
 	assert.Panics(t, func() { redisscript.NewPerKey("return 1", 0) })
 
 	// The merged calls do what the calls would have.
