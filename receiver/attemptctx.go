@@ -72,8 +72,19 @@ func (c *attemptContext) Deadline() (time.Time, bool) { return c.deadline, true 
 // when the attempt ends.
 func (c *attemptContext) Done() <-chan struct{} { return c.init().ctx.Done() }
 
-// Err returns nil while Done is open, then why it closed.
-func (c *attemptContext) Err() error { return c.init().ctx.Err() }
+// Err returns nil while Done is open, then why it closed. Before the timer
+// is made, a deadline still ahead and a parent not done answer nil without
+// making it: a store that only checks Err (one that answers without a call)
+// costs no timer.
+func (c *attemptContext) Err() error {
+	if in := c.inner.Load(); in != nil {
+		return in.ctx.Err()
+	}
+	if time.Now().Before(c.deadline) && c.parent.Err() == nil {
+		return nil
+	}
+	return c.init().ctx.Err()
+}
 
 // Value returns the value for key: the parent's, as long as the deadline
 // neither passed nor was made (or the attempt ended before it was).

@@ -125,4 +125,40 @@ func TestAttemptContextAllocs(t *testing.T) {
 	})
 	t.Logf("allocs per attempt: lazy %.0f, context.WithTimeout %.0f", lazy, timer)
 	assert.Less(t, lazy, timer)
+
+	// Asking Err before the deadline makes no timer either (a store that
+	// answers without a call checks only Err).
+	checked := testing.AllocsPerRun(200, func() {
+		ctx, stop := newAttemptContext(parent, time.Minute)
+		_ = ctx.Err()
+		stop()
+	})
+	assert.Equal(t, lazy, checked, "allocations with an Err before the deadline")
+}
+
+// TestAttemptContextErrWithoutDone: Err answered without a timer agrees with
+// what Done would say: nil while the deadline is ahead, then the deadline,
+// the parent's cancellation or the stop.
+func TestAttemptContextErrWithoutDone(t *testing.T) {
+	ctx, stop := newAttemptContext(context.Background(), time.Hour)
+	assert.NoError(t, ctx.Err())
+	assert.Nil(t, ctx.inner.Load(), "no timer made by Err")
+	stop()
+	assert.ErrorIs(t, ctx.Err(), context.Canceled, "stopped")
+
+	short, stop2 := newAttemptContext(context.Background(), time.Millisecond)
+	defer stop2()
+	time.Sleep(5 * time.Millisecond)
+	assert.ErrorIs(t, short.Err(), context.DeadlineExceeded, "deadline passed, Done never asked")
+
+	parent, cancel := context.WithCancel(context.Background())
+	child, stop3 := newAttemptContext(parent, time.Hour)
+	defer stop3()
+	cancel()
+	assert.ErrorIs(t, child.Err(), context.Canceled, "parent canceled, Done never asked")
+	select {
+	case <-child.Done():
+	default:
+		t.Error("Done open after Err reported the parent's cancellation")
+	}
 }

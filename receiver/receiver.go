@@ -436,12 +436,15 @@ func (r *Receiver) observeOne(ctx context.Context, ob Observer, o Observation) {
 func noop() {}
 
 // storeContext bounds a dedupe call by StoreTimeout, unless the store is the
-// in-memory one, which never blocks.
+// in-memory one, which never blocks. Its timer is made only once the store
+// waits on the context (see attemptContext): a Redis store that answers a
+// worker's Confirm or Complete from the queue's read or acknowledgement
+// makes no call and costs none.
 func (r *Receiver) storeContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	if r.memStore {
 		return ctx, noop
 	}
-	return context.WithTimeout(ctx, r.cfg.storeTO)
+	return newAttemptContext(ctx, r.cfg.storeTO)
 }
 
 // validate sets the event's payload and runs the validator.
