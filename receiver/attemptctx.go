@@ -7,21 +7,22 @@ import (
 	"time"
 )
 
-// attemptContext is the context of one handler attempt: its parent with a
-// deadline (the handler timeout). context.WithTimeout would start a timer
-// for every attempt; most handlers that never ask for Done (they do no I/O
-// that takes a context) pay for it all the same. This one reports its
-// deadline at once and makes the timer only when Done or Err is first
-// called: from then on it is context.WithDeadline's context, so cancellation
-// reaches the handler and every context derived from it exactly as it would
-// have. Value is the parent's until then (context.Cause included: the
-// deadline is made before answering once it has passed).
+// attemptContext is the context of one handler attempt or store call: its
+// parent with a deadline (the handler timeout, StoreTimeout).
+// context.WithTimeout would start a timer for every one; most handlers, and
+// the store calls a queue answers itself, never wait on Done and pay for it
+// all the same. This one reports its deadline at once and makes the timer
+// only when Done is first called, or Err once the deadline has passed or
+// the parent is done: from then on it is context.WithDeadline's context, so
+// cancellation reaches the handler and every context derived from it exactly
+// as it would have. Value is the parent's until then (context.Cause
+// included: the deadline is made before answering once it has passed).
 type attemptContext struct {
 	parent   context.Context
 	deadline time.Time
 
 	once  sync.Once
-	inner atomic.Pointer[innerContext] // made by the first Done or Err, or stop
+	inner atomic.Pointer[innerContext] // made by the first Done, a late Err, or stop
 }
 
 type innerContext struct {

@@ -156,7 +156,7 @@ func (r *Receiver) joinLine(ctx context.Context, line string, e *Event) error {
 	if line == "" {
 		return nil
 	}
-	sctx, cancel := r.orderContext(ctx)
+	sctx, cancel := r.storeContext(ctx, r.memOrder)
 	defer cancel()
 	if err := r.cfg.order.Store.Join(sctx, line, e.ClaimToken, r.cfg.order.Hold); err != nil {
 		if errors.Is(err, ErrQueueFull) {
@@ -173,7 +173,7 @@ func (r *Receiver) leaveLine(ctx context.Context, key string, e *Event) {
 	if key == "" {
 		return
 	}
-	sctx, cancel := r.orderContext(context.WithoutCancel(ctx))
+	sctx, cancel := r.storeContext(context.WithoutCancel(ctx), r.memOrder)
 	defer cancel()
 	if err := r.cfg.order.Store.Leave(sctx, key, e.ClaimToken); err != nil {
 		r.log.LogAttrs(ctx, slog.LevelWarn, "could not leave ordering line; later events of the key wait for the hold", slog.String("id", e.ID), slog.Any("error", err))
@@ -183,7 +183,7 @@ func (r *Receiver) leaveLine(ctx context.Context, key string, e *Event) {
 // turn reports whether e, ordered under key, may run now; when not, it
 // returns the deferral to answer.
 func (r *Receiver) turn(ctx context.Context, key string, e *Event) (*DeferredError, bool) {
-	sctx, cancel := r.orderContext(context.WithoutCancel(ctx))
+	sctx, cancel := r.storeContext(context.WithoutCancel(ctx), r.memOrder)
 	ok, err := r.cfg.order.Store.Turn(sctx, key, e.ClaimToken, r.cfg.order.Hold)
 	cancel()
 	if err != nil {
@@ -198,15 +198,6 @@ func (r *Receiver) turn(ctx context.Context, key string, e *Event) (*DeferredErr
 		wait = max(wait, min(r.cfg.now().Sub(e.ReceivedAt)/4, MaxOrderPoll))
 	}
 	return &DeferredError{After: wait, Reason: ReasonOrdered}, false
-}
-
-// orderContext bounds an order store call by StoreTimeout, unless the store
-// is in memory.
-func (r *Receiver) orderContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	if r.memOrder {
-		return ctx, noop
-	}
-	return context.WithTimeout(ctx, r.cfg.storeTO)
 }
 
 // setOrderDefaults completes c.order; it returns an error for an invalid

@@ -234,7 +234,7 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		if r.certain {
 			lease = r.cfg.lease
 		}
-		sctx, cancel := r.storeContext(ctx)
+		sctx, cancel := r.storeContext(ctx, r.memStore)
 		outcome, err := r.cfg.store.Claim(sctx, key, e.ClaimToken, lease)
 		cancel()
 		switch {
@@ -435,13 +435,13 @@ func (r *Receiver) observeOne(ctx context.Context, ob Observer, o Observation) {
 
 func noop() {}
 
-// storeContext bounds a dedupe call by StoreTimeout, unless the store is the
-// in-memory one, which never blocks. Its timer is made only once the store
-// waits on the context (see attemptContext): a Redis store that answers a
-// worker's Confirm or Complete from the queue's read or acknowledgement
-// makes no call and costs none.
-func (r *Receiver) storeContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	if r.memStore {
+// storeContext bounds a call to the dedupe or ordering store by
+// StoreTimeout, unless the store is in memory (inMemory), which never
+// blocks. Its timer is made only once the store waits on the context (see
+// attemptContext): a Redis store that answers a worker's Confirm or Complete
+// from the queue's read or acknowledgement makes no call and costs none.
+func (r *Receiver) storeContext(ctx context.Context, inMemory bool) (context.Context, context.CancelFunc) {
+	if inMemory {
 		return ctx, noop
 	}
 	return newAttemptContext(ctx, r.cfg.storeTO)
@@ -640,7 +640,7 @@ func (r *Receiver) take(ctx context.Context, e *Event) (driver.Result, bool) {
 		return driver.Result{}, true
 	}
 	key := e.DedupeKey()
-	sctx, cancel := r.storeContext(context.WithoutCancel(ctx))
+	sctx, cancel := r.storeContext(context.WithoutCancel(ctx), r.memStore)
 	defer cancel()
 	held, err := r.cfg.store.Confirm(sctx, key, e.ClaimToken, r.cfg.lease)
 	if err != nil || held {
@@ -699,7 +699,7 @@ func (r *Receiver) release(ctx context.Context, e *Event, msg string) {
 	if e.ID == "" {
 		return
 	}
-	sctx, cancel := r.storeContext(context.WithoutCancel(ctx))
+	sctx, cancel := r.storeContext(context.WithoutCancel(ctx), r.memStore)
 	defer cancel()
 	if err := r.cfg.store.Release(sctx, e.DedupeKey(), e.ClaimToken); err != nil {
 		r.log.LogAttrs(ctx, slog.LevelWarn, msg, slog.String("id", e.ID), slog.Any("error", err))
@@ -710,7 +710,7 @@ func (r *Receiver) complete(ctx context.Context, e *Event) {
 	if e.ID == "" {
 		return
 	}
-	sctx, cancel := r.storeContext(context.WithoutCancel(ctx))
+	sctx, cancel := r.storeContext(context.WithoutCancel(ctx), r.memStore)
 	defer cancel()
 	if err := r.cfg.store.Complete(sctx, e.DedupeKey(), e.ClaimToken, r.cfg.retention); err != nil {
 		// The claim's lease still guards the key; a redelivery after it lapses

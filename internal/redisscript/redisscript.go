@@ -14,6 +14,7 @@ import (
 	"context"
 	"crypto/sha1"
 	"encoding/hex"
+	"slices"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -61,11 +62,10 @@ func Merge(calls []Call, maxKeys int) []Call {
 			len(out[n-1].Keys)+len(c.Keys) <= maxKeys && len(out[n-1].Args) == c.Script.perKey*len(out[n-1].Keys) {
 			last := &out[n-1]
 			if !owned {
-				// The first merge copies the call's slices, which belong to
-				// the caller; later ones append to the copies, so that a run
-				// of n calls costs O(n), not O(n²).
-				last.Keys = append(make([]string, 0, 2*(len(last.Keys)+len(c.Keys))), last.Keys...)
-				last.Args = append(make([]any, 0, 2*(len(last.Args)+len(c.Args))), last.Args...)
+				// The call's slices belong to the caller: clipped, the first
+				// append copies them, and later ones grow the copies, so that
+				// a run of n calls costs O(n), not O(n²).
+				last.Keys, last.Args = slices.Clip(last.Keys), slices.Clip(last.Args)
 				owned = true
 			}
 			last.Keys = append(last.Keys, c.Keys...)
