@@ -19,7 +19,8 @@ import (
 // error that was turned into a claim, from the goroutine calling Claim; it
 // must be safe for concurrent use and should be quick (log it, count it).
 //
-// Confirm, Complete and Release pass their results and errors through
+// Confirm, Complete, Release and ReleaseAdmitted (AdmittedReleaser, when s
+// implements it; a no-op otherwise, which keeps the claim) pass their results and errors through
 // unchanged, without calling onError: the caller sees each failure and
 // decides (a Confirm that fails after a Claim that failed open is expected
 // while the store is down).
@@ -59,4 +60,11 @@ func (f *failOpen) Complete(ctx context.Context, key, token string, retention ti
 
 func (f *failOpen) Release(ctx context.Context, key, token string) error {
 	return f.s.Release(ctx, key, token)
+}
+
+func (f *failOpen) ReleaseAdmitted(ctx context.Context, key, token string) error {
+	if r, ok := f.s.(AdmittedReleaser); ok {
+		return r.ReleaseAdmitted(ctx, key, token)
+	}
+	return nil
 }

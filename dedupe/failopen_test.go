@@ -115,3 +115,28 @@ func TestStoreError(t *testing.T) {
 	assert.ErrorIs(t, err, inner)
 	assert.NotErrorIs(t, err, dedupe.ErrClosed)
 }
+
+// FailOpen passes ReleaseAdmitted through to a store that implements it, and
+// over one that does not it does nothing: the claim stays.
+func TestFailOpenReleaseAdmitted(t *testing.T) {
+	ctx := context.Background()
+	m := dedupe.NewMemory()
+	t.Cleanup(func() { _ = m.Close() })
+	k, a, b := "k", dedupe.NewToken(), dedupe.NewToken()
+
+	f, ok := dedupe.FailOpen(m, nil).(dedupe.AdmittedReleaser)
+	require.True(t, ok, "FailOpen implements AdmittedReleaser")
+	got, err := m.Claim(ctx, k, a, time.Hour)
+	require.NoError(t, err)
+	require.Equal(t, dedupe.Claimed, got)
+	require.NoError(t, f.ReleaseAdmitted(ctx, k, a))
+	got, err = m.Claim(ctx, k, b, time.Hour)
+	require.NoError(t, err)
+	assert.Equal(t, dedupe.Claimed, got, "a's admitted claim was released through FailOpen")
+
+	plain := dedupe.FailOpen(struct{ dedupe.Store }{m}, nil).(dedupe.AdmittedReleaser)
+	require.NoError(t, plain.ReleaseAdmitted(ctx, k, b))
+	got, err = m.Claim(ctx, k, a, time.Hour)
+	require.NoError(t, err)
+	assert.Equal(t, dedupe.Pending, got, "over a store without ReleaseAdmitted, b's claim stays")
+}

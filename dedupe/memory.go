@@ -218,6 +218,25 @@ func (m *Memory) Release(ctx context.Context, key, token string) error {
 	return nil
 }
 
+// ReleaseAdmitted forgets key if token holds it admitted; see
+// AdmittedReleaser.
+func (m *Memory) ReleaseAdmitted(ctx context.Context, key, token string) error {
+	if token == "" {
+		return ErrInvalidToken
+	}
+	s, k, now, err := m.lock(ctx, key)
+	if err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	if i, ok := s.index[k]; ok {
+		if e := &s.slots[i]; now < e.exp && e.state() == stateAdmitted && e.tok() == m.tokenHash(token) {
+			s.remove(i)
+		}
+	}
+	return nil
+}
+
 // tokenHash returns the 56-bit hash an entry keeps of a claim token, in the
 // high bits of a uint64 (the low byte holds the entry's state).
 func (m *Memory) tokenHash(token string) uint64 { return maphash.String(m.seed, token) &^ 0xff }

@@ -17,7 +17,10 @@ import (
 	"github.com/hookwise/hookwise/dedupe/dedupetest"
 )
 
-var _ dedupe.Store = (*dedupe.Memory)(nil)
+var (
+	_ dedupe.Store            = (*dedupe.Memory)(nil)
+	_ dedupe.AdmittedReleaser = (*dedupe.Memory)(nil)
+)
 
 func newFakeMemory(t *testing.T, opts ...dedupe.MemoryOption) (*dedupe.Memory, *dedupetest.Clock) {
 	t.Helper()

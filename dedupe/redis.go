@@ -218,6 +218,16 @@ func (r *Redis) Release(ctx context.Context, key, token string) error {
 	return err
 }
 
+// ReleaseAdmitted forgets key if token holds it admitted; see
+// AdmittedReleaser and releaseAdmittedScript.
+func (r *Redis) ReleaseAdmitted(ctx context.Context, key, token string) error {
+	if token == "" {
+		return ErrInvalidToken
+	}
+	_, err := r.run(ctx, "release", releaseAdmittedScript, key, token)
+	return err
+}
+
 // redisKey returns the Redis key of key: the prefix and the hex of the first
 // 16 bytes of its SHA-256 digest.
 func (r *Redis) redisKey(key string) string {
@@ -348,6 +358,15 @@ if ARGV[1] ~= '' then
   if v ~= 'a:' .. ARGV[1] and v ~= 'c:' .. ARGV[1] then
     return 0
   end
+end
+return redis.call('DEL', KEYS[1])
+`)
+
+// releaseAdmittedScript forgets the key while ARGV[1], the token, holds it
+// admitted. It returns 1 when it deleted the key, 0 otherwise.
+var releaseAdmittedScript = redisscript.New(`
+if redis.call('GET', KEYS[1]) ~= 'a:' .. ARGV[1] then
+  return 0
 end
 return redis.call('DEL', KEYS[1])
 `)

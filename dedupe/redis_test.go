@@ -23,7 +23,10 @@ import (
 	"github.com/hookwise/hookwise/internal/redistest"
 )
 
-var _ dedupe.Store = (*dedupe.Redis)(nil)
+var (
+	_ dedupe.Store            = (*dedupe.Redis)(nil)
+	_ dedupe.AdmittedReleaser = (*dedupe.Redis)(nil)
+)
 
 // testTimeout is the store timeout of tests that expect calls to succeed: the
 // test servers fsync every write, and the machine may be loaded.

@@ -128,6 +128,24 @@ type Store interface {
 	Release(ctx context.Context, key, token string) error
 }
 
+// AdmittedReleaser is a Store that can also release a claim only while it is
+// admitted. A receiver whose enqueue failed calls it for the delivery's own
+// claim: the failure does not prove the event was not stored (a reply can be
+// lost after the write), and a worker that took a stored copy has confirmed
+// the claim by then, which must stay so that the sender's retry is a
+// Duplicate rather than a second copy. A claim still admitted is released,
+// so that the retry is processed at once. With a store that does not
+// implement it, the receiver releases nothing there: the claim holds the key
+// until its admission lease lapses, and the retry is Pending until then.
+// Every store of this module, and FailOpen over one, implements it.
+type AdmittedReleaser interface {
+	// ReleaseAdmitted forgets key when token holds it admitted (not yet
+	// confirmed); a key confirmed by token, another token's claim, a done
+	// key or an absent one is left as it is. An empty token returns
+	// ErrInvalidToken and changes nothing.
+	ReleaseAdmitted(ctx context.Context, key, token string) error
+}
+
 // ErrClosed is returned by a Store used after Close.
 var ErrClosed = errors.New("dedupe: store closed")
 

@@ -14,7 +14,8 @@
 //
 // The suite checks the whole contract of dedupe.Store: claims idempotent per
 // token, Pending versus Duplicate, Confirm, the token-conditional Complete
-// and Release and their empty-token forms, leases and retentions that lapse,
+// and Release and their empty-token forms, ReleaseAdmitted when the store
+// implements dedupe.AdmittedReleaser, leases and retentions that lapse,
 // concurrent claims, argument errors, done contexts and Close.
 //
 // Subtests run in parallel, each with a store of its own from the
@@ -420,6 +421,36 @@ var cases = []struct {
 		e.release(k, "")
 		e.claim(k, a, longTTL, claimed)
 	}},
+	{"ReleaseAdmitted", func(e *env) {
+		r, ok := e.h.Store.(dedupe.AdmittedReleaser)
+		if !ok {
+			return // the store does not implement it
+		}
+		rel := func(key, token string) {
+			e.t.Helper()
+			require.NoError(e.t, r.ReleaseAdmitted(e.ctx, key, token), "ReleaseAdmitted(%q)", key)
+		}
+		k, a, b, c := e.key("k"), tok(), tok(), tok()
+		e.claim(k, a, longTTL, claimed)
+		rel(k, b) // another token's claim stays
+		e.claim(k, c, longTTL, pending)
+		rel(k, a) // its own admitted claim goes
+		e.claim(k, b, longTTL, claimed)
+		e.confirm(k, b, longTTL, true)
+		rel(k, b) // a confirmed claim stays, even its own
+		e.claim(k, c, longTTL, duplicate)
+		e.complete(k, b, longTTL)
+		rel(k, b) // so does a done key
+		e.claim(k, c, longTTL, duplicate)
+		n := e.key("never")
+		rel(n, a) // an absent key stays absent
+		e.claim(n, a, longTTL, claimed)
+		require.ErrorIs(e.t, r.ReleaseAdmitted(e.ctx, n, ""), dedupe.ErrInvalidToken, "ReleaseAdmitted with an empty token")
+		cancelled, cancel := context.WithCancel(e.ctx)
+		cancel()
+		require.ErrorIs(e.t, r.ReleaseAdmitted(cancelled, n, a), context.Canceled, "ReleaseAdmitted with a done context")
+		e.claim(n, b, longTTL, pending) // neither changed anything
+	}},
 	{"DistinctKeys", func(e *env) {
 		a, b, t1, t2 := e.key("a"), e.key("b"), tok(), tok()
 		e.claim(a, t1, longTTL, claimed)
@@ -586,6 +617,9 @@ var cases = []struct {
 		require.False(e.t, confirmed)
 		require.ErrorIs(e.t, e.h.Store.Complete(e.ctx, k, a, longTTL), dedupe.ErrClosed, "Complete after Close")
 		require.ErrorIs(e.t, e.h.Store.Release(e.ctx, k, a), dedupe.ErrClosed, "Release after Close")
+		if r, ok := e.h.Store.(dedupe.AdmittedReleaser); ok {
+			require.ErrorIs(e.t, r.ReleaseAdmitted(e.ctx, k, a), dedupe.ErrClosed, "ReleaseAdmitted after Close")
+		}
 		require.NoError(e.t, c.Close(), "second Close")
 	}},
 }
