@@ -279,13 +279,15 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		r.log.LogAttrs(ctx, slog.LevelDebug, "duplicate delivery acknowledged", slog.String("id", e.ID), slog.String("type", e.Type))
 		return
 	} else if err != nil {
-		// Best effort, and only for this delivery's own claim: the sender's
-		// retry must find the key free. Should the event have been stored
-		// after all (a reply lost after the write), the worker that takes
-		// it checks the key first (see take). Its line entry, if any,
+		// Best effort, and only for this delivery's own claim while it is
+		// still admitted, so that the sender's retry is processed at once.
+		// The error does not prove the event was not stored (a reply lost
+		// after the write): a worker that took the stored copy confirmed
+		// the claim (see take), which then stays, and the retry is a
+		// duplicate rather than a second copy. Its line entry, if any,
 		// lapses after the hold then.
 		r.leaveLine(ctx, line, e)
-		r.release(ctx, e, "release after failed enqueue")
+		r.releaseAdmitted(ctx, e)
 		r.refuse(req, w, err, e)
 		return
 	}
@@ -703,6 +705,21 @@ func (r *Receiver) release(ctx context.Context, e *Event, msg string) {
 	defer cancel()
 	if err := r.cfg.store.Release(sctx, e.DedupeKey(), e.ClaimToken); err != nil {
 		r.log.LogAttrs(ctx, slog.LevelWarn, msg, slog.String("id", e.ID), slog.Any("error", err))
+	}
+}
+
+// releaseAdmitted forgets e's dedupe key if this delivery's claim holds it
+// admitted (dedupe.AdmittedReleaser); a store without that call keeps the
+// claim until its admission lease lapses. A failure is logged.
+func (r *Receiver) releaseAdmitted(ctx context.Context, e *Event) {
+	st, ok := r.cfg.store.(dedupe.AdmittedReleaser)
+	if e.ID == "" || e.ClaimToken == "" || !ok {
+		return
+	}
+	sctx, cancel := r.storeContext(context.WithoutCancel(ctx), r.memStore)
+	defer cancel()
+	if err := st.ReleaseAdmitted(sctx, e.DedupeKey(), e.ClaimToken); err != nil {
+		r.log.LogAttrs(ctx, slog.LevelWarn, "release after failed enqueue", slog.String("id", e.ID), slog.Any("error", err))
 	}
 }
 

@@ -209,7 +209,8 @@ func (p *netPipeline) queuedClaim() pgfault.Matcher {
 func TestNetFault(t *testing.T) {
 	scenarios := []struct {
 		name      string
-		failFirst bool // each event's first attempt fails (after its write)
+		failFirst bool          // each event's first attempt fails (after its write)
+		delay     time.Duration // each attempt's handler takes this long
 		arm       func(p *netPipeline)
 		check     func(t *testing.T, p *netPipeline)
 	}{
@@ -226,6 +227,17 @@ func TestNetFault(t *testing.T) {
 			// and closes the connection).
 			name: "enqueue applied, reply held past the call timeout",
 			arm:  func(p *netPipeline) { p.proxy.HoldReply(nfEnqueue, 2*nfCallTimeout, 1) },
+		},
+		{
+			// The same, and a worker takes the stored copy before the call
+			// timeout and is still running it when Enqueue gives up: the
+			// claim the enqueue wrote is then confirmed, the event stored
+			// and taken, so the receiver leaves it (it releases only a
+			// claim still admitted) and the sender's retry is acknowledged
+			// as a duplicate instead of storing a second copy.
+			name:  "enqueue applied, reply held past the call timeout while a worker runs the stored copy",
+			delay: 3 * nfCallTimeout,
+			arm:   func(p *netPipeline) { p.proxy.HoldReply(nfEnqueue, 2*nfCallTimeout, 1) },
 		},
 		{
 			// A worker's claim marks events running and is cut: nobody runs
@@ -261,7 +273,7 @@ func TestNetFault(t *testing.T) {
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
-			p := newNetPipeline(t, func(schema string) receiver.Handler { return netHandler(schema, 0, sc.failFirst) })
+			p := newNetPipeline(t, func(schema string) receiver.Handler { return netHandler(schema, sc.delay, sc.failFirst) })
 			sc.arm(p)
 			ids := []string{"evt_1", "evt_2", "evt_3"}
 			for _, id := range ids {

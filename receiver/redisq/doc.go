@@ -22,9 +22,11 @@
 // applied the first send, finds the token's key and adds nothing. The key
 // lives ten call timeouts (at least 10 s), longer than any re-send. An Enqueue
 // that failed may still have added its entry (its reply was lost); the
-// receiver then releases its claim so that the sender's retry is processed,
-// and the worker that takes either copy checks the event's dedupe key first,
-// so only one of them runs.
+// receiver then releases its claim only while it is admitted
+// (dedupe.AdmittedReleaser), so that the sender's retry is processed. A
+// claim a worker confirmed, having taken the stored entry, stays: the retry
+// is then a duplicate. Should both copies be queued, the worker that takes
+// either checks the event's dedupe key first, so only one of them runs.
 //
 // On a single Redis server (a *redis.Client), when the receiver's dedupe
 // store is a dedupe.Redis on the queue's own client, the receiver leaves the

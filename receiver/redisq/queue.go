@@ -122,9 +122,9 @@ func New(client redis.UniversalClient, opts ...Option) *Queue {
 // backlog (entries plus scheduled retries) is at MaxLen, the caller's context
 // error when ctx ends first, and driver.ErrClosed after Shutdown began. An
 // error does not prove the entry was not written (a reply can be lost after
-// the write); the receiver then answers 503 and releases its claim, and the
-// event may be handled although the sender was told to retry, which is why
-// handlers must be idempotent.
+// the write); the receiver then answers 503 and releases its claim if it is
+// still admitted, and the event may be handled although the sender was told
+// to retry (its retry is then a duplicate).
 //
 // Once ClaimFor agreed, the same script also claims the dedupe key of an
 // event with an ID, and adds the entry only if the claim was taken: it
