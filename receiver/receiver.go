@@ -279,15 +279,20 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		r.log.LogAttrs(ctx, slog.LevelDebug, "duplicate delivery acknowledged", slog.String("id", e.ID), slog.String("type", e.Type))
 		return
 	} else if err != nil {
-		// Best effort, and only for this delivery's own claim while it is
-		// still admitted, so that the sender's retry is processed at once.
-		// The error does not prove the event was not stored (a reply lost
-		// after the write): a worker that took the stored copy confirmed
-		// the claim (see take), which then stays, and the retry is a
-		// duplicate rather than a second copy. Its line entry, if any,
+		// Best effort, and only for this delivery's own claim, so that the
+		// sender's retry is processed at once. Unless the queue says it
+		// keeps nothing (driver.ErrNotKept), the error does not prove the
+		// event was not stored (a reply lost after the write): only a claim
+		// still admitted is released then. A worker that took the stored
+		// copy confirmed the claim (see take), which stays, and the retry is
+		// a duplicate rather than a second copy. Its line entry, if any,
 		// lapses after the hold then.
 		r.leaveLine(ctx, line, e)
-		r.releaseAdmitted(ctx, e)
+		if errors.Is(err, driver.ErrNotKept) {
+			r.release(ctx, e, "release after failed enqueue")
+		} else {
+			r.releaseAdmitted(ctx, e)
+		}
 		r.refuse(req, w, err, e)
 		return
 	}

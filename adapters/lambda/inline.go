@@ -28,10 +28,12 @@ const (
 // ErrUnfinished is the error Enqueue returns when the event was not
 // finished (handled or dead-lettered) before the answer deadline: the
 // handler failed and its retry would fall after the deadline, or it was
-// still running. It matches receiver.ErrQueueFull, so the receiver releases
-// the delivery's dedupe claim and answers 503 with Retry-After: the sender
-// delivers the event again.
-var ErrUnfinished = fmt.Errorf("hooklambda: event not finished before the answer deadline: %w", receiver.ErrQueueFull)
+// still running. It matches receiver.ErrQueueFull and driver.ErrNotKept
+// (the queue keeps nothing of the event), so the receiver releases the
+// delivery's dedupe claim, confirmed as it is by the attempt that ran, and
+// answers 503 with Retry-After: the sender delivers the event again.
+var ErrUnfinished = fmt.Errorf("hooklambda: event not finished before the answer deadline: %w (%w)",
+	receiver.ErrQueueFull, driver.ErrNotKept)
 
 type answerByKey struct{}
 

@@ -70,10 +70,12 @@
 // CallTimeout with an error matching ErrUnavailable and
 // receiver.ErrQueueFull, and the receiver answers 503 with Retry-After;
 // never a 2xx for an event that was not committed. A statement that timed
-// out may have committed all the same (the reply was lost): the receiver
-// then releases the delivery's claim, so the sender's retry is taken, and
-// the worker that takes either copy checks the key first (receiver's take:
-// Confirm for its own token, otherwise Claim), so only one of them runs. The
+// out may have committed all the same (the reply was lost): the claim it
+// wrote is then confirmed with the event, the receiver leaves it (it
+// releases only a claim still admitted), and the sender's retry is a
+// duplicate. Should two copies ever be stored, the worker that takes either
+// checks the key first (receiver's take: Confirm for its own token,
+// otherwise Claim), so only one of them runs. The
 // event row is keyed by the claim token (a unique column), so running the
 // same Enqueue twice stores one row.
 //

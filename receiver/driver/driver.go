@@ -293,6 +293,15 @@ var (
 	// answers 503 (the sender's retry finds it settled). Package receiver
 	// exports the same value.
 	ErrPending = errors.New("receiver: another delivery of the event is being accepted")
+	// ErrNotKept, wrapped in an error of Enqueue, says that the queue
+	// certainly keeps nothing of the event: nothing stored, no attempt left
+	// running (an inline queue that gave up on it). The receiver then
+	// releases the delivery's dedupe claim even once a worker confirmed it,
+	// so that the sender's retry is processed. Any other error leaves the
+	// outcome unknown (a reply can be lost after the write), and the
+	// receiver releases the claim only while it is admitted: a confirmed
+	// claim means a worker took a stored copy.
+	ErrNotKept = errors.New("receiver: event not kept by the queue")
 )
 
 // ShutdownError reports the acknowledged events a queue did not finish
