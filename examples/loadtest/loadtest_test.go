@@ -288,21 +288,23 @@ func TestExternalURL(t *testing.T) {
 	}
 }
 
-// TestCatchUp leaves a backlog on purpose: 8 workers whose handlers sleep
-// 5 ms finish at most 1,600 events per second, while 4 connections are
-// acknowledged faster. Catch-up/s times only the drain after sending
-// stopped, so it must come near that capacity and never above it (counting
-// the events handled while sending too, it would be above it); bare handles
-// each event inline and leaves nothing to catch up.
+// TestCatchUp leaves a backlog on purpose: 4 workers whose handlers sleep
+// 25 ms finish at most 160 events per second, while 4 connections are
+// acknowledged far faster, even on a loaded machine under the race detector
+// (at 300 a second, 2 s of sending still leaves more than minCatchUpBacklog;
+// at 5,000, the 800 events drain in 5 s). Catch-up/s times only the drain
+// after sending stopped, so it must come near that capacity and never above
+// it (counting the events handled while sending too, it would be above it);
+// bare handles each event inline and leaves nothing to catch up.
 func TestCatchUp(t *testing.T) {
-	rep := runJSON(t, "-modes", "bare,memory-sleep", "-sleep", "5ms", "-sleep-workers", "8", "-n", "3000", "-duration", "2s")
+	rep := runJSON(t, "-modes", "bare,memory-sleep", "-sleep", "25ms", "-sleep-workers", "4", "-n", "800", "-duration", "2s")
 	require.Len(t, rep.Results, 2)
 	bare, slow := rep.Results[0], rep.Results[1]
 	checkCounted(t, bare)
 	checkCounted(t, slow)
 	assert.Nil(t, bare.CatchUpPS, "bare leaves no backlog")
 	require.NotNil(t, slow.CatchUpPS, "no catch-up rate though the workers fall behind")
-	const capacity = 8 / 0.005
+	const capacity = 4 / 0.025
 	assert.LessOrEqual(t, *slow.CatchUpPS, 1.01*capacity, "faster than 8 workers sleeping 5 ms can be")
 	assert.GreaterOrEqual(t, *slow.CatchUpPS, 0.5*capacity, "the drain alone runs near the workers' capacity")
 	require.NotNil(t, slow.CatchUpVsBare)
