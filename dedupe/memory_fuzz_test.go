@@ -86,6 +86,16 @@ func (m *model) release(key, token string) {
 	}
 }
 
+func (m *model) releaseAdmitted(key, token string) error {
+	if token == "" {
+		return dedupe.ErrInvalidToken
+	}
+	if e, ok := m.live(key); ok && e.state == "admitted" && e.token == token {
+		delete(m.entries, key)
+	}
+	return nil
+}
+
 // checkAgainstModel runs the operations ops encodes on a Memory store and on
 // the model, and fails if they ever disagree. Every second byte picks an
 // operation, a duration (0 at times, to check the argument errors) and, with
@@ -122,7 +132,10 @@ func checkAgainstModel(t *testing.T, ops []byte) {
 		case 3:
 			require.NoError(t, m.Release(ctx, key, token))
 			ref.release(key, token)
-		case 4, 7:
+		case 7:
+			err := m.ReleaseAdmitted(ctx, key, token)
+			require.ErrorIs(t, err, ref.releaseAdmitted(key, token), "op %d: ReleaseAdmitted(%q, %d)", i/2, key, arg>>4&3)
+		case 4:
 			clock.Advance(time.Duration(arg) * 50 * time.Millisecond)
 		}
 		live := 0
@@ -144,6 +157,7 @@ func FuzzMemory(f *testing.F) {
 	f.Add([]byte("\x08a\x04\x20\x08\x1a\x0aa\x08\x1a\x0b\x30")) // lapse, reclaim, late complete
 	f.Add([]byte("\x0aa\x08a\x0b\x3a\x08\x2a\x0b\x2a\x08\x1a")) // complete, release by others
 	f.Add([]byte{0x00, 0, 0x21, 1, 0x42, 2, 0x63, 3, 0xf0, 0, 0x00, 0})
+	f.Add([]byte("\x08a\x07a\x08\x11\x09\x11\x07\x11\x08a")) // claim, release admitted, claim by another, confirm, release kept, duplicate
 	f.Fuzz(checkAgainstModel)
 }
 
@@ -158,7 +172,7 @@ func TestMemoryMatchesModel(t *testing.T) {
 		}
 		// Mostly small clock steps, so entries lapse at varied times.
 		for i := 0; i < len(ops); i += 2 {
-			if ops[i]&7 == 4 || ops[i]&7 == 7 {
+			if ops[i]&7 == 4 {
 				ops[i+1] &= 0x1f
 			}
 		}
