@@ -330,6 +330,35 @@ func TestRedaction(t *testing.T) {
 	assert.Contains(t, raw, "page=2")
 }
 
+// A worker's stage observed before the request path's (a fast handler runs
+// before the acknowledgement is observed) makes the entry from the event,
+// whose headers lack those the receiver drops; the request path's stage then
+// brings the request line and the request's headers, redacted. (TestRedaction
+// hit this order now and then in CI.)
+func TestRequestPathStageAfterAWorkersStage(t *testing.T) {
+	ins, err := inspector.New(inspector.Options{Token: token})
+	require.NoError(t, err)
+	o := accepted("evt_order", []byte(`{}`))
+	req := httptest.NewRequest(http.MethodPost, "/webhooks/acme?page=2", nil)
+	req.Header.Set("Authorization", "Bearer AUTH_SHOULD_NOT_SHOW")
+	req.Header.Set("X-Visible", "plain-header-value")
+	o.Request = req
+	obs := ins.Observer()
+	obs.Observe(context.Background(), receiver.Observation{Stage: receiver.StageHandled, Provider: "acme", Event: o.Event})
+	obs.Observe(context.Background(), o)
+
+	var d delivery
+	require.Equal(t, http.StatusOK, call(t, ins, "api/delivery?id=1", &d))
+	assert.Equal(t, 1, ins.Stats().Deliveries, "one delivery")
+	shown := map[string]string{}
+	for _, h := range d.Headers {
+		shown[h.Name] = h.Value
+	}
+	assert.Equal(t, inspector.Redacted, shown["Authorization"], "the request's headers, redacted")
+	assert.Equal(t, "plain-header-value", shown["X-Visible"])
+	assert.Len(t, d.Steps, 2)
+}
+
 func TestReplayOfADeadLetterReachesTheHandler(t *testing.T) {
 	g := newRig(t, inspector.Options{})
 	g.failNext.Store(1)

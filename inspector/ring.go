@@ -2,7 +2,6 @@ package inspector
 
 import (
 	"context"
-	"net/http"
 	"sync"
 	"time"
 
@@ -218,6 +217,8 @@ func (ins *Inspector) observe(label string, o receiver.Observation) {
 	}
 
 	var rq requestLine
+	var rqHeaders []headerLine // the request's headers, rendered
+	var rqOmitted int
 	if r := o.Request; r != nil {
 		rq.Method = textcut.Cut(r.Method, 16)
 		if r.URL != nil {
@@ -225,6 +226,20 @@ func (ins *Inspector) observe(label string, o receiver.Observation) {
 			rq.Query = ins.red.query(r.URL.RawQuery)
 		}
 		rq.Remote = textcut.Cut(r.RemoteAddr, 64)
+		rqHeaders, rqOmitted = ins.red.renderHeaders(r.Header)
+		if rqHeaders == nil {
+			rqHeaders = []headerLine{}
+		}
+	}
+	// A worker's stage can come before the request path's (a fast handler
+	// runs before the acknowledgement is observed): the entry it made shows
+	// the event's headers, which lack those the receiver drops. The request
+	// path's stage then brings the request line and the request's headers.
+	adopt := func(e *entry) {
+		if e.d.Method == "" && o.Request != nil {
+			e.d.requestLine = rq
+			e.d.Headers, e.d.HeadersOmitted = rqHeaders, rqOmitted
+		}
 	}
 
 	g := ins.ring
@@ -232,9 +247,7 @@ func (ins *Inspector) observe(label string, o receiver.Observation) {
 	if e := g.claims[claim]; claim != "" && e != nil {
 		g.version++
 		e.d.Version = g.version
-		if e.d.Method == "" {
-			e.d.requestLine = rq // a worker's stage came first
-		}
+		adopt(e)
 		ins.apply(e, st)
 		g.bytes -= e.size
 		e.size = e.computeSize()
@@ -251,15 +264,12 @@ func (ins *Inspector) observe(label string, o receiver.Observation) {
 	e.d.Provider = textcut.Cut(o.Provider, maxFieldBytes)
 	e.d.First = now
 	e.d.requestLine = rq
-	var header http.Header
-	if o.Request != nil {
-		header = o.Request.Header
-	}
+	e.d.Headers, e.d.HeadersOmitted = rqHeaders, rqOmitted
 	if ev != nil {
 		e.d.EventID = textcut.Cut(ev.ID, maxFieldBytes)
 		e.d.Type = textcut.Cut(ev.Type, maxFieldBytes)
-		if header == nil {
-			header = ev.Header
+		if o.Request == nil {
+			e.d.Headers, e.d.HeadersOmitted = ins.red.renderHeaders(ev.Header)
 		}
 		doc := ev.Body
 		if !requestPath && ev.Payload != nil {
@@ -271,7 +281,6 @@ func (ins *Inspector) observe(label string, o receiver.Observation) {
 	} else {
 		e.d.PayloadKind = kindNone
 	}
-	e.d.Headers, e.d.HeadersOmitted = ins.red.renderHeaders(header)
 	if e.d.Headers == nil {
 		e.d.Headers = []headerLine{}
 	}
@@ -282,9 +291,7 @@ func (ins *Inspector) observe(label string, o receiver.Observation) {
 		// Another stage of the same delivery got here first.
 		g.version++
 		old.d.Version = g.version
-		if old.d.Method == "" {
-			old.d.requestLine = rq
-		}
+		adopt(old)
 		ins.apply(old, st)
 		g.bytes -= old.size
 		old.size = old.computeSize()
