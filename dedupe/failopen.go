@@ -20,10 +20,10 @@ import (
 // must be safe for concurrent use and should be quick (log it, count it).
 //
 // Confirm, Complete, Release and ReleaseAdmitted (AdmittedReleaser, when s
-// implements it; a no-op otherwise, which keeps the claim) pass their results and errors through
-// unchanged, without calling onError: the caller sees each failure and
-// decides (a Confirm that fails after a Claim that failed open is expected
-// while the store is down).
+// implements it; a no-op otherwise, which keeps the claim) pass their
+// results and errors through unchanged, without calling onError: the caller
+// sees each failure and decides (a Confirm that fails after a Claim that
+// failed open is expected while the store is down).
 func FailOpen(s Store, onError func(error)) Store {
 	if s == nil {
 		panic("dedupe: FailOpen expects a non-nil store")

@@ -432,9 +432,6 @@ func (ins *Inspector) deadLetter(w http.ResponseWriter, r *http.Request) {
 	out.Receiver, out.Stage, out.Err, out.Attempt, out.First = sourceName(srcs, i), "dead_lettered", textcut.Cut(d.Reason, maxErrBytes), ev.Attempt, ev.ReceivedAt
 	out.Steps = []step{}
 	out.Headers, out.HeadersOmitted = ins.red.renderHeaders(ev.Header)
-	if out.Headers == nil {
-		out.Headers = []headerLine{}
-	}
 	doc := []byte(ev.Payload)
 	if doc == nil {
 		doc = ev.Body

@@ -152,10 +152,11 @@ type headerLine struct {
 	Redacted bool   `json:"redacted,omitempty"`
 }
 
-// headers renders h with sensitive values redacted, sorted by name, at most
-// maxHeaders lines, each name and value cut to its bound. It reports how
-// many values were left out.
+// renderHeaders renders h with sensitive values redacted, sorted by name,
+// at most maxHeaders lines, each name and value cut to its bound; never nil
+// (the page gets [], not null). It reports how many values were left out.
 func (r *redactor) renderHeaders(h http.Header) (lines []headerLine, omitted int) {
+	lines = []headerLine{}
 	names := make([]string, 0, len(h))
 	for k := range h {
 		names = append(names, k)

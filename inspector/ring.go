@@ -2,6 +2,7 @@ package inspector
 
 import (
 	"context"
+	"net/http"
 	"sync"
 	"time"
 
@@ -227,9 +228,6 @@ func (ins *Inspector) observe(label string, o receiver.Observation) {
 		}
 		rq.Remote = textcut.Cut(r.RemoteAddr, 64)
 		rqHeaders, rqOmitted = ins.red.renderHeaders(r.Header)
-		if rqHeaders == nil {
-			rqHeaders = []headerLine{}
-		}
 	}
 	// A worker's stage can come before the request path's (a fast handler
 	// runs before the acknowledgement is observed): the entry it made shows
@@ -265,12 +263,16 @@ func (ins *Inspector) observe(label string, o receiver.Observation) {
 	e.d.First = now
 	e.d.requestLine = rq
 	e.d.Headers, e.d.HeadersOmitted = rqHeaders, rqOmitted
+	if o.Request == nil { // a worker's stage: the event's headers
+		var h http.Header
+		if ev != nil {
+			h = ev.Header
+		}
+		e.d.Headers, e.d.HeadersOmitted = ins.red.renderHeaders(h)
+	}
 	if ev != nil {
 		e.d.EventID = textcut.Cut(ev.ID, maxFieldBytes)
 		e.d.Type = textcut.Cut(ev.Type, maxFieldBytes)
-		if o.Request == nil {
-			e.d.Headers, e.d.HeadersOmitted = ins.red.renderHeaders(ev.Header)
-		}
 		doc := ev.Body
 		if !requestPath && ev.Payload != nil {
 			doc = ev.Payload // the document the handler decodes
@@ -280,9 +282,6 @@ func (ins *Inspector) observe(label string, o receiver.Observation) {
 		e.d.PayloadBytes = len(doc)
 	} else {
 		e.d.PayloadKind = kindNone
-	}
-	if e.d.Headers == nil {
-		e.d.Headers = []headerLine{}
 	}
 
 	g.mu.Lock()

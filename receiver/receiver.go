@@ -43,6 +43,8 @@ type Receiver struct {
 	// queueClaims: Enqueue claims dedupe keys in the store itself
 	// (driver.ClaimingQueue), so the request path makes no Claim.
 	queueClaims bool
+	// admitted is the store's ReleaseAdmitted, when it has one.
+	admitted dedupe.AdmittedReleaser
 
 	bodies byteBudget // body bytes being read (body.go)
 	splits splits     // fan-out copies queued so far (fanout.go)
@@ -130,6 +132,7 @@ func New(p Provider, h Handler, opts ...Option) (*Receiver, error) {
 	r.types, _ = h.(TypeHandler)
 	r.fan, _ = h.(FanoutHandler)
 	_, r.memStore = c.store.(*dedupe.Memory)
+	r.admitted, _ = c.store.(dedupe.AdmittedReleaser)
 	if c.order != nil {
 		_, r.memOrder = c.order.Store.(*MemoryOrder)
 	}
@@ -288,11 +291,12 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		// a duplicate rather than a second copy. Its line entry, if any,
 		// lapses after the hold then.
 		r.leaveLine(ctx, line, e)
-		if errors.Is(err, driver.ErrNotKept) {
-			r.release(ctx, e, "release after failed enqueue")
-		} else {
-			r.releaseAdmitted(ctx, e)
-		}
+		switch {
+		case errors.Is(err, driver.ErrNotKept):
+			r.forget(ctx, e, "release after failed enqueue", r.cfg.store.Release)
+		case r.admitted != nil:
+			r.forget(ctx, e, "release after failed enqueue", r.admitted.ReleaseAdmitted)
+		} // else the claim lapses with the admission lease
 		r.refuse(req, w, err, e)
 		return
 	}
@@ -703,28 +707,20 @@ func (r *Receiver) delay(attempt int) time.Duration {
 // release forgets e's dedupe key, if this delivery's claim holds it, so
 // that a redelivery is processed; a failure is logged with msg.
 func (r *Receiver) release(ctx context.Context, e *Event, msg string) {
+	r.forget(ctx, e, msg, r.cfg.store.Release)
+}
+
+// forget runs a release of the store (Release, or ReleaseAdmitted) for e's
+// dedupe key and this delivery's claim token, within StoreTimeout; a
+// failure is logged with msg.
+func (r *Receiver) forget(ctx context.Context, e *Event, msg string, release func(ctx context.Context, key, token string) error) {
 	if e.ID == "" {
 		return
 	}
 	sctx, cancel := r.storeContext(context.WithoutCancel(ctx), r.memStore)
 	defer cancel()
-	if err := r.cfg.store.Release(sctx, e.DedupeKey(), e.ClaimToken); err != nil {
+	if err := release(sctx, e.DedupeKey(), e.ClaimToken); err != nil {
 		r.log.LogAttrs(ctx, slog.LevelWarn, msg, slog.String("id", e.ID), slog.Any("error", err))
-	}
-}
-
-// releaseAdmitted forgets e's dedupe key if this delivery's claim holds it
-// admitted (dedupe.AdmittedReleaser); a store without that call keeps the
-// claim until its admission lease lapses. A failure is logged.
-func (r *Receiver) releaseAdmitted(ctx context.Context, e *Event) {
-	st, ok := r.cfg.store.(dedupe.AdmittedReleaser)
-	if e.ID == "" || e.ClaimToken == "" || !ok {
-		return
-	}
-	sctx, cancel := r.storeContext(context.WithoutCancel(ctx), r.memStore)
-	defer cancel()
-	if err := st.ReleaseAdmitted(sctx, e.DedupeKey(), e.ClaimToken); err != nil {
-		r.log.LogAttrs(ctx, slog.LevelWarn, "release after failed enqueue", slog.String("id", e.ID), slog.Any("error", err))
 	}
 }
 

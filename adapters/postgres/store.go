@@ -55,9 +55,9 @@ ON CONFLICT (key) DO UPDATE SET token = EXCLUDED.token, state = 3, expires_at = 
 WHERE d.expires_at <= now() OR EXCLUDED.token = '' OR (d.state <> 3 AND d.token = EXCLUDED.token)`,
 		releaseSQL:    `DELETE FROM ` + t + ` WHERE key = $1 AND token = $2 AND state IN (1, 2)`,
 		releaseAnySQL: `DELETE FROM ` + t + ` WHERE key = $1`,
-		// State 1 is admitted; the request path's statement of an Inbox
-		// writes its claim confirmed (2) with the event, so this never
-		// releases the claim of a stored event.
+		// State 1 is admitted. An Inbox's request-path statement writes its
+		// claim confirmed (2) with the event, so this never releases the
+		// claim of a stored event: after a failed Enqueue it finds nothing.
 		releaseAdmittedSQL: `DELETE FROM ` + t + ` WHERE key = $1 AND token = $2 AND state = 1`,
 	}
 }
@@ -233,26 +233,4 @@ func (s enqueueClaims) Complete(ctx context.Context, key, token string, retentio
 		return nil
 	}
 	return s.Store.Complete(ctx, key, token, retention)
-}
-
-// ReleaseAdmitted does nothing on the request path, where the only claim
-// the delivery's token can hold is the one Enqueue wrote with the event,
-// confirmed: an Enqueue that failed stored the event with its claim or
-// neither, so there is no admitted claim to release, and the call would only
-// delay the answer while PostgreSQL is down. During an attempt it asks the
-// Store.
-func (s enqueueClaims) ReleaseAdmitted(ctx context.Context, key, token string) error {
-	switch {
-	case token == "":
-		return dedupe.ErrInvalidToken
-	case s.closed.Load():
-		return dedupe.ErrClosed
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if a, _ := ctx.Value(attemptKey{}).(*attempt); a != nil {
-		return s.Store.ReleaseAdmitted(ctx, key, token)
-	}
-	return nil
 }
