@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -59,34 +60,51 @@ type plainStore struct{ dedupe.Store }
 // (its claim confirmed). The delivery is answered 503, and the sender's
 // retry is acknowledged as a duplicate: the receiver releases only a claim
 // still admitted, so the retry stores no second copy, and the event is
-// handled once.
+// handled once. The same holds for a hostile delivery: the longest ID
+// accepted, of punctuation, and 500 headers of 1 KiB.
 func TestLostEnqueueReplyWhileTheStoredCopyRuns(t *testing.T) {
-	running, finish := make(chan struct{}), make(chan struct{})
-	var started atomic.Int32
-	rec := newRecorder(func(context.Context, *receiver.Event) error {
-		if started.Add(1) == 1 {
-			close(running)
-			<-finish
-		}
-		return nil
-	})
-	q := &lostReplyQueue{MemoryQueue: receiver.NewMemoryQueue(16, 4), stores: true, wait: running}
-	q.lose.Store(true)
-	rc := newReceiver(t, rec, receiver.WithQueue(q))
+	hostileID := strings.Repeat(`{}"\%:*~`, receiver.MaxIDBytes/8) // exactly MaxIDBytes
+	for _, tc := range []struct {
+		name, id string
+		headers  int
+	}{
+		{"plain", "evt_1", 0},
+		{"hostile", hostileID, 500},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.LessOrEqual(t, len(tc.id), receiver.MaxIDBytes, "an ID the receiver accepts")
+			running, finish := make(chan struct{}), make(chan struct{})
+			var started atomic.Int32
+			rec := newRecorder(func(context.Context, *receiver.Event) error {
+				if started.Add(1) == 1 {
+					close(running)
+					<-finish
+				}
+				return nil
+			})
+			q := &lostReplyQueue{MemoryQueue: receiver.NewMemoryQueue(16, 4), stores: true, wait: running}
+			q.lose.Store(true)
+			rc := newReceiver(t, rec, receiver.WithQueue(q))
 
-	body := []byte(`{}`)
-	first := serve(rc, request("evt_1", "t", body))
-	require.Equal(t, http.StatusServiceUnavailable, first.Code, "the delivery whose enqueue reply was lost")
-	retry := serve(rc, request("evt_1", "t", body))
-	assert.Equal(t, http.StatusOK, retry.Code, "the sender's retry")
-	close(finish)
-	rec.wait(t, 1)
-	again := serve(rc, request("evt_1", "t", body))
-	assert.Equal(t, http.StatusOK, again.Code, "a duplicate after it")
-	time.Sleep(100 * time.Millisecond) // a second handling would show
-	assert.Equal(t, int64(1), rec.calls.Load(), "handled once")
-	t.Logf("counts: sent 3, answered 503 1, acknowledged 2, handled %d, handled twice %d, lost 0",
-		min(rec.calls.Load(), 1), max(rec.calls.Load()-1, 0))
+			body := []byte(`{}`)
+			deliver := func() int {
+				r := request(tc.id, "t", body)
+				for i := range tc.headers {
+					r.Header.Set(fmt.Sprintf("X-Pad-%03d", i), strings.Repeat("v", 1024))
+				}
+				return serve(rc, r).Code
+			}
+			require.Equal(t, http.StatusServiceUnavailable, deliver(), "the delivery whose enqueue reply was lost")
+			assert.Equal(t, http.StatusOK, deliver(), "the sender's retry")
+			close(finish)
+			rec.wait(t, 1)
+			assert.Equal(t, http.StatusOK, deliver(), "a duplicate after it")
+			time.Sleep(100 * time.Millisecond) // a second handling would show
+			assert.Equal(t, int64(1), rec.calls.Load(), "handled once")
+			t.Logf("counts: sent 3, answered 503 1, acknowledged 2, handled %d, handled twice %d, lost 0",
+				min(rec.calls.Load(), 1), max(rec.calls.Load()-1, 0))
+		})
+	}
 }
 
 // TestLostEnqueueReplyNothingStored: an Enqueue that failed without storing

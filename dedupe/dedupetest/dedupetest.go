@@ -489,6 +489,18 @@ var cases = []struct {
 			}
 			e.claim(k, b, longTTL, want)
 		}
+		// ReleaseAdmitted finds each odd key too: a's admitted claims go,
+		// the done keys stay.
+		if r, ok := e.h.Store.(dedupe.AdmittedReleaser); ok {
+			for i, k := range keys {
+				require.NoError(e.t, r.ReleaseAdmitted(e.ctx, k, a), "ReleaseAdmitted(key %d)", i)
+				want := claimed
+				if i%2 == 0 {
+					want = duplicate
+				}
+				e.claim(k, b, longTTL, want)
+			}
+		}
 	}},
 	{"ConcurrentClaims", func(e *env) {
 		const n = 50
