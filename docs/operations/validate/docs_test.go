@@ -38,6 +38,7 @@ var helpers = map[string]struct {
 }{
 	"logEvent":     {2, "", ""},
 	"release":      {2, "WARN", ""},
+	"forget":       {2, "WARN", ""},
 	"recoverPanic": {2, "ERROR", " panicked"},
 }
 
