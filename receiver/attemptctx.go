@@ -35,11 +35,18 @@ var _ context.Context = (*attemptContext)(nil)
 // newAttemptContext returns parent with a deadline d from now, and the
 // function that releases it (as context.WithTimeout's cancel).
 func newAttemptContext(parent context.Context, d time.Duration) (*attemptContext, func()) {
+	c := startAttempt(parent, d)
+	return c, c.stop
+}
+
+// startAttempt is newAttemptContext for a caller that calls stop itself,
+// without the allocation of a function value.
+func startAttempt(parent context.Context, d time.Duration) *attemptContext {
 	c := &attemptContext{parent: parent, deadline: time.Now().Add(d)}
 	if pd, ok := parent.Deadline(); ok && pd.Before(c.deadline) {
 		c.deadline = pd
 	}
-	return c, c.stop
+	return c
 }
 
 func (c *attemptContext) init() *innerContext {

@@ -47,29 +47,27 @@ func (r *Receiver) bodyBudget() int64 {
 // bodyInitialCap) and at most doubles each time it fills, so what a request
 // holds is bounded by twice the bytes it actually sent. Every allocation is
 // reserved from the receiver's body budget; when the budget is spent the
-// error matches ErrOverloaded (503). release returns the reservation; the
-// receiver calls it once the request is answered.
-func (r *Receiver) readBody(w http.ResponseWriter, req *http.Request) (body []byte, release func(), err error) {
+// error matches ErrOverloaded (503). reserved is the reservation, which the
+// receiver returns (r.bodies.release) once the request is answered; on an
+// error nothing stays reserved.
+func (r *Receiver) readBody(w http.ResponseWriter, req *http.Request) (body []byte, reserved int64, err error) {
 	limit, budget := r.cfg.maxBody, r.bodyBudget()
-	var reserved int64
-	release = func() { r.bodies.release(reserved) }
-	grow := func(n int64) error {
+	body, err = readBounded(w, req, limit, func(n int64) error {
 		if !r.bodies.reserve(n, budget) {
 			return fmt.Errorf("%w: body budget of %d bytes spent", ErrOverloaded, budget)
 		}
 		reserved += n
 		return nil
-	}
-	body, err = readBounded(w, req, limit, grow)
+	})
 	if err != nil {
-		release()
+		r.bodies.release(reserved)
 		var mbe *http.MaxBytesError
 		if !errors.As(err, &mbe) && !errors.Is(err, ErrOverloaded) {
 			err = fmt.Errorf("%w: %w", ErrUnreadableBody, err)
 		}
-		return nil, noop, err
+		return nil, 0, err
 	}
-	return body, release, nil
+	return body, reserved, nil
 }
 
 var errBodyTooLong = errors.New("receiver: body longer than Content-Length")

@@ -40,7 +40,7 @@ type MemoryQueue struct {
 	p          driver.Processor
 	closed     bool                   // Enqueue refuses new events
 	live       map[*qitem]struct{}    // accepted and not yet finished: queued, waiting for a retry, in transit or running
-	running    map[*qitem]struct{}    // in a handler
+	running    int                    // items in a handler (qitem.running)
 	timers     map[*qitem]*time.Timer // waiting for a retry
 	bytes      int64                  // sum of the live events' sizes
 	unfinished []string               // keys of events abandoned by Shutdown
@@ -59,6 +59,8 @@ type qitem struct {
 	e     *Event
 	size  int64
 	ready time.Time // when it became ready to run: enqueued, or its retry due
+	// running is set while a handler has it (guarded by the queue's mu).
+	running bool
 }
 
 // MemoryQueueOption configures a MemoryQueue.
@@ -84,8 +86,8 @@ func NewMemoryQueue(capacity, workers int, opts ...MemoryQueueOption) *MemoryQue
 	q := &MemoryQueue{
 		ch: make(chan *qitem, capacity), workers: max(workers, 1), capacity: capacity,
 		maxBytes: DefaultQueueMaxBytes,
-		live:     make(map[*qitem]struct{}), running: make(map[*qitem]struct{}),
-		timers: make(map[*qitem]*time.Timer), changed: make(chan struct{}, 1),
+		live:     make(map[*qitem]struct{}),
+		timers:   make(map[*qitem]*time.Timer), changed: make(chan struct{}, 1),
 		stop: make(chan struct{}), ctx: ctx, cancel: cancel,
 	}
 	for _, o := range opts {
@@ -110,7 +112,7 @@ func (q *MemoryQueue) Stats(context.Context) (driver.Stats, error) {
 	defer q.mu.Unlock()
 	st := driver.Stats{Depth: len(q.live)}
 	for it := range q.live {
-		if _, ok := q.running[it]; ok {
+		if it.running {
 			continue
 		}
 		if _, ok := q.timers[it]; ok {
@@ -188,13 +190,15 @@ func (q *MemoryQueue) handle(it *qitem) {
 		q.abandon(it, it.e.Attempt-1, errors.New("receiver: shutdown before handling"))
 		return
 	}
-	q.running[it] = struct{}{}
+	it.running = true
+	q.running++
 	q.mu.Unlock()
 
 	res := q.p.Process(q.ctx, it.e)
 
 	q.mu.Lock()
-	delete(q.running, it)
+	it.running = false
+	q.running--
 	if !res.Retry {
 		q.finishLocked(it)
 		q.mu.Unlock()
@@ -330,7 +334,7 @@ func (q *MemoryQueue) Shutdown(ctx context.Context) error {
 	if err == nil {
 		err = context.Canceled
 	}
-	return &ShutdownError{Unfinished: len(ids), IDs: ids, Running: len(q.running), Err: err}
+	return &ShutdownError{Unfinished: len(ids), IDs: ids, Running: q.running, Err: err}
 }
 
 // waitIdle waits until no event is live, or done is closed; it reports

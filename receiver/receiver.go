@@ -169,13 +169,13 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		r.refuse(req, w, errMethod, nil)
 		return
 	}
-	body, release, err := r.readBody(w, req)
+	body, reserved, err := r.readBody(w, req)
 	if err != nil {
 		w.Header().Set("Connection", "close")
 		r.refuse(req, w, err, nil)
 		return
 	}
-	defer release()
+	defer r.bodies.release(reserved)
 	if r.handshake(req, w, body) {
 		return
 	}
@@ -684,9 +684,9 @@ func (r *Receiver) logEvent(ctx context.Context, level slog.Level, msg string, e
 
 // run calls the handler with a timeout, turning a panic into an error.
 func (r *Receiver) run(ctx context.Context, e *Event) (err error) {
-	actx, cancel := newAttemptContext(ctx, r.cfg.handlerTO)
+	actx := startAttempt(ctx, r.cfg.handlerTO)
 	ctx = actx
-	defer cancel()
+	defer actx.stop()
 	defer r.recoverPanic(ctx, e, "handler", &err)
 	return r.h.HandleEvent(ctx, e)
 }
