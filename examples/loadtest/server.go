@@ -13,13 +13,13 @@ import (
 	"os/exec"
 	"runtime/pprof"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hookwise/hookwise/dedupe"
+	"github.com/hookwise/hookwise/examples/internal/eventline"
 	"github.com/hookwise/hookwise/internal/redisbatch"
 	"github.com/hookwise/hookwise/providers/stripe"
 	"github.com/hookwise/hookwise/receiver"
@@ -235,8 +235,7 @@ type target struct {
 	// cleanup, when set, removes what the target left in Redis after counting.
 	cleanup func(ctx context.Context)
 	// lines receives the quickstart-like line per event (os.DevNull).
-	lines   io.Writer
-	linesMu sync.Mutex
+	lines *eventline.Writer
 }
 
 func (t *target) stats() serverStats {
@@ -257,7 +256,7 @@ func (t *target) start(ctx context.Context, cc childConfig) (http.Handler, error
 	if err != nil {
 		return nil, err
 	}
-	t.lines = devNull
+	t.lines = eventline.NewWriter(devNull)
 	sleep := time.Duration(0)
 	if strings.HasSuffix(cc.Mode, "-sleep") {
 		sleep = cc.Sleep
@@ -304,12 +303,6 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 }
 
 // line is the quickstart's line per event.
-type line struct {
-	Provider string `json:"provider"`
-	ID       string `json:"id"`
-	Type     string `json:"type"`
-}
-
 // handler writes the quickstart's JSON line per event (to os.DevNull: one
 // write system call per event, as the quickstart's stdout redirected to a
 // file) and counts it, after sleeping when asked to.
@@ -319,12 +312,7 @@ func (t *target) handler(sleep time.Duration) receiver.Handler {
 		if sleep > 0 && !sleepCtx(ctx, sleep) {
 			return ctx.Err()
 		}
-		b, _ := json.Marshal(line{Provider: e.Provider, ID: e.ID, Type: e.Type})
-		b = append(b, '\n')
-		t.linesMu.Lock()
-		_, err := t.lines.Write(b)
-		t.linesMu.Unlock()
-		if err != nil {
+		if err := t.lines.Write(eventline.Line{Provider: e.Provider, ID: e.ID, Type: e.Type}); err != nil {
 			return err
 		}
 		t.done()

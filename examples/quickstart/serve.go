@@ -2,17 +2,16 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"os/signal"
-	"sync"
 	"syscall"
 	"time"
 
+	"github.com/hookwise/hookwise/examples/internal/eventline"
 	"github.com/hookwise/hookwise/providers/github"
 	"github.com/hookwise/hookwise/providers/slack"
 	"github.com/hookwise/hookwise/providers/standardwebhooks"
@@ -66,26 +65,8 @@ func newProvider(name, secret string) (receiver.Provider, error) {
 	return nil, fmt.Errorf("unknown provider %q", name)
 }
 
-// lines writes one JSON line per finished event, unbuffered and whole.
-type lines struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-type line struct {
-	Provider   string `json:"provider"`
-	ID         string `json:"id"`
-	Type       string `json:"type"`
-	DeadLetter string `json:"dead_letter,omitempty"`
-}
-
-func (l *lines) write(v line) {
-	b, _ := json.Marshal(v)
-	b = append(b, '\n')
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	_, _ = l.w.Write(b)
-}
+// line is the line printed for each finished event.
+type line = eventline.Line
 
 // serve runs the receiver until SIGINT or SIGTERM.
 func serve(ctx context.Context, log *slog.Logger, stdout io.Writer, getenv func(string) string) error {
@@ -111,14 +92,14 @@ func serve(ctx context.Context, log *slog.Logger, stdout io.Writer, getenv func(
 	}
 	defer backend.close()
 
-	out := &lines{w: stdout}
+	out := eventline.NewWriter(stdout)
 	observer := receiver.ObserverFunc(func(_ context.Context, o receiver.Observation) {
 		if o.Stage == receiver.StageDeadLettered && o.Event != nil {
 			reason := "unknown"
 			if o.Err != nil {
 				reason = o.Err.Error()
 			}
-			out.write(line{Provider: o.Event.Provider, ID: o.Event.ID, Type: o.Event.Type, DeadLetter: reason})
+			_ = out.Write(line{Provider: o.Event.Provider, ID: o.Event.ID, Type: o.Event.Type, DeadLetter: reason})
 		}
 	})
 	mux := http.NewServeMux()
@@ -140,7 +121,7 @@ func serve(ctx context.Context, log *slog.Logger, stdout io.Writer, getenv func(
 					return ctx.Err()
 				}
 			}
-			out.write(line{Provider: e.Provider, ID: e.ID, Type: e.Type})
+			_ = out.Write(line{Provider: e.Provider, ID: e.ID, Type: e.Type})
 			return nil
 		})
 		h := receiver.NewMux()
