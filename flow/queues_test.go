@@ -55,8 +55,19 @@ func TestBreakerOpenConsumesNoAttempts(t *testing.T) {
 			down.Store(true)
 			got := newSeen()
 			var calls atomic.Int32
+			// The first two attempts (evt_a's and evt_b's) wait for each
+			// other, so both fail before either is retried: on a machine
+			// slow enough to delay evt_b past evt_a's backoff, evt_a's retry
+			// would otherwise be the second failure, its last attempt, and
+			// be dead-lettered.
+			bothIn := make(chan struct{})
 			h := receiver.HandlerFunc(func(_ context.Context, e *receiver.Event) error {
-				calls.Add(1)
+				switch calls.Add(1) {
+				case 1:
+					<-bothIn
+				case 2:
+					close(bothIn)
+				}
 				if down.Load() {
 					return errDown
 				}
