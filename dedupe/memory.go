@@ -91,7 +91,7 @@ func WithMemoryClock(now func() time.Time) MemoryOption {
 
 // NewMemory returns an empty Memory store.
 func NewMemory(opts ...MemoryOption) *Memory {
-	cfg := memoryConfig{max: DefaultMemoryMaxEntries, now: time.Now}
+	cfg := memoryConfig{max: DefaultMemoryMaxEntries}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -99,9 +99,13 @@ func NewMemory(opts ...MemoryOption) *Memory {
 	for n > 1 && cfg.max/n < minShardEntries {
 		n /= 2
 	}
+	base := time.Now()
+	if cfg.now != nil {
+		base = cfg.now()
+	}
 	m := &Memory{
 		now:    cfg.now,
-		base:   cfg.now(),
+		base:   base,
 		seed:   maphash.MakeSeed(),
 		seed2:  maphash.MakeSeed(),
 		mask:   uint64(n - 1),
@@ -294,7 +298,14 @@ func (m *Memory) Close() error {
 
 // clock returns the time in nanoseconds since the store was made, on the
 // monotonic clock when the clock is time.Now.
-func (m *Memory) clock() int64 { return int64(m.now().Sub(m.base)) }
+func (m *Memory) clock() int64 {
+	if m.now == nil {
+		// The real clock: time.Since reads only the monotonic clock, where
+		// time.Now reads the wall clock too.
+		return int64(time.Since(m.base))
+	}
+	return int64(m.now().Sub(m.base))
+}
 
 func addSat(now int64, d time.Duration) int64 {
 	if int64(d) > math.MaxInt64-now {
