@@ -206,20 +206,10 @@ func (m *Memory) Complete(ctx context.Context, key, token string, retention time
 // Release forgets key if token holds it, or whatever holds it if token is
 // empty; see Store. Releasing an unknown key does nothing.
 func (m *Memory) Release(ctx context.Context, key, token string) error {
-	s, k, now, err := m.lock(ctx, key)
-	if err != nil {
-		return err
-	}
-	defer s.mu.Unlock()
-	i, ok := s.index[k]
-	if !ok {
-		return nil
-	}
-	// A lapsed entry is as good as absent: removing it changes nothing.
-	if e := &s.slots[i]; token == "" || now >= e.exp || e.state() != stateDone && e.tok() == m.tokenHash(token) {
-		s.remove(i)
-	}
-	return nil
+	return m.removeIf(ctx, key, func(e *memEntry, now int64) bool {
+		// A lapsed entry is as good as absent: removing it changes nothing.
+		return token == "" || now >= e.exp || e.state() != stateDone && e.tok() == m.tokenHash(token)
+	})
 }
 
 // ReleaseAdmitted forgets key if token holds it admitted; see
@@ -228,15 +218,21 @@ func (m *Memory) ReleaseAdmitted(ctx context.Context, key, token string) error {
 	if token == "" {
 		return ErrInvalidToken
 	}
+	return m.removeIf(ctx, key, func(e *memEntry, now int64) bool {
+		return now < e.exp && e.state() == stateAdmitted && e.tok() == m.tokenHash(token)
+	})
+}
+
+// removeIf removes key's entry, if it has one, when drop reports true of it
+// at now (under the shard's lock).
+func (m *Memory) removeIf(ctx context.Context, key string, drop func(e *memEntry, now int64) bool) error {
 	s, k, now, err := m.lock(ctx, key)
 	if err != nil {
 		return err
 	}
 	defer s.mu.Unlock()
-	if i, ok := s.index[k]; ok {
-		if e := &s.slots[i]; now < e.exp && e.state() == stateAdmitted && e.tok() == m.tokenHash(token) {
-			s.remove(i)
-		}
+	if i, ok := s.index[k]; ok && drop(&s.slots[i], now) {
+		s.remove(i)
 	}
 	return nil
 }

@@ -40,7 +40,6 @@ type MemoryQueue struct {
 	p          driver.Processor
 	closed     bool                   // Enqueue refuses new events
 	live       map[*qitem]struct{}    // accepted and not yet finished: queued, waiting for a retry, in transit or running
-	running    int                    // items in a handler (qitem.running)
 	timers     map[*qitem]*time.Timer // waiting for a retry
 	bytes      int64                  // sum of the live events' sizes
 	unfinished []string               // keys of events abandoned by Shutdown
@@ -191,14 +190,12 @@ func (q *MemoryQueue) handle(it *qitem) {
 		return
 	}
 	it.running = true
-	q.running++
 	q.mu.Unlock()
 
 	res := q.p.Process(q.ctx, it.e)
 
 	q.mu.Lock()
 	it.running = false
-	q.running--
 	if !res.Retry {
 		q.finishLocked(it)
 		q.mu.Unlock()
@@ -325,8 +322,12 @@ func (q *MemoryQueue) Shutdown(ctx context.Context) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	ids := append([]string(nil), q.unfinished...)
+	running := 0
 	for it := range q.live { // running, or about to be abandoned by a worker
 		ids = append(ids, eventKey(it.e))
+		if it.running {
+			running++
+		}
 	}
 	if len(ids) == 0 {
 		return nil
@@ -334,7 +335,7 @@ func (q *MemoryQueue) Shutdown(ctx context.Context) error {
 	if err == nil {
 		err = context.Canceled
 	}
-	return &ShutdownError{Unfinished: len(ids), IDs: ids, Running: q.running, Err: err}
+	return &ShutdownError{Unfinished: len(ids), IDs: ids, Running: running, Err: err}
 }
 
 // waitIdle waits until no event is live, or done is closed; it reports

@@ -73,6 +73,22 @@ func (s *Store) begin(ctx context.Context) (context.Context, context.CancelFunc,
 	return cctx, cancel, nil
 }
 
+// exec runs one statement within the store's timeout and returns the rows
+// it affected; an error is the caller's context error or a
+// *dedupe.StoreError for op.
+func (s *Store) exec(ctx context.Context, op, sql string, args ...any) (int64, error) {
+	cctx, cancel, err := s.begin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer cancel()
+	tag, err := s.pool.Exec(cctx, sql, args...)
+	if err != nil {
+		return 0, storeError(ctx, op, err)
+	}
+	return tag.RowsAffected(), nil
+}
+
 func storeError(ctx context.Context, op string, err error) error {
 	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 		return ctx.Err()
@@ -117,16 +133,8 @@ func (s *Store) Confirm(ctx context.Context, key, token string, lease time.Durat
 	case lease <= 0:
 		return false, dedupe.ErrInvalidDuration
 	}
-	cctx, cancel, err := s.begin(ctx)
-	if err != nil {
-		return false, err
-	}
-	defer cancel()
-	tag, err := s.pool.Exec(cctx, s.confirmSQL, []byte(key), token, micros(lease))
-	if err != nil {
-		return false, storeError(ctx, "confirm", err)
-	}
-	return tag.RowsAffected() == 1, nil
+	n, err := s.exec(ctx, "confirm", s.confirmSQL, []byte(key), token, micros(lease))
+	return n == 1, err
 }
 
 // Complete implements dedupe.Store.
@@ -134,33 +142,19 @@ func (s *Store) Complete(ctx context.Context, key, token string, retention time.
 	if retention <= 0 {
 		return dedupe.ErrInvalidDuration
 	}
-	cctx, cancel, err := s.begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer cancel()
-	if _, err := s.pool.Exec(cctx, s.completeSQL, []byte(key), token, micros(retention)); err != nil {
-		return storeError(ctx, "complete", err)
-	}
-	return nil
+	_, err := s.exec(ctx, "complete", s.completeSQL, []byte(key), token, micros(retention))
+	return err
 }
 
 // Release implements dedupe.Store.
 func (s *Store) Release(ctx context.Context, key, token string) error {
-	cctx, cancel, err := s.begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer cancel()
+	var err error
 	if token == "" {
-		_, err = s.pool.Exec(cctx, s.releaseAnySQL, []byte(key))
+		_, err = s.exec(ctx, "release", s.releaseAnySQL, []byte(key))
 	} else {
-		_, err = s.pool.Exec(cctx, s.releaseSQL, []byte(key), token)
+		_, err = s.exec(ctx, "release", s.releaseSQL, []byte(key), token)
 	}
-	if err != nil {
-		return storeError(ctx, "release", err)
-	}
-	return nil
+	return err
 }
 
 // ReleaseAdmitted implements dedupe.AdmittedReleaser.
@@ -168,15 +162,8 @@ func (s *Store) ReleaseAdmitted(ctx context.Context, key, token string) error {
 	if token == "" {
 		return dedupe.ErrInvalidToken
 	}
-	cctx, cancel, err := s.begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer cancel()
-	if _, err := s.pool.Exec(cctx, s.releaseAdmittedSQL, []byte(key), token); err != nil {
-		return storeError(ctx, "release", err)
-	}
-	return nil
+	_, err := s.exec(ctx, "release", s.releaseAdmittedSQL, []byte(key), token)
+	return err
 }
 
 // Close makes every later call return dedupe.ErrClosed. It does not close

@@ -302,7 +302,6 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	return buf, true
 }
 
-// line is the quickstart's line per event.
 // handler writes the quickstart's JSON line per event (to os.DevNull: one
 // write system call per event, as the quickstart's stdout redirected to a
 // file) and counts it, after sleeping when asked to.

@@ -55,11 +55,10 @@ func (w *Writer) Write(l Line) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.buf = append(l.AppendJSON(w.buf[:0]), '\n')
-	if cap(w.buf) > maxKept {
-		// One long line (an ID of many kilobytes) does not pin its buffer.
-		defer func() { w.buf = nil }()
-	}
 	_, err := w.w.Write(w.buf)
+	if cap(w.buf) > maxKept {
+		w.buf = nil // one long line (an ID of many kilobytes) does not pin its buffer
+	}
 	return err
 }
 
