@@ -60,6 +60,14 @@ func TestMemoryRealClock(t *testing.T) {
 		require.False(t, time.Now().After(deadline), "a 20ms lease did not lapse within 5s")
 		time.Sleep(5 * time.Millisecond)
 	}
+
+	// And no sooner: a 1s lease still holds 50ms later.
+	_, err = m.Claim(ctx, "held", dedupe.NewToken(), time.Second)
+	require.NoError(t, err)
+	time.Sleep(50 * time.Millisecond)
+	o, err = m.Claim(ctx, "held", dedupe.NewToken(), time.Hour)
+	require.NoError(t, err)
+	assert.Equal(t, dedupe.Pending, o, "a 1s lease lapsed within 50ms")
 }
 
 // mustClaim claims key with a new token and reports whether it was Claimed.
